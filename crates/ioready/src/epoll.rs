@@ -1,0 +1,370 @@
+//! Linux `epoll(7)`, as Python's `select.epoll`: register descriptors with
+//! `EPOLL*` masks, wait into a caller-provided buffer.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use rustix::event::epoll::{self, EventData, EventFlags};
+
+use crate::flags::flag_set;
+use crate::timeout::{self, Deadline};
+
+flag_set! {
+    /// The `EPOLL*` bits: events, and the modes `ET`, `ONESHOT`,
+    /// `EXCLUSIVE`. Unknown bits are passed to the kernel as they are.
+    pub struct EpollFlags(u32);
+    /// Data to read.
+    const IN = EventFlags::IN.bits();
+    /// Writing will not block.
+    const OUT = EventFlags::OUT.bits();
+    /// Priority data (TCP urgent data, GPIO sysfs edges; may be used without `IN`).
+    const PRI = EventFlags::PRI.bits();
+    /// Error condition (always reported).
+    const ERR = EventFlags::ERR.bits();
+    /// Hang up (always reported).
+    const HUP = EventFlags::HUP.bits();
+    /// The peer shut down writing.
+    const RDHUP = EventFlags::RDHUP.bits();
+    /// Normal data to read.
+    const RDNORM = EventFlags::RDNORM.bits();
+    /// Priority band data to read.
+    const RDBAND = EventFlags::RDBAND.bits();
+    /// Normal data may be written.
+    const WRNORM = EventFlags::WRNORM.bits();
+    /// Priority data may be written.
+    const WRBAND = EventFlags::WRBAND.bits();
+    /// `EPOLLMSG` (unused by the kernel).
+    const MSG = EventFlags::MSG.bits();
+    /// Edge-triggered: report each arrival of readiness once.
+    const ET = EventFlags::ET.bits();
+    /// Disarm after one event, until `modify`.
+    const ONESHOT = EventFlags::ONESHOT.bits();
+    /// Wake only one of several epoll instances waiting on the same
+    /// descriptor (only with `add`; `modify` refuses it with `EINVAL`).
+    const EXCLUSIVE = EventFlags::EXCLUSIVE.bits();
+    /// Keep the system from suspending while the event is pending.
+    const WAKEUP = EventFlags::WAKEUP.bits();
+}
+
+/// An epoll instance: a close-on-exec descriptor, closed on drop.
+///
+/// Registration is by descriptor with a 64-bit user value (`data`) that
+/// comes back with each event; Python uses the descriptor number as `data`.
+/// The kernel removes a registration by itself when the last descriptor for
+/// the registered file is closed.
+#[derive(Debug)]
+pub struct Epoll {
+    fd: OwnedFd,
+}
+
+fn check_fd(fd: RawFd) -> io::Result<()> {
+    if fd < 0 {
+        return Err(timeout::invalid_input(&format!(
+            "fd: descriptor must be non-negative, got {fd}"
+        )));
+    }
+    Ok(())
+}
+
+/// Borrows a caller's descriptor number for one `epoll_ctl`.
+///
+/// `epoll_ctl` only looks the number up in the descriptor table and answers
+/// `EBADF` for one that is not open; no I/O is done through it, so a stale
+/// number can only produce that error.
+fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: see above; the borrow does not outlive the syscall it is made for.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+impl Epoll {
+    /// A new epoll instance (`epoll_create1(EPOLL_CLOEXEC)`).
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE`/`ENFILE` when out of descriptors, `ENOMEM`.
+    pub fn new() -> io::Result<Self> {
+        let fd = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        Ok(Epoll { fd })
+    }
+
+    /// Adopts an existing epoll descriptor (Python's `epoll.fromfd`).
+    ///
+    /// # Errors
+    ///
+    /// None: the descriptor is not checked; a non-epoll descriptor makes
+    /// later calls fail with `EINVAL`.
+    pub fn from_owned_fd(fd: OwnedFd) -> Self {
+        Epoll { fd }
+    }
+
+    /// Registers `fd` with `events` and the user value `data`.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` (`EEXIST`) if `fd` is already registered; `EPERM` for
+    /// files epoll cannot watch (regular files, `/dev/null`); `EINVAL` for bad
+    /// flag combinations; `ENOSPC` past `max_user_watches`.
+    pub fn add(&self, fd: impl AsFd, data: u64, events: EpollFlags) -> io::Result<()> {
+        self.add_raw(fd.as_fd().as_raw_fd(), data, events)
+    }
+
+    /// [`add`](Self::add) by descriptor number.
+    ///
+    /// # Errors
+    ///
+    /// As `add`, plus `InvalidInput` for a negative `fd` and `EBADF` for a
+    /// closed one.
+    pub fn add_raw(&self, fd: RawFd, data: u64, events: EpollFlags) -> io::Result<()> {
+        check_fd(fd)?;
+        epoll::add(
+            &self.fd,
+            borrow(fd),
+            EventData::new_u64(data),
+            EventFlags::from_bits_retain(events.bits()),
+        )?;
+        Ok(())
+    }
+
+    /// Changes the mask and user value of a registered descriptor; re-arms a
+    /// oneshot registration.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` (`ENOENT`) if `fd` is not registered, `EBADF` if closed,
+    /// `InvalidInput` if negative, `EINVAL` with `EXCLUSIVE`.
+    pub fn modify_raw(&self, fd: RawFd, data: u64, events: EpollFlags) -> io::Result<()> {
+        check_fd(fd)?;
+        epoll::modify(
+            &self.fd,
+            borrow(fd),
+            EventData::new_u64(data),
+            EventFlags::from_bits_retain(events.bits()),
+        )?;
+        Ok(())
+    }
+
+    /// [`modify_raw`](Self::modify_raw) for an `AsFd` value.
+    ///
+    /// # Errors
+    ///
+    /// As `modify_raw`.
+    pub fn modify(&self, fd: impl AsFd, data: u64, events: EpollFlags) -> io::Result<()> {
+        self.modify_raw(fd.as_fd().as_raw_fd(), data, events)
+    }
+
+    /// Removes a registration.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` (`ENOENT`) if not registered, `EBADF` if `fd` is closed,
+    /// `InvalidInput` if negative.
+    pub fn delete_raw(&self, fd: RawFd) -> io::Result<()> {
+        check_fd(fd)?;
+        epoll::delete(&self.fd, borrow(fd))?;
+        Ok(())
+    }
+
+    /// [`delete_raw`](Self::delete_raw) for an `AsFd` value.
+    ///
+    /// # Errors
+    ///
+    /// As `delete_raw`.
+    pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
+        self.delete_raw(fd.as_fd().as_raw_fd())
+    }
+
+    /// Waits for events into `events` (cleared first), retrying `EINTR` with
+    /// the time that remains. Returns the number of events.
+    ///
+    /// `timeout`: `None` blocks, zero polls, otherwise at most that long and
+    /// never less; sub-millisecond parts are honoured with `epoll_pwait2`
+    /// (Linux 5.11+), else rounded up to the next millisecond.
+    ///
+    /// # Errors
+    ///
+    /// `EBADF`/`EINVAL` if this is not a valid epoll descriptor.
+    pub fn wait(&self, events: &mut EpollEvents, timeout: Option<Duration>) -> io::Result<usize> {
+        let deadline = Deadline::after(timeout);
+        timeout::retry(&deadline, |remaining| {
+            events.buf.clear();
+            wait_into(self.fd.as_fd(), &mut events.buf, remaining)
+        })
+    }
+
+    /// One wait without the `EINTR` retry (`Interrupted` is returned).
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait), plus `Interrupted`.
+    pub fn wait_once(
+        &self,
+        events: &mut EpollEvents,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        events.buf.clear();
+        wait_into(self.fd.as_fd(), &mut events.buf, timeout)
+    }
+}
+
+impl AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<Epoll> for OwnedFd {
+    fn from(e: Epoll) -> OwnedFd {
+        e.fd
+    }
+}
+
+impl IntoRawFd for Epoll {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+}
+
+impl FromRawFd for Epoll {
+    /// # Safety
+    ///
+    /// `fd` must be an open descriptor that the new `Epoll` owns.
+    unsafe fn from_raw_fd(fd: RawFd) -> Self {
+        // SAFETY: forwarded to the caller.
+        Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        }
+    }
+}
+
+/// A buffer of epoll events with a fixed capacity, reused across waits.
+pub struct EpollEvents {
+    buf: Vec<epoll::Event>,
+}
+
+impl EpollEvents {
+    /// Room for `capacity` events per wait (zero is raised to one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        EpollEvents {
+            buf: Vec::with_capacity(capacity.max(1)),
+        }
+    }
+
+    /// Events one wait can return.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Makes room for at least `capacity` events (may allocate).
+    pub fn reserve(&mut self, capacity: usize) {
+        self.buf.clear();
+        self.buf.reserve(capacity);
+    }
+
+    /// Number of events from the last wait.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True if the last wait returned nothing.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The `(data, events)` pairs of the last wait.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, EpollFlags)> + '_ {
+        self.buf.iter().map(|e| {
+            // Copy the fields out: the kernel's struct is packed.
+            let (data, flags) = (e.data, e.flags);
+            (data.u64(), EpollFlags::from_bits(flags.bits()))
+        })
+    }
+}
+
+impl std::fmt::Debug for EpollEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// One wait into the spare capacity of `buf`, appending after what it holds.
+///
+/// Shared by [`Epoll`] and the epoll backend of the `Selector`, so both
+/// make exactly one syscall per wait.
+pub(crate) fn wait_into(
+    epfd: BorrowedFd<'_>,
+    buf: &mut Vec<epoll::Event>,
+    remaining: Option<Duration>,
+) -> io::Result<usize> {
+    if buf.len() == buf.capacity() {
+        return Ok(0);
+    }
+    if let Some(d) = remaining {
+        if d.subsec_nanos() % 1_000_000 != 0 && pwait2_supported() {
+            return pwait2(epfd, buf, d);
+        }
+    }
+    let ts = timeout::to_timespec(remaining.map(|d| {
+        // Whole milliseconds, rounded up, never above what epoll_wait takes.
+        Duration::from_millis(timeout::to_millis_ceil(Some(d)) as u64)
+    }));
+    let n = epoll::wait(epfd, rustix::buffer::spare_capacity(buf), ts.as_ref())?;
+    Ok(n)
+}
+
+const PWAIT2_UNKNOWN: u8 = 0;
+const PWAIT2_YES: u8 = 1;
+const PWAIT2_NO: u8 = 2;
+static PWAIT2: AtomicU8 = AtomicU8::new(PWAIT2_UNKNOWN);
+
+fn pwait2_supported() -> bool {
+    PWAIT2.load(Ordering::Relaxed) != PWAIT2_NO
+}
+
+/// `epoll_pwait2` with a nanosecond timeout. rustix offers it only behind a
+/// feature that would require Linux 5.11 for *every* wait, so it is called
+/// here, once known to exist; on `ENOSYS` we fall back to milliseconds
+/// (rounded up) for the life of the process.
+fn pwait2(epfd: BorrowedFd<'_>, buf: &mut Vec<epoll::Event>, d: Duration) -> io::Result<usize> {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as _,
+    };
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the buffer pointer and length describe `spare`, writable memory
+    // for `spare.len()` events with the kernel's layout (rustix's
+    // `epoll::Event` is `repr(C)`/packed exactly as `struct epoll_event`);
+    // `ts` lives across the call; a null sigmask means "do not change it".
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd.as_raw_fd(),
+            spare.as_mut_ptr(),
+            spare.len() as libc::c_int,
+            &ts as *const libc::timespec,
+            std::ptr::null::<libc::sigset_t>(),
+            0usize,
+        )
+    };
+    if r < 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOSYS) {
+            PWAIT2.store(PWAIT2_NO, Ordering::Relaxed);
+            return wait_into(epfd, buf, Some(d));
+        }
+        return Err(err);
+    }
+    PWAIT2.store(PWAIT2_YES, Ordering::Relaxed);
+    let n = r as usize;
+    // SAFETY: the kernel initialised the first `n` events of the spare
+    // capacity, which follow the `buf.len()` events already there.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}

@@ -1,0 +1,288 @@
+//! The portable types of the [`Selector`](crate::Selector): what to wait for
+//! ([`Interest`], [`Trigger`]), who it is for ([`Token`]) and what happened
+//! ([`Event`], [`Events`]).
+
+use crate::flags::flag_set;
+
+/// Readiness bits as they travel inside an [`Event`]. They are Linux's
+/// `POLL*`/`EPOLL*` values (identical for these bits), so the epoll backend
+/// hands the kernel's events over without translating them; other backends
+/// translate into these.
+pub(crate) mod bits {
+    pub const IN: u32 = 0x001;
+    pub const PRI: u32 = 0x002;
+    pub const OUT: u32 = 0x004;
+    pub const ERR: u32 = 0x008;
+    pub const HUP: u32 = 0x010;
+    pub const NVAL: u32 = 0x020;
+    pub const RDHUP: u32 = 0x2000;
+}
+
+/// Identifies a registration: the value given to `register`, handed back in
+/// every [`Event`] for that descriptor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(pub usize);
+
+impl From<usize> for Token {
+    fn from(v: usize) -> Self {
+        Token(v)
+    }
+}
+
+impl From<Token> for usize {
+    fn from(t: Token) -> usize {
+        t.0
+    }
+}
+
+flag_set! {
+    /// What a registration waits for. Combine with `|`.
+    ///
+    /// Errors and hang-ups are always reported, whatever the interest, as the
+    /// kernel does.
+    pub struct Interest(u32);
+    /// Data to read, a connection to accept, or end of file.
+    const READABLE = bits::IN;
+    /// Room to write, or a non-blocking connect that has completed.
+    const WRITABLE = bits::OUT;
+    /// Priority data: TCP urgent data, a GPIO sysfs edge, a PTY packet-mode
+    /// state change. May be used alone (GPIO sysfs needs `PRI` without `IN`).
+    const PRIORITY = bits::PRI;
+    /// The peer shut down its writing side (`EPOLLRDHUP`/`POLLRDHUP`; Linux
+    /// only, ignored elsewhere).
+    const READ_CLOSED = bits::RDHUP;
+}
+
+impl Interest {
+    /// Both [`READABLE`](Self::READABLE) and [`WRITABLE`](Self::WRITABLE).
+    pub const BOTH: Interest = Interest(bits::IN | bits::OUT);
+
+    /// The interest bits this crate knows, without anything else.
+    pub(crate) fn known(self) -> Interest {
+        self & (Self::READABLE | Self::WRITABLE | Self::PRIORITY | Self::READ_CLOSED)
+    }
+}
+
+/// How readiness is reported.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Trigger {
+    /// Reported on every wait for as long as the descriptor is ready, like
+    /// `poll(2)` and Python's `poll`/`epoll` defaults. The default.
+    #[default]
+    Level,
+    /// Reported once each time readiness arrives; the caller must then do I/O
+    /// until `WouldBlock` (epoll `EPOLLET`, kqueue `EV_CLEAR`). Not available
+    /// on the select and poll backends: registering fails with
+    /// `ErrorKind::Unsupported`.
+    Edge,
+    /// Reported once, then disarmed until `reregister` (epoll `EPOLLONESHOT`,
+    /// kqueue `EV_DISPATCH`). Emulated on the select and poll backends.
+    Oneshot,
+}
+
+/// One readiness event: a [`Token`] and what became ready.
+///
+/// On Linux this is the kernel's own `epoll_event` (no translation on the
+/// epoll backend); elsewhere an equivalent pair.
+#[cfg(ioready_epoll)]
+#[repr(transparent)]
+#[derive(Copy, Clone)]
+pub struct Event(rustix::event::epoll::Event);
+
+/// One readiness event: a [`Token`] and what became ready.
+#[cfg(not(ioready_epoll))]
+#[derive(Copy, Clone)]
+pub struct Event {
+    flags: u32,
+    token: usize,
+}
+
+impl Event {
+    #[cfg(ioready_epoll)]
+    pub(crate) fn new(token: Token, flags: u32) -> Self {
+        use rustix::event::epoll;
+        Event(epoll::Event {
+            flags: epoll::EventFlags::from_bits_retain(flags),
+            data: epoll::EventData::new_u64(token.0 as u64),
+        })
+    }
+
+    #[cfg(not(ioready_epoll))]
+    pub(crate) fn new(token: Token, flags: u32) -> Self {
+        Event {
+            flags,
+            token: token.0,
+        }
+    }
+
+    /// The token of the registration this event is for.
+    pub fn token(&self) -> Token {
+        #[cfg(ioready_epoll)]
+        {
+            let data = self.0.data;
+            Token(data.u64() as usize)
+        }
+        #[cfg(not(ioready_epoll))]
+        {
+            Token(self.token)
+        }
+    }
+
+    /// The raw readiness bits, in Linux's `POLL*` numbering (`POLLIN` = 1,
+    /// `POLLPRI` = 2, `POLLOUT` = 4, `POLLERR` = 8, `POLLHUP` = 0x10,
+    /// `POLLNVAL` = 0x20, `POLLRDHUP` = 0x2000) on every platform.
+    pub fn raw_flags(&self) -> u32 {
+        #[cfg(ioready_epoll)]
+        {
+            // Copy the field out: the kernel's struct is packed.
+            let flags = self.0.flags;
+            flags.bits()
+        }
+        #[cfg(not(ioready_epoll))]
+        {
+            self.flags
+        }
+    }
+
+    fn has(&self, bit: u32) -> bool {
+        self.raw_flags() & bit != 0
+    }
+
+    /// Data can be read (or a connection accepted, or end of file reached).
+    pub fn is_readable(&self) -> bool {
+        self.has(bits::IN)
+    }
+
+    /// Data can be written.
+    pub fn is_writable(&self) -> bool {
+        self.has(bits::OUT)
+    }
+
+    /// Priority data is available.
+    pub fn is_priority(&self) -> bool {
+        self.has(bits::PRI)
+    }
+
+    /// An error is pending on the descriptor (read it with `SO_ERROR` or by
+    /// doing I/O), or the descriptor is invalid.
+    pub fn is_error(&self) -> bool {
+        self.has(bits::ERR | bits::NVAL)
+    }
+
+    /// The peer will send nothing more (hang-up, or read side shut down).
+    pub fn is_read_closed(&self) -> bool {
+        self.has(bits::HUP) || (self.has(bits::IN) && self.has(bits::RDHUP))
+    }
+
+    /// Nothing more can be written (hang-up, or an error on a writer).
+    pub fn is_write_closed(&self) -> bool {
+        self.has(bits::HUP) || (self.has(bits::OUT) && self.has(bits::ERR))
+    }
+
+    /// The registered descriptor number is no longer open (`POLLNVAL`): it
+    /// was closed without being deregistered (select and poll backends).
+    pub fn is_invalid(&self) -> bool {
+        self.has(bits::NVAL)
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("token", &self.token())
+            .field("readable", &self.is_readable())
+            .field("writable", &self.is_writable())
+            .field("error", &self.is_error())
+            .field("read_closed", &self.is_read_closed())
+            .field("write_closed", &self.is_write_closed())
+            .field("priority", &self.is_priority())
+            .field("raw_flags", &format_args!("{:#x}", self.raw_flags()))
+            .finish()
+    }
+}
+
+/// A reusable buffer of [`Event`]s, filled by [`Selector::select`](crate::Selector::select).
+///
+/// Its capacity is fixed at creation and never grows: a wait returns at most
+/// that many events (the rest stay pending for the next wait), and no wait
+/// allocates.
+pub struct Events {
+    #[cfg(ioready_epoll)]
+    pub(crate) buf: Vec<rustix::event::epoll::Event>,
+    #[cfg(not(ioready_epoll))]
+    pub(crate) buf: Vec<Event>,
+}
+
+impl Events {
+    /// A buffer for up to `capacity` events per wait. A capacity of zero is
+    /// raised to one (a wait that can report nothing would be useless).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Events {
+            buf: Vec::with_capacity(capacity.max(1)),
+        }
+    }
+
+    /// How many events one wait can report.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Number of events from the last wait.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True if the last wait reported nothing (it timed out).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Forgets the events (the next wait does this too).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// The events of the last wait.
+    pub fn iter(&self) -> std::slice::Iter<'_, Event> {
+        self.as_slice().iter()
+    }
+
+    fn as_slice(&self) -> &[Event] {
+        #[cfg(ioready_epoll)]
+        {
+            // SAFETY: `Event` is `repr(transparent)` over `epoll::Event`, so a
+            // slice of one is a slice of the other with the same length.
+            unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<Event>(), self.buf.len()) }
+        }
+        #[cfg(not(ioready_epoll))]
+        {
+            &self.buf
+        }
+    }
+
+    /// Appends an event if there is room; returns false when full.
+    pub(crate) fn push(&mut self, token: Token, flags: u32) -> bool {
+        if self.buf.len() == self.buf.capacity() {
+            return false;
+        }
+        #[cfg(ioready_epoll)]
+        self.buf.push(Event::new(token, flags).0);
+        #[cfg(not(ioready_epoll))]
+        self.buf.push(Event::new(token, flags));
+        true
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}

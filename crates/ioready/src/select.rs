@@ -1,0 +1,345 @@
+//! `select(2)` over any values that carry a file descriptor, without the
+//! `FD_SETSIZE` limit.
+//!
+//! The fixed 1024-bit `fd_set` of C is where nix panics and C programs corrupt
+//! memory (nix#1087, libc#2421). Here the sets are sized to the highest
+//! descriptor in the call, which Linux and the BSDs accept, so descriptors
+//! numbered 1024, 5000 or 19999 work like any other.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::Duration;
+
+use rustix::event::FdSetElement;
+
+use crate::timeout::{self, Deadline};
+
+/// One word of an `fd_set` bit vector, as the platform lays it out.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+type Word = std::ffi::c_ulong;
+#[cfg(all(
+    not(any(target_os = "linux", target_os = "android")),
+    target_pointer_width = "64",
+    any(target_os = "freebsd", target_os = "dragonfly")
+))]
+type Word = u64;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    all(
+        target_pointer_width = "64",
+        any(target_os = "freebsd", target_os = "dragonfly")
+    )
+)))]
+type Word = u32;
+
+const BITS: usize = Word::BITS as usize;
+
+// `FdSetElement` is `repr(transparent)` over this same integer; the casts in
+// `FdSet::as_elements` rely on it.
+const _: () = assert!(std::mem::size_of::<Word>() == std::mem::size_of::<FdSetElement>());
+const _: () = assert!(std::mem::align_of::<Word>() == std::mem::align_of::<FdSetElement>());
+
+/// A growable `fd_set`: bit `fd % BITS` of word `fd / BITS`, the layout the
+/// kernel reads, as long as the highest descriptor needs.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct FdSet {
+    words: Vec<Word>,
+}
+
+impl FdSet {
+    /// Clears every bit and makes room for descriptors below `nfds`, keeping
+    /// the allocation (so a reused set does not allocate in steady state).
+    pub(crate) fn reset(&mut self, nfds: usize) {
+        let len = nfds.div_ceil(BITS);
+        self.words.clear();
+        self.words.resize(len, 0);
+    }
+
+    /// Copies `other` into `self`, reusing `self`'s allocation.
+    pub(crate) fn copy_from(&mut self, other: &FdSet) {
+        self.words.clear();
+        self.words.extend_from_slice(&other.words);
+    }
+
+    /// Sets `fd`, growing the set if needed. `fd` must be non-negative.
+    pub(crate) fn insert(&mut self, fd: RawFd) {
+        let fd = fd as usize;
+        if fd / BITS >= self.words.len() {
+            self.words.resize(fd / BITS + 1, 0);
+        }
+        self.words[fd / BITS] |= 1 << (fd % BITS);
+    }
+
+    /// True if `fd` is set.
+    pub(crate) fn contains(&self, fd: RawFd) -> bool {
+        let fd = fd as usize;
+        self.words
+            .get(fd / BITS)
+            .is_some_and(|w| w & (1 << (fd % BITS)) != 0)
+    }
+
+    /// Number of words; the kernel is told `nfds = len_words * BITS` at most.
+    pub(crate) fn len_words(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Grows to `words` words (zero-filled).
+    pub(crate) fn grow_to(&mut self, words: usize) {
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+    }
+
+    /// True if no bit is set.
+    pub(crate) fn is_clear(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    fn as_elements(&mut self) -> Option<&mut [FdSetElement]> {
+        if self.words.is_empty() {
+            return None;
+        }
+        // SAFETY: `FdSetElement` is `repr(transparent)` over `Word` (checked
+        // by the size and alignment assertions above); the slice covers
+        // exactly our initialised words and borrows `self` mutably.
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(
+                self.words.as_mut_ptr().cast::<FdSetElement>(),
+                self.words.len(),
+            )
+        })
+    }
+}
+
+/// The three sets of one `select(2)` call, reused between calls.
+#[derive(Default, Debug)]
+pub(crate) struct FdSets {
+    pub(crate) read: FdSet,
+    pub(crate) write: FdSet,
+    pub(crate) except: FdSet,
+}
+
+impl FdSets {
+    /// One `select(2)` call on the sets, which it overwrites with the ready
+    /// descriptors. Returns the number of ready bits.
+    ///
+    /// # Safety
+    ///
+    /// Every descriptor set in the three sets must be a descriptor the caller
+    /// may legitimately ask the kernel about for the duration of the call.
+    /// The kernel only reads the numbers; a closed one gives `EBADF`.
+    pub(crate) unsafe fn select_once(&mut self, remaining: Option<Duration>) -> io::Result<usize> {
+        let words = self
+            .read
+            .len_words()
+            .max(self.write.len_words())
+            .max(self.except.len_words());
+        self.read.grow_to(words);
+        self.write.grow_to(words);
+        self.except.grow_to(words);
+        let nfds = i32::try_from(words * BITS)
+            .map_err(|_| timeout::invalid_input("select: descriptor number too large"))?;
+        let ts = timeout::to_timespec(remaining);
+        // SAFETY: the caller vouches for the descriptors (see above); the
+        // sets are each `words` long, which covers `nfds` bits.
+        let n = unsafe {
+            rustix::event::select(
+                nfds,
+                self.read.as_elements(),
+                self.write.as_elements(),
+                self.except.as_elements(),
+                ts.as_ref(),
+            )?
+        };
+        Ok(n as usize)
+    }
+}
+
+/// The result of [`select`]: which of the caller's own values are ready.
+///
+/// It borrows the three slices given to `select` and answers with references
+/// to their elements (like Python, which returns the objects themselves), or
+/// with their positions.
+///
+/// A value listed twice in one slice is reported twice (at both positions)
+/// when its descriptor is ready, exactly as Python's `select.select` does.
+pub struct Selected<'a, R, W, E> {
+    readers: &'a [R],
+    writers: &'a [W],
+    exceptional: &'a [E],
+    sets: FdSets,
+}
+
+impl<'a, R: AsFd, W: AsFd, E: AsFd> Selected<'a, R, W, E> {
+    /// The readers that are ready to read (or to accept, or at end of file).
+    pub fn readable(&self) -> impl Iterator<Item = &'a R> + '_ {
+        ready(self.readers, &self.sets.read).map(|(_, v)| v)
+    }
+
+    /// The writers that are ready to write (or whose connect has completed).
+    pub fn writable(&self) -> impl Iterator<Item = &'a W> + '_ {
+        ready(self.writers, &self.sets.write).map(|(_, v)| v)
+    }
+
+    /// The values with an exceptional condition (TCP urgent data, a PTY
+    /// state change, ...).
+    pub fn exceptional(&self) -> impl Iterator<Item = &'a E> + '_ {
+        ready(self.exceptional, &self.sets.except).map(|(_, v)| v)
+    }
+
+    /// Positions in `readers` of the ready readers.
+    pub fn readable_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        ready(self.readers, &self.sets.read).map(|(i, _)| i)
+    }
+
+    /// Positions in `writers` of the ready writers.
+    pub fn writable_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        ready(self.writers, &self.sets.write).map(|(i, _)| i)
+    }
+
+    /// Positions in `exceptional` of the values with an exceptional condition.
+    pub fn exceptional_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        ready(self.exceptional, &self.sets.except).map(|(i, _)| i)
+    }
+
+    /// True when nothing is ready: the timeout expired (Python's three empty
+    /// lists).
+    pub fn is_empty(&self) -> bool {
+        self.sets.read.is_clear() && self.sets.write.is_clear() && self.sets.except.is_clear()
+    }
+}
+
+impl<R, W, E> std::fmt::Debug for Selected<'_, R, W, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selected")
+            .field("sets", &self.sets)
+            .finish()
+    }
+}
+
+fn ready<'a, 's, T: AsFd>(
+    values: &'a [T],
+    set: &'s FdSet,
+) -> impl Iterator<Item = (usize, &'a T)> + 's
+where
+    'a: 's,
+{
+    values
+        .iter()
+        .enumerate()
+        .filter(move |(_, v)| set.contains(v.as_fd().as_raw_fd()))
+}
+
+fn fill<T: AsFd>(set: &mut FdSet, values: &[T]) {
+    for v in values {
+        set.insert(v.as_fd().as_raw_fd());
+    }
+}
+
+/// Waits until some of the values are ready, as `select(2)` and Python's
+/// `select.select(rlist, wlist, xlist, timeout)` do.
+///
+/// * `readers`, `writers`, `exceptional`: any values that carry a descriptor
+///   ([`AsFd`]): sockets, pipes, files, terminals, `OwnedFd`, `BorrowedFd`.
+///   Use `&[] as &[std::fs::File]` (or any `AsFd` type) for a set you do not
+///   need.
+/// * `timeout`: `None` blocks, `Some(Duration::ZERO)` polls, otherwise waits
+///   at most that long and never returns earlier. On expiry the result
+///   [`is_empty`](Selected::is_empty).
+///
+/// There is no `FD_SETSIZE` limit: the sets are sized to the highest
+/// descriptor. A signal that interrupts the wait is retried with the time that
+/// remains (PEP 475).
+///
+/// # Errors
+///
+/// * `EBADF` (as an [`io::Error`] with that raw OS error) if a descriptor was
+///   closed before the call (possible with `BorrowedFd::borrow_raw`).
+/// * `InvalidInput` if a descriptor number is too large for the kernel's
+///   `nfds` argument.
+/// * Any other error of `select(2)` (`ENOMEM`), unchanged.
+///
+/// # Example
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// b.write_all(b"ping")?;
+/// let readers = [&a];
+/// let ready = ioready::select(&readers, &[] as &[&UnixStream], &[] as &[&UnixStream],
+///                             Some(Duration::from_secs(1)))?;
+/// assert_eq!(ready.readable_positions().collect::<Vec<_>>(), [0]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn select<'a, R: AsFd, W: AsFd, E: AsFd>(
+    readers: &'a [R],
+    writers: &'a [W],
+    exceptional: &'a [E],
+    timeout: Option<Duration>,
+) -> io::Result<Selected<'a, R, W, E>> {
+    let deadline = Deadline::after(timeout);
+    let mut selected = Selected {
+        readers,
+        writers,
+        exceptional,
+        sets: FdSets::default(),
+    };
+    let template = {
+        let mut t = FdSets::default();
+        fill(&mut t.read, readers);
+        fill(&mut t.write, writers);
+        fill(&mut t.except, exceptional);
+        t
+    };
+    let n = timeout::retry(&deadline, |remaining| {
+        selected.sets.read.copy_from(&template.read);
+        selected.sets.write.copy_from(&template.write);
+        selected.sets.except.copy_from(&template.except);
+        // SAFETY: every descriptor comes from an `AsFd` value borrowed for
+        // `'a`, so it is open for the whole call.
+        unsafe { selected.sets.select_once(remaining) }
+    })?;
+    if n == 0 {
+        selected.sets.read.reset(0);
+        selected.sets.write.reset(0);
+        selected.sets.except.reset(0);
+    }
+    Ok(selected)
+}
+
+/// One `select(2)` attempt, without the `EINTR` retry: a signal gives an
+/// error of kind [`io::ErrorKind::Interrupted`].
+///
+/// For callers who must act between attempts (the Python module runs signal
+/// handlers there); pair it with [`Deadline`] to keep waiting only for the
+/// time that remains.
+///
+/// # Errors
+///
+/// As [`select`], plus `Interrupted`.
+pub fn select_once<'a, R: AsFd, W: AsFd, E: AsFd>(
+    readers: &'a [R],
+    writers: &'a [W],
+    exceptional: &'a [E],
+    timeout: Option<Duration>,
+) -> io::Result<Selected<'a, R, W, E>> {
+    let mut sets = FdSets::default();
+    fill(&mut sets.read, readers);
+    fill(&mut sets.write, writers);
+    fill(&mut sets.except, exceptional);
+    // SAFETY: as in `select`: the descriptors are borrowed for `'a`.
+    let n = unsafe { sets.select_once(timeout)? };
+    if n == 0 {
+        sets = FdSets::default();
+    }
+    Ok(Selected {
+        readers,
+        writers,
+        exceptional,
+        sets,
+    })
+}

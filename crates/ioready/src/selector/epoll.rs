@@ -1,0 +1,216 @@
+//! The epoll backend: registrations live in the kernel; a wait is one
+//! `epoll_wait` (or `epoll_pwait2`) straight into the caller's [`Events`].
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::epoll::{wait_into, Epoll, EpollFlags};
+use crate::event::{bits, Events, Interest, Token, Trigger};
+use crate::notify::Notifier;
+
+/// A descriptor epoll refuses with `EPERM` (a regular file, `/dev/null`):
+/// it is always ready, so it is reported without asking the kernel, as
+/// `poll(2)` would report it.
+#[derive(Debug)]
+struct AlwaysReady {
+    fd: RawFd,
+    token: Token,
+    interest: Interest,
+    trigger: Trigger,
+    armed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Registry {
+    epoll: Epoll,
+    always_ready: Mutex<Vec<AlwaysReady>>,
+    /// `always_ready.len()`, readable without the lock: the wait looks at
+    /// the list only when it is not empty, so it costs nothing otherwise.
+    always_ready_len: AtomicUsize,
+}
+
+fn to_epoll(interest: Interest, trigger: Trigger) -> EpollFlags {
+    // The interest bits are the kernel's EPOLL* values (see `event::bits`).
+    let mut flags = EpollFlags::from_bits(interest.known().bits());
+    match trigger {
+        Trigger::Level => {}
+        Trigger::Edge => flags |= EpollFlags::ET,
+        Trigger::Oneshot => flags |= EpollFlags::ONESHOT,
+    }
+    flags
+}
+
+fn is_eperm(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+}
+
+impl Registry {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(Registry {
+            epoll: Epoll::new()?,
+            always_ready: Mutex::new(Vec::new()),
+            always_ready_len: AtomicUsize::new(0),
+        })
+    }
+
+    fn always_ready(&self) -> std::sync::MutexGuard<'_, Vec<AlwaysReady>> {
+        // Every change to the list is a single push/remove/assignment, so a
+        // poisoned lock still holds a consistent list.
+        self.always_ready.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        match self
+            .epoll
+            .add_raw(fd, token.0 as u64, to_epoll(interest, trigger))
+        {
+            Err(e) if is_eperm(&e) => {
+                let mut list = self.always_ready();
+                if list.iter().any(|a| a.fd == fd) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("fd {fd} is already registered"),
+                    ));
+                }
+                list.push(AlwaysReady {
+                    fd,
+                    token,
+                    interest,
+                    trigger,
+                    armed: true,
+                });
+                self.always_ready_len.store(list.len(), Ordering::Release);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    pub(super) fn reregister(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        match self
+            .epoll
+            .modify_raw(fd, token.0 as u64, to_epoll(interest, trigger))
+        {
+            Err(e) if is_eperm(&e) => {
+                let mut list = self.always_ready();
+                let a = list
+                    .iter_mut()
+                    .find(|a| a.fd == fd)
+                    .ok_or_else(|| not_registered(fd))?;
+                a.token = token;
+                a.interest = interest;
+                a.trigger = trigger;
+                a.armed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        match self.epoll.delete_raw(fd) {
+            Err(e) if is_eperm(&e) => {
+                let mut list = self.always_ready();
+                let i = list
+                    .iter()
+                    .position(|a| a.fd == fd)
+                    .ok_or_else(|| not_registered(fd))?;
+                list.swap_remove(i);
+                self.always_ready_len.store(list.len(), Ordering::Release);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// One wait. With always-ready files registered, they are reported first
+    /// and the kernel is only polled (timeout zero) for the rest.
+    pub(super) fn select(
+        &self,
+        events: &mut Events,
+        remaining: Option<Duration>,
+    ) -> io::Result<usize> {
+        let mut remaining = remaining;
+        if self.always_ready_len.load(Ordering::Acquire) != 0 {
+            self.report_always_ready(events);
+            if !events.is_empty() {
+                remaining = Some(Duration::ZERO);
+            }
+        }
+        let before = events.len();
+        let n = wait_into(self.epoll.as_fd(), &mut events.buf, remaining)?;
+        Ok(before + n)
+    }
+
+    fn report_always_ready(&self, events: &mut Events) {
+        let mut list = self.always_ready();
+        for a in list.iter_mut().filter(|a| a.armed) {
+            let flags = (bits::IN | bits::OUT) & interest_mask(a.interest);
+            if flags == 0 || !events.push(a.token, flags) {
+                continue;
+            }
+            // Edge: readiness "arrived" once, at registration. Oneshot: until
+            // reregister.
+            if a.trigger != Trigger::Level {
+                a.armed = false;
+            }
+        }
+    }
+}
+
+fn interest_mask(interest: Interest) -> u32 {
+    let mut m = 0;
+    if interest.contains(Interest::READABLE) {
+        m |= bits::IN;
+    }
+    if interest.contains(Interest::WRITABLE) {
+        m |= bits::OUT;
+    }
+    m
+}
+
+fn not_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("fd {fd} is not registered"),
+    )
+}
+
+/// The epoll waker: an eventfd registered edge-triggered, so a wake needs
+/// one write and the wait needs no read to re-arm it (each write is a new
+/// edge). Closing it on drop removes the registration.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    notifier: Notifier,
+}
+
+impl Waker {
+    pub(super) fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+        let notifier = Notifier::new()?;
+        registry.epoll.add_raw(
+            notifier.as_fd().as_raw_fd(),
+            token.0 as u64,
+            EpollFlags::IN | EpollFlags::ET,
+        )?;
+        Ok(Waker { notifier })
+    }
+
+    pub(super) fn wake(&self) -> io::Result<()> {
+        self.notifier.notify()
+    }
+}

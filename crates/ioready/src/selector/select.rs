@@ -1,0 +1,143 @@
+//! The select(2) backend: three `fd_set` templates rebuilt from the
+//! registration table only when it changes, copied before each wait. The
+//! sets grow with the highest descriptor, so there is no `FD_SETSIZE` limit.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use super::table::{Entry, Registry};
+use crate::event::{bits, Events, Interest, Trigger};
+use crate::select::FdSets;
+
+#[derive(Debug, Default)]
+pub(crate) struct Waiter {
+    generation: Option<u64>,
+    template: FdSets,
+    work: FdSets,
+    entries: Vec<Entry>,
+}
+
+impl Waiter {
+    fn rebuild(&mut self, registry: &Registry, generation: u64) {
+        let table = registry.lock();
+        self.entries.clear();
+        self.template.read.reset(0);
+        self.template.write.reset(0);
+        self.template.except.reset(0);
+        self.template
+            .read
+            .insert(registry.notifier.as_fd().as_raw_fd());
+        for e in table.entries.iter().filter(|e| e.armed) {
+            // select has no "hang-up" or "error" set: those show as readable
+            // (and writable), so a writer-only registration learns of them
+            // when its write fails, as with select(2) itself.
+            if e.interest
+                .intersects(Interest::READABLE | Interest::READ_CLOSED)
+            {
+                self.template.read.insert(e.fd);
+            }
+            if e.interest.contains(Interest::WRITABLE) {
+                self.template.write.insert(e.fd);
+            }
+            if e.interest.contains(Interest::PRIORITY) {
+                self.template.except.insert(e.fd);
+            }
+            self.entries.push(e.clone());
+        }
+        self.generation = Some(generation);
+    }
+
+    pub(super) fn select(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        remaining: Option<Duration>,
+    ) -> io::Result<usize> {
+        let generation = registry.begin_wait();
+        if self.generation != Some(generation) {
+            self.rebuild(registry, generation);
+        }
+        self.work.read.copy_from(&self.template.read);
+        self.work.write.copy_from(&self.template.write);
+        self.work.except.copy_from(&self.template.except);
+        // SAFETY: select(2) only reads the numbers and fails with EBADF for
+        // one that is not open (handled below); no I/O is done through them.
+        let result = unsafe { self.work.select_once(remaining) };
+        registry.end_wait();
+        match result {
+            Ok(0) => return Ok(0),
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error()) => {
+                return self.report_closed(events, e);
+            }
+            Err(e) => return Err(e),
+        }
+        if self
+            .work
+            .read
+            .contains(registry.notifier.as_fd().as_raw_fd())
+        {
+            registry.notifier.drain();
+        }
+        let mut examined = 0;
+        let mut oneshot_fired = false;
+        for e in &self.entries {
+            let flags = self.ready_bits(e);
+            if flags != 0 {
+                if !events.push(e.token, flags) {
+                    break;
+                }
+                if let Some(w) = &e.waker {
+                    w.drain();
+                }
+                oneshot_fired |= e.trigger == Trigger::Oneshot;
+            }
+            examined += 1;
+        }
+        if oneshot_fired {
+            registry.disarm(
+                self.entries
+                    .iter()
+                    .take(examined)
+                    .filter(|e| e.trigger == Trigger::Oneshot && self.ready_bits(e) != 0)
+                    .map(|e| (e.fd, e.token)),
+            );
+        }
+        Ok(events.len())
+    }
+
+    /// What select reported for `e`, as event bits filtered by its interest.
+    fn ready_bits(&self, e: &Entry) -> u32 {
+        let mut flags = 0;
+        if self.work.read.contains(e.fd) {
+            flags |= bits::IN;
+        }
+        if self.work.write.contains(e.fd) {
+            flags |= bits::OUT;
+        }
+        if self.work.except.contains(e.fd) {
+            flags |= bits::PRI;
+        }
+        flags
+    }
+
+    /// select(2) failed with `EBADF`: a registered descriptor was closed.
+    /// Reports each closed one as invalid (like poll's `POLLNVAL`); if none
+    /// can be found, returns the error.
+    fn report_closed(&mut self, events: &mut Events, err: io::Error) -> io::Result<usize> {
+        for e in &self.entries {
+            // SAFETY: fcntl(F_GETFD) only asks whether the number is open.
+            let fd = unsafe { BorrowedFd::borrow_raw(e.fd) };
+            if rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF)
+                && !events.push(e.token, bits::NVAL | bits::ERR)
+            {
+                break;
+            }
+        }
+        if events.is_empty() {
+            return Err(err);
+        }
+        Ok(events.len())
+    }
+}

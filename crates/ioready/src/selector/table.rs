@@ -1,0 +1,287 @@
+//! The user-space registration table behind the select and poll backends.
+//!
+//! These syscalls take the whole interest set on every call, so the
+//! registrations live here, behind a mutex, and the waiting thread keeps its
+//! own snapshot (a `pollfd` array or three `fd_set`s) that it rebuilds only
+//! when the table's generation changed. A registration made while a wait is
+//! in progress wakes that wait through an internal [`Notifier`], so it takes
+//! effect at once, as on epoll.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Backend;
+use crate::event::{bits, Interest, Token, Trigger};
+use crate::notify::Notifier;
+
+/// One registration.
+#[derive(Clone, Debug)]
+pub(super) struct Entry {
+    pub(super) fd: RawFd,
+    pub(super) token: Token,
+    pub(super) interest: Interest,
+    pub(super) trigger: Trigger,
+    /// False once a oneshot registration has reported (until reregister).
+    pub(super) armed: bool,
+    /// Set for a waker's descriptor: drained by the waiter after reporting,
+    /// and kept open by this `Arc` while registered.
+    pub(super) waker: Option<Arc<Notifier>>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Table {
+    pub(super) entries: Vec<Entry>,
+    by_fd: HashMap<RawFd, usize>,
+}
+
+impl Table {
+    fn insert(&mut self, entry: Entry) -> io::Result<()> {
+        if self.by_fd.contains_key(&entry.fd) {
+            return Err(already_registered(entry.fd));
+        }
+        self.by_fd.insert(entry.fd, self.entries.len());
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    fn get_mut(&mut self, fd: RawFd) -> io::Result<&mut Entry> {
+        match self.by_fd.get(&fd) {
+            Some(&i) => Ok(&mut self.entries[i]),
+            None => Err(not_registered(fd)),
+        }
+    }
+
+    fn remove(&mut self, fd: RawFd) -> io::Result<Entry> {
+        let i = self.by_fd.remove(&fd).ok_or_else(|| not_registered(fd))?;
+        let entry = self.entries.swap_remove(i);
+        if let Some(moved) = self.entries.get(i) {
+            self.by_fd.insert(moved.fd, i);
+        }
+        Ok(entry)
+    }
+}
+
+fn already_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("fd {fd} is already registered"),
+    )
+}
+
+fn not_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("fd {fd} is not registered"),
+    )
+}
+
+/// The shared side of the select and poll backends.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    backend: Backend,
+    table: Mutex<Table>,
+    /// Bumped on every change, so a waiter knows its snapshot is stale.
+    generation: AtomicU64,
+    /// True while a thread is (about to be) blocked in the wait.
+    waiting: AtomicBool,
+    /// Interrupts that wait when the table changes.
+    pub(super) notifier: Notifier,
+}
+
+impl Registry {
+    pub(super) fn new(backend: Backend) -> io::Result<Self> {
+        Ok(Registry {
+            backend,
+            table: Mutex::new(Table::default()),
+            generation: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            notifier: Notifier::new()?,
+        })
+    }
+
+    pub(super) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Table> {
+        // A panic while holding the lock cannot leave the table half-changed
+        // (every change is a single insert/remove/assignment), so a poisoned
+        // lock is still usable.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Publishes a change: bumps the generation, then interrupts a wait in
+    /// progress. (The waiter sets `waiting` before it reads the generation;
+    /// with both sides sequentially consistent, either it sees the new
+    /// generation or we see it waiting.)
+    fn changed(&self) -> io::Result<()> {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            self.notifier.notify()?;
+        }
+        Ok(())
+    }
+
+    /// Marks the start of a wait; returns the generation to compare against.
+    pub(super) fn begin_wait(&self) -> u64 {
+        self.waiting.store(true, Ordering::SeqCst);
+        self.generation()
+    }
+
+    pub(super) fn end_wait(&self) {
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+
+    fn check_trigger(&self, trigger: Trigger) -> io::Result<()> {
+        if trigger == Trigger::Edge {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "trigger: the {} backend cannot report edges (use Level or Oneshot)",
+                    self.backend.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        self.insert(Entry {
+            fd,
+            token,
+            interest,
+            trigger,
+            armed: true,
+            waker: None,
+        })
+    }
+
+    fn insert(&self, entry: Entry) -> io::Result<()> {
+        self.check_trigger(entry.trigger)?;
+        self.lock().insert(entry)?;
+        self.changed()
+    }
+
+    pub(super) fn reregister(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        self.check_trigger(trigger)?;
+        {
+            let mut table = self.lock();
+            let e = table.get_mut(fd)?;
+            e.token = token;
+            e.interest = interest;
+            e.trigger = trigger;
+            e.armed = true;
+        }
+        self.changed()
+    }
+
+    pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        let removed = self.lock().remove(fd)?;
+        drop(removed);
+        self.changed()
+    }
+
+    /// Disarms oneshot registrations that have just reported. Called by the
+    /// waiter, under one lock for all of them.
+    pub(super) fn disarm(&self, fired: impl Iterator<Item = (RawFd, Token)>) {
+        let mut table = self.lock();
+        let mut any = false;
+        for (fd, token) in fired {
+            if let Ok(e) = table.get_mut(fd) {
+                // Only if it is still the registration that fired.
+                if e.token == token && e.trigger == Trigger::Oneshot {
+                    e.armed = false;
+                    any = true;
+                }
+            }
+        }
+        drop(table);
+        if any {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Converts an interest to `POLL*` bits (Linux numbering, which select and
+/// poll backends use for their results too).
+pub(super) fn interest_bits(interest: Interest) -> u32 {
+    let mut b = 0;
+    if interest.contains(Interest::READABLE) {
+        b |= bits::IN;
+    }
+    if interest.contains(Interest::WRITABLE) {
+        b |= bits::OUT;
+    }
+    if interest.contains(Interest::PRIORITY) {
+        b |= bits::PRI;
+    }
+    if interest.contains(Interest::READ_CLOSED) {
+        b |= bits::RDHUP;
+    }
+    b
+}
+
+/// The waker of the select and poll backends: its own notifier, registered
+/// in the table (which keeps it open while registered) and drained by the
+/// waiter each time it is reported.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    notifier: Arc<Notifier>,
+    registry: Arc<Registry>,
+}
+
+impl Waker {
+    pub(super) fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+        let notifier = Arc::new(Notifier::new()?);
+        registry.insert(Entry {
+            fd: notifier.as_raw_fd(),
+            token,
+            interest: Interest::READABLE,
+            trigger: Trigger::Level,
+            armed: true,
+            waker: Some(notifier.clone()),
+        })?;
+        Ok(Waker {
+            notifier,
+            registry: registry.clone(),
+        })
+    }
+
+    pub(super) fn wake(&self) -> io::Result<()> {
+        self.notifier.notify()
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        // The table holds a clone of the notifier, so the descriptor number
+        // cannot be reused before this removal.
+        let _ = self.registry.deregister(self.notifier.as_raw_fd());
+    }
+}
+
+impl AsRawFd for Notifier {
+    fn as_raw_fd(&self) -> RawFd {
+        use std::os::fd::AsFd;
+        self.as_fd().as_raw_fd()
+    }
+}
