@@ -38,63 +38,61 @@
 //!
 //! # Example: the select echo server, in miniature
 //!
-//! The loop of the classic Python echo server (accept, read into a
-//! per-connection queue, write when writable), on [`select()`]:
+//! The loop of the classic Python echo server: the listener and every
+//! connection are readers, connections with queued output are writers; a
+//! readable listener means a connection to accept, a readable connection
+//! means data to queue (or end of file), a writable one means room to send.
 //!
 //! ```
-//! use std::collections::HashMap;
-//! use std::io::{ErrorKind, Read, Write};
+//! use std::io::{Read, Write};
 //! use std::net::{TcpListener, TcpStream};
+//! use std::os::fd::{AsFd, BorrowedFd};
 //! use std::time::Duration;
 //!
 //! let server = TcpListener::bind("127.0.0.1:0")?;
-//! server.set_nonblocking(true)?;
 //! let mut client = TcpStream::connect(server.local_addr()?)?;
 //! client.write_all(b"This is the message. ")?;
+//! client.shutdown(std::net::Shutdown::Write)?;
 //!
-//! let mut conns: Vec<TcpStream> = Vec::new();
-//! let mut queues: HashMap<usize, Vec<u8>> = HashMap::new();
-//! let mut echoed = Vec::new();
-//! while echoed.len() < 21 {
-//!     // Readers: the listener and every connection. Writers: connections
-//!     // with something queued.
-//!     let writers: Vec<&TcpStream> =
-//!         conns.iter().enumerate().filter(|(i, _)| !queues[i].is_empty()).map(|(_, c)| c).collect();
-//!     let listener = [&server];
-//!     let ready = ioready::select(&conns, &writers, &[] as &[TcpStream], Some(Duration::from_secs(5)))?;
-//!     let accept = ioready::select(&listener, &[] as &[&TcpListener], &[] as &[&TcpListener], Some(Duration::ZERO))?;
-//!     assert!(!ready.is_empty() || !accept.is_empty() || conns.is_empty(), "timed out");
-//!
+//! // Each connection with its queue of bytes to send back.
+//! let mut conns: Vec<(TcpStream, Vec<u8>)> = Vec::new();
+//! let mut open = true;
+//! while open {
+//!     let mut readers: Vec<BorrowedFd<'_>> = vec![server.as_fd()];
+//!     readers.extend(conns.iter().map(|(c, _)| c.as_fd()));
+//!     let writers: Vec<BorrowedFd<'_>> =
+//!         conns.iter().filter(|(_, q)| !q.is_empty()).map(|(c, _)| c.as_fd()).collect();
+//!     let ready = ioready::select(&readers, &writers, &[] as &[BorrowedFd<'_>],
+//!                                 Some(Duration::from_secs(5)))?;
+//!     assert!(!ready.is_empty(), "timed out");
+//!     // Positions in `readers`: 0 is the listener, i + 1 is conns[i].
 //!     let readable: Vec<usize> = ready.readable_positions().collect();
-//!     let writable: Vec<usize> = ready.writable().map(|w| conns.iter().position(|c| std::ptr::eq(c, *w)).unwrap()).collect();
+//!     let writable: Vec<i32> = ready.writable().map(|fd| std::os::fd::AsRawFd::as_raw_fd(fd)).collect();
 //!     drop(ready);
-//!     if accept.readable().next().is_some() {
-//!         let (conn, _) = server.accept()?;
-//!         conn.set_nonblocking(true)?;
-//!         queues.insert(conns.len(), Vec::new());
-//!         conns.push(conn);
-//!     }
-//!     for i in readable {
+//!     for &i in readable.iter().rev() {
+//!         if i == 0 {
+//!             let (conn, _) = server.accept()?;
+//!             conns.push((conn, Vec::new()));
+//!             continue;
+//!         }
+//!         let (conn, queue) = &mut conns[i - 1];
 //!         let mut buf = [0; 1024];
-//!         match conns[i].read(&mut buf) {
-//!             Ok(n) => queues.get_mut(&i).unwrap().extend_from_slice(&buf[..n]),
-//!             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-//!             Err(e) => return Err(e),
+//!         match conn.read(&mut buf)? {
+//!             0 => open = !queue.is_empty(), // end of file: stop once flushed
+//!             n => queue.extend_from_slice(&buf[..n]),
 //!         }
 //!     }
-//!     for i in writable {
-//!         let q = queues.get_mut(&i).unwrap();
-//!         let n = conns[i].write(q)?;
-//!         q.drain(..n);
-//!     }
-//!     // The client reads its echo.
-//!     client.set_read_timeout(Some(Duration::from_millis(10)))?;
-//!     let mut buf = [0; 64];
-//!     if let Ok(n) = client.read(&mut buf) {
-//!         echoed.extend_from_slice(&buf[..n]);
+//!     for (conn, queue) in conns.iter_mut() {
+//!         if writable.contains(&std::os::fd::AsRawFd::as_raw_fd(conn)) {
+//!             let n = conn.write(queue)?;
+//!             queue.drain(..n);
+//!         }
 //!     }
 //! }
-//! assert_eq!(echoed, b"This is the message. ");
+//! let mut echoed = String::new();
+//! conns.clear(); // close the server side, so the client sees end of file
+//! client.read_to_string(&mut echoed)?;
+//! assert_eq!(echoed, "This is the message. ");
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
