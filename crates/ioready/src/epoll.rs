@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustix::event::epoll::{self, EventData, EventFlags};
 
 use crate::flags::flag_set;
-use crate::timeout::{self, Deadline};
+use crate::timeout;
 
 flag_set! {
     /// The `EPOLL*` bits: events, and the modes `ET`, `ONESHOT`,
@@ -186,8 +186,7 @@ impl Epoll {
     ///
     /// `EBADF`/`EINVAL` if this is not a valid epoll descriptor.
     pub fn wait(&self, events: &mut EpollEvents, timeout: Option<Duration>) -> io::Result<usize> {
-        let deadline = Deadline::after(timeout);
-        timeout::retry(&deadline, |remaining| {
+        timeout::wait(timeout, |remaining| {
             events.buf.clear();
             wait_into(self.fd.as_fd(), &mut events.buf, remaining)
         })
@@ -298,6 +297,7 @@ impl std::fmt::Debug for EpollEvents {
 ///
 /// Shared by [`Epoll`] and the epoll backend of the `Selector`, so both
 /// make exactly one syscall per wait.
+#[inline]
 pub(crate) fn wait_into(
     epfd: BorrowedFd<'_>,
     buf: &mut Vec<epoll::Event>,
@@ -306,15 +306,21 @@ pub(crate) fn wait_into(
     if buf.len() == buf.capacity() {
         return Ok(0);
     }
-    if let Some(d) = remaining {
-        if d.subsec_nanos() % 1_000_000 != 0 && pwait2_supported() {
-            return pwait2(epfd, buf, d);
+    let ts = match remaining {
+        None => None,
+        Some(d) => {
+            if d.subsec_nanos() % 1_000_000 != 0 && pwait2_supported() {
+                return pwait2(epfd, buf, d);
+            }
+            // Whole milliseconds, rounded up, never above what epoll_wait
+            // takes: rustix then makes the one epoll_pwait call.
+            let ms = timeout::to_millis_ceil(Some(d));
+            Some(rustix::time::Timespec {
+                tv_sec: i64::from(ms / 1000),
+                tv_nsec: i64::from(ms % 1000) * 1_000_000,
+            })
         }
-    }
-    let ts = timeout::to_timespec(remaining.map(|d| {
-        // Whole milliseconds, rounded up, never above what epoll_wait takes.
-        Duration::from_millis(timeout::to_millis_ceil(Some(d)) as u64)
-    }));
+    };
     let n = epoll::wait(epfd, rustix::buffer::spare_capacity(buf), ts.as_ref())?;
     Ok(n)
 }

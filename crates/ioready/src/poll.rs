@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags as SysPollFlags};
 
 use crate::flags::flag_set;
-use crate::timeout::{self, Deadline};
+use crate::timeout;
 
 flag_set! {
     /// The `POLL*` event bits, with the kernel's values. Unknown bits are kept
@@ -183,9 +183,8 @@ impl Poll {
     /// The errors of `poll(2)` (`ENOMEM`, `EINVAL` if more descriptors are
     /// registered than `RLIMIT_NOFILE` allows).
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollReady<'_>> {
-        let deadline = Deadline::after(timeout);
         let fds = &mut self.fds;
-        timeout::retry(&deadline, |remaining| poll_once(fds, remaining))?;
+        timeout::wait(timeout, |remaining| poll_once(fds, remaining))?;
         Ok(PollReady {
             fds: self.fds.iter(),
         })
@@ -193,7 +192,7 @@ impl Poll {
 
     /// One `poll(2)` attempt: `EINTR` is returned as
     /// [`io::ErrorKind::Interrupted`] instead of being retried, so the caller
-    /// can act between attempts (use [`Deadline`] for the time left).
+    /// can act between attempts (use [`Deadline`](crate::Deadline) for the time left).
     ///
     /// # Errors
     ///

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rustix::event::FdSetElement;
 
-use crate::timeout::{self, Deadline};
+use crate::timeout;
 
 /// One word of an `fd_set` bit vector, as the platform lays it out.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -281,7 +281,6 @@ pub fn select<'a, R: AsFd, W: AsFd, E: AsFd>(
     exceptional: &'a [E],
     timeout: Option<Duration>,
 ) -> io::Result<Selected<'a, R, W, E>> {
-    let deadline = Deadline::after(timeout);
     let mut selected = Selected {
         readers,
         writers,
@@ -295,7 +294,7 @@ pub fn select<'a, R: AsFd, W: AsFd, E: AsFd>(
         fill(&mut t.except, exceptional);
         t
     };
-    let n = timeout::retry(&deadline, |remaining| {
+    let n = timeout::wait(timeout, |remaining| {
         selected.sets.read.copy_from(&template.read);
         selected.sets.write.copy_from(&template.write);
         selected.sets.except.copy_from(&template.except);
@@ -315,7 +314,7 @@ pub fn select<'a, R: AsFd, W: AsFd, E: AsFd>(
 /// error of kind [`io::ErrorKind::Interrupted`].
 ///
 /// For callers who must act between attempts (the Python module runs signal
-/// handlers there); pair it with [`Deadline`] to keep waiting only for the
+/// handlers there); pair it with [`Deadline`](crate::Deadline) to keep waiting only for the
 /// time that remains.
 ///
 /// # Errors

@@ -108,9 +108,42 @@ pub(crate) fn to_millis_ceil(remaining: Option<Duration>) -> i32 {
     }
 }
 
-/// Runs `attempt` until it succeeds with events or the deadline passes,
-/// retrying `EINTR` with the remaining time (PEP 475). `attempt` gets the
-/// time that remains and returns how many events it produced.
+/// Runs `attempt` until it produces events or the time is up, retrying
+/// `EINTR` with the remaining time (PEP 475). `attempt` gets the time that
+/// remains and returns how many events it produced.
+///
+/// The first attempt gets `timeout` itself and the clock is read only when
+/// there is a finite, non-zero timeout: a blocking wait that returns events
+/// costs no clock read and no deadline arithmetic (the hot path).
+#[inline]
+pub(crate) fn wait<F>(timeout: Option<Duration>, mut attempt: F) -> io::Result<usize>
+where
+    F: FnMut(Option<Duration>) -> io::Result<usize>,
+{
+    let zero = timeout == Some(Duration::ZERO);
+    let start = match timeout {
+        Some(d) if !d.is_zero() => Some(Instant::now()),
+        _ => None,
+    };
+    match attempt(timeout) {
+        Ok(n) if n > 0 || zero => return Ok(n),
+        Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+        Err(_) if zero => return Ok(0),
+        _ => {}
+    }
+    // Interrupted, or back early with nothing: resume until the deadline
+    // fixed at the start.
+    let deadline = Deadline {
+        at: match (start, timeout) {
+            (Some(s), Some(d)) => s.checked_add(d),
+            _ => None,
+        },
+        zero,
+    };
+    retry(&deadline, attempt)
+}
+
+/// The resuming loop of [`wait`], against a fixed deadline.
 pub(crate) fn retry<F>(deadline: &Deadline, mut attempt: F) -> io::Result<usize>
 where
     F: FnMut(Option<Duration>) -> io::Result<usize>,

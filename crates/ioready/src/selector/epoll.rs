@@ -140,6 +140,7 @@ impl Registry {
 
     /// One wait. With always-ready files registered, they are reported first
     /// and the kernel is only polled (timeout zero) for the rest.
+    #[inline]
     pub(super) fn select(
         &self,
         events: &mut Events,
@@ -157,6 +158,7 @@ impl Registry {
         Ok(before + n)
     }
 
+    #[cold]
     fn report_always_ready(&self, events: &mut Events) {
         let mut list = self.always_ready();
         for a in list.iter_mut().filter(|a| a.armed) {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{Events, Interest, Token, Trigger};
-use crate::timeout::{self, Deadline};
+use crate::timeout;
 
 #[cfg(ioready_epoll)]
 mod epoll;
@@ -421,8 +421,7 @@ impl Selector {
     /// The kernel's errors of the wait, unchanged (`EBADF` on select when a
     /// descriptor was closed and cannot be singled out, `ENOMEM`, ...).
     pub fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        let deadline = Deadline::after(timeout);
-        timeout::retry(&deadline, |remaining| self.select_once(events, remaining))?;
+        timeout::wait(timeout, |remaining| self.select_once(events, remaining))?;
         Ok(())
     }
 
@@ -433,6 +432,7 @@ impl Selector {
     /// # Errors
     ///
     /// As [`select`](Self::select), plus `Interrupted`.
+    #[inline]
     pub fn select_once(
         &mut self,
         events: &mut Events,
