@@ -18,6 +18,12 @@ pub(crate) struct Waiter {
     generation: Option<u64>,
     fds: Vec<PollFd<'static>>,
     entries: Vec<Entry>,
+    /// The entry the next report starts from: where the last wait stopped
+    /// because `events` was full, so that descriptors past a full buffer
+    /// are reported by the next wait instead of being starved by the first
+    /// ones (as epoll does, which requeues level-triggered events at the
+    /// tail).
+    next: usize,
 }
 
 /// `POLL*` bits of this platform to the Linux numbering used in events
@@ -100,13 +106,20 @@ impl Waiter {
         if !self.fds[0].revents().is_empty() {
             registry.notifier.drain();
         }
-        // Entries looked at before `events` filled up; only those reported.
+        // Entries looked at before `events` filled up, in the order of the
+        // scan (from `first`, wrapping around); only those were reported.
+        let n = self.entries.len();
+        let first = if n == 0 { 0 } else { self.next % n };
         let mut examined = 0;
+        let mut full = false;
         let mut oneshot_fired = false;
-        for (pfd, e) in self.fds[1..].iter().zip(&self.entries) {
+        for k in 0..n {
+            let i = (first + k) % n;
+            let (pfd, e) = (&self.fds[i + 1], &self.entries[i]);
             let revents = pfd.revents();
             if !revents.is_empty() {
                 if !events.push(e.token, to_event_bits(revents)) {
+                    full = true;
                     break;
                 }
                 if let Some(w) = &e.waker {
@@ -116,14 +129,16 @@ impl Waiter {
             }
             examined += 1;
         }
+        self.next = if full { (first + examined) % n } else { 0 };
         if oneshot_fired {
+            let (fds, entries) = (&self.fds, &self.entries);
             registry.disarm(
-                self.fds[1..]
-                    .iter()
-                    .zip(&self.entries)
-                    .take(examined)
-                    .filter(|(p, e)| !p.revents().is_empty() && e.trigger == Trigger::Oneshot)
-                    .map(|(_, e)| (e.fd, e.token)),
+                (0..examined)
+                    .map(|k| (first + k) % n)
+                    .filter(|&i| {
+                        !fds[i + 1].revents().is_empty() && entries[i].trigger == Trigger::Oneshot
+                    })
+                    .map(|i| (entries[i].fd, entries[i].token)),
             );
         }
         Ok(events.len())

@@ -16,6 +16,10 @@ pub(crate) struct Waiter {
     template: FdSets,
     work: FdSets,
     entries: Vec<Entry>,
+    /// The entry the next report starts from: where the last wait stopped
+    /// because `events` was full, so that descriptors past a full buffer
+    /// are not starved by the first ones (see the poll backend).
+    next: usize,
 }
 
 impl Waiter {
@@ -80,12 +84,17 @@ impl Waiter {
         {
             registry.notifier.drain();
         }
+        let n = self.entries.len();
+        let first = if n == 0 { 0 } else { self.next % n };
         let mut examined = 0;
+        let mut full = false;
         let mut oneshot_fired = false;
-        for e in &self.entries {
+        for k in 0..n {
+            let e = &self.entries[(first + k) % n];
             let flags = self.ready_bits(e);
             if flags != 0 {
                 if !events.push(e.token, flags) {
+                    full = true;
                     break;
                 }
                 if let Some(w) = &e.waker {
@@ -95,11 +104,11 @@ impl Waiter {
             }
             examined += 1;
         }
+        self.next = if full { (first + examined) % n } else { 0 };
         if oneshot_fired {
             registry.disarm(
-                self.entries
-                    .iter()
-                    .take(examined)
+                (0..examined)
+                    .map(|k| &self.entries[(first + k) % n])
                     .filter(|e| e.trigger == Trigger::Oneshot && self.ready_bits(e) != 0)
                     .map(|e| (e.fd, e.token)),
             );
