@@ -213,6 +213,21 @@ pub struct Events {
     pub(crate) buf: Vec<Event>,
 }
 
+// SAFETY: rustix's `epoll::Event` is `!Send`/`!Sync` only because its data
+// union has a pointer variant. This crate stores only the token (a `u64`) in
+// it and never dereferences it, so the buffer and its events are plain data.
+#[cfg(ioready_epoll)]
+unsafe impl Send for Events {}
+// SAFETY: as for `Send`: shared references only read plain integers.
+#[cfg(ioready_epoll)]
+unsafe impl Sync for Events {}
+// SAFETY: as for `Events`: the data field holds a token, never a pointer.
+#[cfg(ioready_epoll)]
+unsafe impl Send for Event {}
+// SAFETY: as above.
+#[cfg(ioready_epoll)]
+unsafe impl Sync for Event {}
+
 impl Events {
     /// A buffer for up to `capacity` events per wait. A capacity of zero is
     /// raised to one (a wait that can report nothing would be useless).
@@ -286,3 +301,11 @@ impl std::fmt::Debug for Events {
         f.debug_list().entries(self.iter()).finish()
     }
 }
+
+// Events and Event can move to (and be shared with) another thread, so that a
+// server owning its Selector and Events can run on a spawned thread.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Events>();
+    send_sync::<Event>();
+};
