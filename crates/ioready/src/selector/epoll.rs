@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +30,10 @@ pub(crate) struct Registry {
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
     always_ready_len: AtomicUsize,
+    /// Which side fills `events` first when files are registered: it
+    /// alternates, so that neither the files nor the kernel's events starve
+    /// the other when more are ready than `events` holds.
+    files_first: AtomicBool,
 }
 
 fn to_epoll(interest: Interest, trigger: Trigger) -> EpollFlags {
@@ -53,6 +57,7 @@ impl Registry {
             epoll: Epoll::new()?,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
+            files_first: AtomicBool::new(true),
         })
     }
 
@@ -146,31 +151,61 @@ impl Registry {
         events: &mut Events,
         remaining: Option<Duration>,
     ) -> io::Result<usize> {
-        let mut remaining = remaining;
         if self.always_ready_len.load(Ordering::Acquire) != 0 {
-            self.report_always_ready(events);
-            if !events.is_empty() {
-                remaining = Some(Duration::ZERO);
-            }
+            return self.select_with_files(events, remaining);
         }
-        let before = events.len();
-        let n = wait_into(self.epoll.as_fd(), &mut events.buf, remaining)?;
-        Ok(before + n)
+        wait_into(self.epoll.as_fd(), &mut events.buf, remaining)
+    }
+
+    /// A wait with always-ready files registered: files and kernel events
+    /// take turns at filling `events` first; the kernel is only polled
+    /// (timeout zero) unless nothing at all is ready.
+    #[cold]
+    fn select_with_files(
+        &self,
+        events: &mut Events,
+        remaining: Option<Duration>,
+    ) -> io::Result<usize> {
+        let epfd = self.epoll.as_fd();
+        let files_first = self.files_first.fetch_xor(true, Ordering::Relaxed);
+        if files_first {
+            self.report_always_ready(events);
+        } else {
+            wait_into(epfd, &mut events.buf, Some(Duration::ZERO))?;
+            self.report_always_ready(events);
+        }
+        if events.is_empty() {
+            // Nothing ready anywhere (the files are disarmed): block.
+            wait_into(epfd, &mut events.buf, remaining)?;
+        } else if files_first {
+            wait_into(epfd, &mut events.buf, Some(Duration::ZERO))?;
+        }
+        Ok(events.len())
     }
 
     #[cold]
     fn report_always_ready(&self, events: &mut Events) {
         let mut list = self.always_ready();
-        for a in list.iter_mut().filter(|a| a.armed) {
+        let mut full_at = None;
+        for (i, a) in list.iter_mut().enumerate() {
             let flags = (bits::IN | bits::OUT) & interest_mask(a.interest);
-            if flags == 0 || !events.push(a.token, flags) {
+            if !a.armed || flags == 0 {
                 continue;
+            }
+            if !events.push(a.token, flags) {
+                full_at = Some(i);
+                break;
             }
             // Edge: readiness "arrived" once, at registration. Oneshot: until
             // reregister.
             if a.trigger != Trigger::Level {
                 a.armed = false;
             }
+        }
+        // The buffer is full: the files that did not fit come first next
+        // time, so that none is starved by the ones before it.
+        if let Some(i) = full_at {
+            list.rotate_left(i);
         }
     }
 }
