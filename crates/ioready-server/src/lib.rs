@@ -190,7 +190,8 @@ pub enum ServerEvent<'a> {
         max_conns: usize,
     },
     /// Warning: accept failed for lack of descriptors or memory; accepting
-    /// pauses for the given time (reported once per episode).
+    /// pauses for the given time, and again after each failed retry, but
+    /// this is reported only once until an accept succeeds.
     AcceptPaused(&'a io::Error, Duration),
     /// Warning: accept or registering a new connection failed otherwise.
     AcceptFailed(&'a io::Error),
@@ -526,6 +527,8 @@ struct Core<S> {
     signals: Option<Signals>,
     state: State,
     accept_paused_until: Option<Instant>,
+    /// An `AcceptPaused` warning was given and no accept succeeded since.
+    exhaustion_logged: bool,
     rejected_unlogged: u64,
     last_reject_log: Option<Instant>,
     next_sweep: Option<Instant>,
@@ -637,6 +640,7 @@ impl<S: Service> Server<S> {
                 signals,
                 state: State::Running,
                 accept_paused_until: None,
+                exhaustion_logged: false,
                 rejected_unlogged: 0,
                 last_reject_log: None,
                 next_sweep: None,
@@ -838,7 +842,10 @@ impl<S: Service> Core<S> {
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                     _ if is_resource_exhaustion(&e) => {
                         let backoff = self.config.accept_backoff;
-                        self.observer.event(&ServerEvent::AcceptPaused(&e, backoff));
+                        if !self.exhaustion_logged {
+                            self.observer.event(&ServerEvent::AcceptPaused(&e, backoff));
+                            self.exhaustion_logged = true;
+                        }
                         if self.registry.deregister(listener).is_ok() {
                             self.listener_registered = false;
                         }
@@ -851,6 +858,7 @@ impl<S: Service> Core<S> {
                     }
                 },
             };
+            self.exhaustion_logged = false;
             if self.live >= self.config.max_conns {
                 drop(stream);
                 self.reject(peer);
