@@ -1,0 +1,315 @@
+//! Steady-state waits allocate nothing: `Selector::select` on every backend
+//! (with an event ready, on timeout expiry, with a waker, across `EINTR`
+//! retries), `Epoll::wait` and `Poll::poll`.
+//!
+//! A counting `#[global_allocator]` applies to this whole test binary, which
+//! is why these tests live in their own file. It counts per thread, so tests
+//! that run in parallel (and the helper threads that send signals) do not
+//! disturb each other's counts.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use common::*;
+use ioready::{Backend, Epoll, EpollEvents, EpollFlags, Events, Interest, Poll, PollFlags};
+use ioready::{Selector, Token, Trigger, Waker};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the allocator may be called while the thread's locals are
+    // being torn down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments; the
+// counting touches only a const-initialised thread-local without a
+// destructor, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded from our caller.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded from our caller.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded from our caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from our caller.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by the calling thread while `f` runs.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(|c| c.get());
+    f();
+    ALLOCATIONS.with(|c| c.get()) - before
+}
+
+/// Steady-state rounds per measurement (bounded: each is one wait that
+/// returns at once, or a 100 us timeout).
+const N: usize = 1_000;
+const N_TIMEOUT: usize = 100;
+
+#[test]
+fn the_counter_counts() {
+    // A test of the test: an allocation is seen.
+    let n = allocations_in(|| {
+        let v: Vec<u8> = Vec::with_capacity(10);
+        std::hint::black_box(v);
+    });
+    assert_eq!(n, 1);
+}
+
+mod scenarios {
+    use super::*;
+
+    pub fn event_ready(mut s: Selector) {
+        let (r, w) = pipe();
+        s.registry()
+            .register(&r, Token(1), Interest::READABLE)
+            .unwrap();
+        poke(&w);
+        let mut events = Events::with_capacity(64);
+        for _ in 0..10 {
+            s.select(&mut events, Some(SOON)).unwrap();
+        }
+        let mut ok = 0;
+        let n = allocations_in(|| {
+            for _ in 0..N {
+                s.select(&mut events, Some(SOON)).unwrap();
+                ok += (events.len() == 1) as usize;
+                s.select(&mut events, None).unwrap();
+                ok += (events.len() == 1) as usize;
+            }
+        });
+        assert_eq!(ok, 2 * N, "every wait saw the event");
+        assert_eq!(
+            n,
+            0,
+            "{}: {n} allocations in {} waits with an event ready",
+            s.backend(),
+            2 * N
+        );
+    }
+
+    pub fn timeout_expiry(mut s: Selector) {
+        let (r, _w) = pipe();
+        s.registry()
+            .register(&r, Token(1), Interest::READABLE)
+            .unwrap();
+        let mut events = Events::with_capacity(64);
+        let t = Duration::from_micros(100);
+        for _ in 0..10 {
+            s.select(&mut events, Some(t)).unwrap();
+            s.select(&mut events, Some(Duration::ZERO)).unwrap();
+        }
+        let mut empty = 0;
+        let n = allocations_in(|| {
+            for _ in 0..N_TIMEOUT {
+                s.select(&mut events, Some(t)).unwrap();
+                empty += events.is_empty() as usize;
+            }
+            for _ in 0..N {
+                s.select(&mut events, Some(Duration::ZERO)).unwrap();
+                empty += events.is_empty() as usize;
+            }
+        });
+        assert_eq!(empty, N + N_TIMEOUT);
+        assert_eq!(n, 0, "{}: {n} allocations on timeout expiry", s.backend());
+    }
+
+    pub fn waker(mut s: Selector) {
+        let waker = Waker::new(s.registry(), Token(9)).unwrap();
+        let mut events = Events::with_capacity(64);
+        for _ in 0..10 {
+            waker.wake().unwrap();
+            s.select(&mut events, Some(SOON)).unwrap();
+        }
+        let mut ok = 0;
+        let n = allocations_in(|| {
+            for _ in 0..N {
+                waker.wake().unwrap();
+                s.select(&mut events, Some(SOON)).unwrap();
+                ok += (events.len() == 1) as usize;
+            }
+        });
+        assert_eq!(ok, N);
+        assert_eq!(n, 0, "{}: {n} allocations in wake + wait", s.backend());
+    }
+
+    pub fn oneshot_rearm_cycle(mut s: Selector) {
+        let (r, w) = pipe();
+        let reg = s.registry().clone();
+        reg.register_with(&r, Token(1), Interest::READABLE, Trigger::Oneshot)
+            .unwrap();
+        poke(&w);
+        let mut events = Events::with_capacity(64);
+        for _ in 0..10 {
+            s.select(&mut events, Some(SOON)).unwrap();
+            reg.reregister_with(&r, Token(1), Interest::READABLE, Trigger::Oneshot)
+                .unwrap();
+        }
+        let mut ok = 0;
+        let n = allocations_in(|| {
+            for _ in 0..N {
+                s.select(&mut events, Some(SOON)).unwrap();
+                ok += (events.len() == 1) as usize;
+                reg.reregister_with(&r, Token(1), Interest::READABLE, Trigger::Oneshot)
+                    .unwrap();
+            }
+        });
+        assert_eq!(ok, N);
+        assert_eq!(
+            n,
+            0,
+            "{}: {n} allocations in oneshot wait + re-arm",
+            s.backend()
+        );
+    }
+
+    pub fn eintr_retries(mut s: Selector) {
+        let (r, _w) = pipe();
+        s.registry()
+            .register(&r, Token(1), Interest::READABLE)
+            .unwrap();
+        let mut events = Events::with_capacity(64);
+        s.select(&mut events, Some(Duration::from_millis(1)))
+            .unwrap();
+        let hits = signal_hits();
+        // Signals every 10 ms into a 300 ms wait; the signaller thread's own
+        // allocations are not counted (per-thread counter).
+        let signaller = Signaller::every(Duration::from_millis(10), 20);
+        let n = allocations_in(|| {
+            s.select(&mut events, Some(Duration::from_millis(300)))
+                .unwrap();
+        });
+        signaller.finish();
+        assert!(signal_hits() > hits, "the wait was signalled");
+        assert!(events.is_empty());
+        assert_eq!(
+            n,
+            0,
+            "{}: {n} allocations across EINTR retries",
+            s.backend()
+        );
+    }
+}
+
+macro_rules! zero_alloc {
+    ($($module:ident => $make:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            fn make() -> Selector {
+                $make.expect("selector")
+            }
+
+            #[test]
+            fn event_ready() {
+                scenarios::event_ready(make());
+            }
+
+            #[test]
+            fn timeout_expiry() {
+                scenarios::timeout_expiry(make());
+            }
+
+            #[test]
+            fn waker() {
+                scenarios::waker(make());
+            }
+
+            #[test]
+            fn oneshot_rearm_cycle() {
+                scenarios::oneshot_rearm_cycle(make());
+            }
+
+            #[test]
+            fn eintr_retries() {
+                scenarios::eintr_retries(make());
+            }
+        }
+    )*};
+}
+
+zero_alloc! {
+    selector_select => Selector::with_backend(Backend::Select);
+    selector_poll => Selector::with_backend(Backend::Poll);
+    selector_epoll => Selector::with_backend(Backend::Epoll);
+    selector_default => Selector::new();
+}
+
+#[test]
+fn epoll_wait() {
+    let ep = Epoll::new().unwrap();
+    let (r, w) = pipe();
+    let (quiet, _q) = pipe();
+    ep.add(&r, 1, EpollFlags::IN).unwrap();
+    poke(&w);
+    let quiet_ep = Epoll::new().unwrap();
+    quiet_ep.add(&quiet, 2, EpollFlags::IN).unwrap();
+    let mut events = EpollEvents::with_capacity(64);
+    for _ in 0..10 {
+        ep.wait(&mut events, Some(SOON)).unwrap();
+        quiet_ep
+            .wait(&mut events, Some(Duration::from_micros(100)))
+            .unwrap();
+    }
+    let mut ok = 0;
+    let n = allocations_in(|| {
+        for _ in 0..N {
+            ok += ep.wait(&mut events, Some(SOON)).unwrap();
+            ok += ep.wait(&mut events, None).unwrap();
+        }
+        for _ in 0..N_TIMEOUT {
+            ok += quiet_ep
+                .wait(&mut events, Some(Duration::from_micros(100)))
+                .unwrap();
+            ok += quiet_ep
+                .wait(&mut events, Some(Duration::from_micros(1_500)))
+                .unwrap();
+        }
+    });
+    assert_eq!(ok, 2 * N);
+    assert_eq!(n, 0, "Epoll::wait: {n} allocations");
+}
+
+#[test]
+fn poll_poll() {
+    let mut p = Poll::new();
+    let (r, w) = pipe();
+    let (quiet, _q) = pipe();
+    p.register(&r, PollFlags::IN).unwrap();
+    p.register(&quiet, PollFlags::IN).unwrap();
+    poke(&w);
+    for _ in 0..10 {
+        p.poll(Some(SOON)).unwrap().count();
+    }
+    let mut ok = 0;
+    let n = allocations_in(|| {
+        for _ in 0..N {
+            ok += p.poll(Some(SOON)).unwrap().count();
+        }
+    });
+    assert_eq!(ok, N);
+    assert_eq!(n, 0, "Poll::poll: {n} allocations");
+}
