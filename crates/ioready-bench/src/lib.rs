@@ -1,1 +1,70 @@
-//! Work in progress: see the crate's issue.
+//! Bench-only code of ioready: peer echo servers (mio, tokio) for the
+//! comparison, the report and chart tool, and criterion micro-benchmarks in
+//! `benches/`. Nothing here is a dependency of the library.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+pub mod report;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, so that a server can
+/// hold 10,000 connections; returns the soft limit now in force (`None`:
+/// unlimited).
+pub fn raise_nofile() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        let raised = Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return lim.maximum;
+        }
+    }
+    lim.current
+}
+
+/// The address a peer server listens on: the first argument, or
+/// `127.0.0.1:0` (port 0: the kernel picks one).
+///
+/// # Errors
+///
+/// `InvalidInput` if the argument is not an address, or there is more than
+/// one argument.
+pub fn listen_addr_from_args() -> io::Result<SocketAddr> {
+    let mut args = std::env::args().skip(1);
+    let spec = args.next().unwrap_or_else(|| "127.0.0.1:0".to_string());
+    if args.next().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "usage: SERVER [ADDR:PORT] (one argument at most)",
+        ));
+    }
+    spec.to_socket_addrs()
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("address {spec:?}: {e}"),
+            )
+        })?
+        .next()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("address {spec:?}: none"),
+            )
+        })
+}
+
+/// Prints the line the bench scripts wait for: `listening on ADDR`.
+///
+/// # Errors
+///
+/// Errors of writing to stdout.
+pub fn announce(addr: SocketAddr) -> io::Result<()> {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
