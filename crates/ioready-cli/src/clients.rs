@@ -94,7 +94,10 @@ pub fn multiclient(
         let mut rest = Vec::new();
         s.read_to_end(&mut rest)?;
         if !rest.is_empty() {
-            out(&format!("{label}error: unexpected extra bytes {}", Bytes(&rest)));
+            out(&format!(
+                "{label}error: unexpected extra bytes {}",
+                Bytes(&rest)
+            ));
             ok = false;
         }
     }
@@ -104,7 +107,11 @@ pub fn multiclient(
 /// PyMOTW's `select_echo_slow_client.py`: wait `pause`, send each message
 /// followed by a wait of 1.5 × `pause`, then read the echo 16 bytes at a
 /// time. Returns true if the whole text came back in order.
-pub fn slow_client(addr: SocketAddr, pause: Duration, out: &mut dyn FnMut(&str)) -> io::Result<bool> {
+pub fn slow_client(
+    addr: SocketAddr,
+    pause: Duration,
+    out: &mut dyn FnMut(&str),
+) -> io::Result<bool> {
     out(&format!("connecting to {} port {}", addr.ip(), addr.port()));
     let mut sock = open(addr)?;
     std::thread::sleep(pause);

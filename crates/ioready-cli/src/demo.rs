@@ -63,7 +63,8 @@ pub fn run() -> Result<i32, String> {
         Ok(r) => r.map_err(|e| format!("demo: the server failed: {e}"))?,
         Err(_) => return Err("demo: the server thread panicked".into()),
     };
-    let expected_bytes = 2 * clients::MESSAGES.concat().len() + clients::SLOW_MESSAGES.concat().len();
+    let expected_bytes =
+        2 * clients::MESSAGES.concat().len() + clients::SLOW_MESSAGES.concat().len();
     let multi_ok = report("multi-socket client", multi);
     let slow_ok = report("slow client", slow);
     let all = multi_ok
@@ -90,7 +91,9 @@ fn report(who: &str, result: std::io::Result<bool>) -> bool {
     match result {
         Ok(true) => true,
         Ok(false) => {
-            out::stdout_line(&format!("demo: the {who} got back something else than it sent"));
+            out::stdout_line(&format!(
+                "demo: the {who} got back something else than it sent"
+            ));
             false
         }
         Err(e) => {

@@ -18,8 +18,10 @@ use ioready_server::{Config, Echo, PyAddr, Server, ServerEvent, TimeService};
 /// done properly in Rust.
 #[derive(Parser, Debug)]
 #[command(name = "ioready", version, propagate_version = true)]
-#[command(after_help = "Start with `ioready demo`: it runs a server and its clients \
-    together and needs nothing else.")]
+#[command(
+    after_help = "Start with `ioready demo`: it runs a server and its clients \
+    together and needs nothing else."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,14 +35,16 @@ enum Command {
     Demo,
 
     /// The seeds' echo server: print each event, echo every byte.
-    #[command(after_help = "Events printed (one line each, as the Python seeds print them): \
+    #[command(
+        after_help = "Events printed (one line each, as the Python seeds print them): \
         starting up on, waiting for the next event, new connection from, received, sending, \
         output queue ... is empty, closing ... after reading no data, and `timed out, do \
         some other work here` when --timeout passes with nothing ready. Warnings go to \
         standard error.\n\n\
         SIGINT or SIGTERM: stop accepting, flush queued output (at most --shutdown-grace), \
         close, exit 0; a second signal exits at once.\n\n\
-        Exit status: 0 after a shutdown, 1 on an error (address in use, ...).")]
+        Exit status: 0 after a shutdown, 1 on an error (address in use, ...)."
+    )]
     EchoServer(EchoServerArgs),
 
     /// The seeds' multi-socket client: send three messages over each socket,
@@ -70,8 +74,10 @@ enum Command {
 
     /// effbot's RFC 868 time server: to each connection, four bytes (seconds
     /// since 1900-01-01, big-endian), then close.
-    #[command(after_help = "Prints `listening on ADDR port N`, `connection from ...` and \
-        `still waiting` every --timeout with nothing to do. SIGINT/SIGTERM exit 0.")]
+    #[command(
+        after_help = "Prints `listening on ADDR port N`, `connection from ...` and \
+        `still waiting` every --timeout with nothing to do. SIGINT/SIGTERM exit 0."
+    )]
     TimeServer {
         /// Address to listen on (port 0: any free port, printed at start).
         #[arg(long, default_value = "127.0.0.1:8037")]
@@ -92,9 +98,11 @@ enum Command {
 
     /// Connect without blocking and settle it with select(): writable means
     /// connected, a pending socket error means failed.
-    #[command(after_help = "Exit status:\n  0  connected\n  1  refused (nothing listens)\n  \
+    #[command(
+        after_help = "Exit status:\n  0  connected\n  1  refused (nothing listens)\n  \
         3  timed out\n  4  other failure (unreachable, cannot resolve, ...)\n  \
-        2  bad arguments")]
+        2  bad arguments"
+    )]
     Connect {
         /// HOST:PORT to connect to.
         target: String,

@@ -1,0 +1,213 @@
+//! Spawning the real `ioready` binary and reading what it prints.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ioready");
+
+/// The backends every end-to-end scenario runs on.
+pub fn backends() -> Vec<&'static str> {
+    let mut b = vec!["select", "poll"];
+    if cfg!(target_os = "linux") {
+        b.push("epoll");
+    }
+    b
+}
+
+/// A spawned server, killed on drop if still running.
+pub struct Proc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stdout: Receiver<String>,
+    pub stderr: Receiver<String>,
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `... on 127.0.0.1 port 4321` (both "starting up on" and "listening on").
+pub fn parse_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.split(" on ").nth(1)?;
+    let (host, port) = rest.split_once(" port ")?;
+    format!("{host}:{}", port.trim()).parse().ok()
+}
+
+impl Proc {
+    /// Spawns `ioready ARGS` and waits (at most 30 s) for its address line.
+    pub fn spawn(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ioready");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match stdout.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = parse_addr(&line) {
+                        return Proc {
+                            child,
+                            addr,
+                            stdout,
+                            stderr,
+                        };
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let errs: Vec<String> = stderr.try_iter().collect();
+                    panic!("ioready {args:?} printed no address; stderr: {errs:?}");
+                }
+            }
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits up to `timeout` for a stdout line matching `pred`.
+    pub fn wait_line(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        wait_line(&self.stdout, timeout, pred)
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_exit(&mut self.child, timeout)
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
+        rustix::process::kill_process(pid, sig).expect("kill");
+    }
+
+    /// `VmHWM` (peak resident set) in bytes, from /proc.
+    pub fn vm_hwm(&self) -> u64 {
+        status_kb(self.pid(), "VmHWM:") * 1024
+    }
+
+    /// User + system CPU time in clock ticks, from /proc/PID/stat.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the ")" of the command name: state is field 3; utime
+        // and stime are fields 14 and 15.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn status_kb(pid: i32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"));
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+pub fn wait_line(
+    rx: &Receiver<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match rx.recv_timeout(left) {
+            Ok(l) if pred(&l) => return Some(l),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `ioready ARGS` to completion (killed and failed after `timeout`).
+pub fn run(args: &[&str], timeout: Duration) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ioready");
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    let status = match wait_exit(&mut child, timeout) {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ioready {args:?} did not finish within {timeout:?}");
+        }
+    };
+    // The reader threads end at end of file, which follows the exit.
+    let collect = |rx: Receiver<String>| {
+        let mut s = String::new();
+        while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
+            s.push_str(&l);
+            s.push('\n');
+        }
+        s.into_bytes()
+    };
+    Output {
+        status,
+        stdout: collect(out),
+        stderr: collect(err),
+    }
+}
+
+/// The text between the first pair of double quotes of a line.
+pub fn quoted(line: &str) -> Option<&str> {
+    let start = line.find('"')? + 1;
+    let end = start + line[start..].rfind('"')?;
+    Some(&line[start..end])
+}
