@@ -566,6 +566,42 @@ mod scenarios {
         assert!(one(&h.wait(Some(Duration::ZERO)).unwrap(), 16).readable);
     }
 
+    pub fn huge_timeouts_do_not_wrap(h: &mut dyn Harness) {
+        let (r, w) = pipe();
+        h.add(raw(&r), 21, Interest::READABLE).unwrap();
+        let huge = [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 2),
+            Duration::from_secs(i32::MAX as u64 / 1000 + 1),
+            Duration::new(100 * 365 * 24 * 3600, 999_999_999),
+        ];
+        // Nothing ready: a zero-wait or negative-wrapped timeout would come
+        // back at once; data written later by another thread ends each wait.
+        for t in huge {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let w2 = w.try_clone().unwrap();
+            // Measured from before the writer exists: it writes 50 ms later.
+            let start = Instant::now();
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                poke(&w2);
+                let _ = rx.recv_timeout(Duration::from_secs(30));
+            });
+            let ev = h.wait(Some(t)).unwrap();
+            let el = start.elapsed();
+            tx.send(()).unwrap();
+            writer.join().unwrap();
+            assert!(one(&ev, 21).readable, "{}: {t:?}: {ev:?}", h.name());
+            assert!(
+                el >= Duration::from_millis(50),
+                "{}: {t:?} returned at once ({el:?})",
+                h.name()
+            );
+            assert!(el < SOON * 2, "{}: {t:?}: {el:?}", h.name());
+            assert_eq!(drain(&r), 1);
+        }
+    }
+
     pub fn eintr_retries_until_deadline(h: &mut dyn Harness) {
         let (r, _w) = pipe();
         h.add(raw(&r), 17, Interest::READABLE).unwrap();
@@ -780,6 +816,7 @@ macro_rules! conformance {
                 timeout_with_nothing_registered,
                 sub_millisecond_timeout_not_early,
                 zero_timeout_polls,
+                huge_timeouts_do_not_wrap,
                 eintr_retries_until_deadline,
                 eintr_retry_still_sees_events,
                 once_returns_interrupted,
