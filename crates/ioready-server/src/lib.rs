@@ -396,7 +396,9 @@ impl Conn<'_> {
     }
 
     /// Closes the connection once everything queued is sent; reading stops
-    /// now.
+    /// now. Input that still arrives is discarded until the peer closes
+    /// (at most [`Config::shutdown_grace`]), so that closing does not reset
+    /// the connection and destroy what the peer has yet to read.
     pub fn close(&mut self) {
         self.c.close_after_flush = true;
     }
@@ -416,6 +418,8 @@ struct Connection {
     close_after_flush: bool,
     error: Option<io::Error>,
     last_active: Option<Instant>,
+    /// Set while discarding input after shutting down our writing side.
+    linger_until: Option<Instant>,
 }
 
 impl Connection {
@@ -532,6 +536,9 @@ struct Core<S> {
     rejected_unlogged: u64,
     last_reject_log: Option<Instant>,
     next_sweep: Option<Instant>,
+    /// Connections in a lingering close, and when to look for expired ones.
+    lingering: usize,
+    next_linger_check: Option<Instant>,
     stats: Summary,
 }
 
@@ -644,6 +651,8 @@ impl<S: Service> Server<S> {
                 rejected_unlogged: 0,
                 last_reject_log: None,
                 next_sweep: None,
+                lingering: 0,
+                next_linger_check: None,
                 stats: Summary::default(),
             },
         })
@@ -749,14 +758,9 @@ impl<S: Service> Core<S> {
         match self.state {
             State::Running => false,
             State::Stopped => true,
-            State::Draining { deadline } => {
-                let flushed = self
-                    .conns
-                    .iter()
-                    .flatten()
-                    .all(|c| c.pending() == 0 || c.error.is_some());
-                flushed || Instant::now() >= deadline
-            }
+            // Every connection closes by itself once flushed (and, if the
+            // peer was still sending, once it saw our end of file).
+            State::Draining { deadline } => self.live == 0 || Instant::now() >= deadline,
         }
     }
 
@@ -775,6 +779,7 @@ impl<S: Service> Core<S> {
         };
         consider(self.accept_paused_until);
         consider(self.next_sweep);
+        consider(self.next_linger_check);
         if let State::Draining { deadline } = self.state {
             consider(Some(deadline));
         }
@@ -919,6 +924,7 @@ impl<S: Service> Core<S> {
             close_after_flush: false,
             error: None,
             last_active: self.config.idle_timeout.map(|_| Instant::now()),
+            linger_until: None,
         });
         self.live += 1;
         self.stats.accepted += 1;
@@ -943,6 +949,9 @@ impl<S: Service> Core<S> {
         let Some(Some(c)) = self.conns.get_mut(i) else {
             return; // closed earlier in this batch
         };
+        if c.linger_until.is_some() {
+            return self.linger(i);
+        }
         // Flush first: it makes room before reading adds more.
         if c.pending() > 0 && (ev.is_writable() || ev.is_error() || ev.is_write_closed()) {
             flush(c, &mut self.stats, &mut *self.observer, trace);
@@ -1004,8 +1013,11 @@ impl<S: Service> Core<S> {
         if c.error.is_some() {
             return self.close(i, None);
         }
-        if pending == 0 && (c.read_closed || c.close_after_flush) {
+        if pending == 0 && c.read_closed {
             return self.close(i, None);
+        }
+        if pending == 0 && c.close_after_flush {
+            return self.linger(i);
         }
         if c.paused {
             if pending <= self.config.output_cap / 2 {
@@ -1035,6 +1047,56 @@ impl<S: Service> Core<S> {
         }
     }
 
+    /// Closes a connection whose output is all sent but whose peer may still
+    /// be sending. Closing a socket with unread input makes the kernel send
+    /// a reset, which throws away what the peer has not read yet; so unread
+    /// input is discarded first, and if more keeps coming the writing side
+    /// is shut down (the peer sees end of file after the last byte) and
+    /// input is discarded until the peer closes or
+    /// [`Config::shutdown_grace`] passes (a "lingering close").
+    fn linger(&mut self, i: usize) {
+        let Some(c) = &mut self.conns[i] else {
+            return;
+        };
+        for _ in 0..8 {
+            match read_retry(&mut c.stream, &mut self.read_buf) {
+                Ok(0) => {
+                    c.read_closed = true;
+                    return self.close(i, None);
+                }
+                Ok(_) => {}
+                // Nothing unread: a close now sends end of file, not a reset.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.close(i, None),
+                Err(e) => {
+                    c.error = Some(e);
+                    return self.close(i, None);
+                }
+            }
+        }
+        if c.linger_until.is_none() {
+            if let Err(e) = c.stream.shutdown(std::net::Shutdown::Write) {
+                c.error = Some(e);
+                return self.close(i, None);
+            }
+            let until = Instant::now() + self.config.shutdown_grace;
+            c.linger_until = Some(until);
+            self.lingering += 1;
+            self.next_linger_check = Some(self.next_linger_check.map_or(until, |t| t.min(until)));
+            if c.interest != Interest::READABLE {
+                match self
+                    .registry
+                    .reregister(&c.stream, Token(FIRST_CONN + i), Interest::READABLE)
+                {
+                    Ok(()) => c.interest = Interest::READABLE,
+                    Err(e) => {
+                        c.error = Some(e);
+                        self.close(i, None);
+                    }
+                }
+            }
+        }
+    }
+
     fn close(&mut self, i: usize, forced: Option<CloseReason<'_>>) {
         let Some(c) = self.conns[i].take() else {
             return;
@@ -1042,6 +1104,9 @@ impl<S: Service> Core<S> {
         let _ = self.registry.deregister(&c.stream);
         self.free.push(i);
         self.live -= 1;
+        if c.linger_until.is_some() {
+            self.lingering -= 1;
+        }
         if self.config.trace {
             let reason = match (&forced, &c.error) {
                 (Some(CloseReason::Idle), _) => CloseReason::Idle,
@@ -1057,10 +1122,27 @@ impl<S: Service> Core<S> {
 
     /// Resumes accepting after a pause, and closes idle connections.
     fn timers(&mut self) {
-        if self.accept_paused_until.is_none() && self.next_sweep.is_none() {
+        if self.accept_paused_until.is_none()
+            && self.next_sweep.is_none()
+            && self.next_linger_check.is_none()
+        {
             return;
         }
         let now = Instant::now();
+        if self.next_linger_check.is_some_and(|t| now >= t) {
+            let mut next: Option<Instant> = None;
+            for i in 0..self.conns.len() {
+                let Some(until) = self.conns[i].as_ref().and_then(|c| c.linger_until) else {
+                    continue;
+                };
+                if now >= until {
+                    self.close(i, None);
+                } else {
+                    next = Some(next.map_or(until, |t| t.min(until)));
+                }
+            }
+            self.next_linger_check = next;
+        }
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.accept_paused_until = None;
             if let Some(l) = &self.listener {

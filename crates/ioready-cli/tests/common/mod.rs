@@ -75,6 +75,7 @@ impl Proc {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     let errs: Vec<String> = stderr.try_iter().collect();
                     panic!("ioready {args:?} printed no address; stderr: {errs:?}");
                 }
