@@ -1,0 +1,35 @@
+"""Run a script or a module with ioready_select installed as ``select``.
+
+    python -m ioready_select.run script.py [args...]
+    python -m ioready_select.run -m module [args...]
+
+The module is installed (``ioready_select.install()``) before the script or
+module runs, so ``selectors``, ``subprocess``, ``asyncio`` and
+``socketserver`` all use it. Only this interpreter is affected: child
+processes start with the standard ``select``.
+"""
+
+import runpy
+import sys
+
+import ioready_select
+
+USAGE = "usage: python -m ioready_select.run (script.py | -m module) [args...]"
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help") or (argv[0] == "-m" and len(argv) < 2):
+        print(USAGE, file=sys.stderr)
+        return 2
+    ioready_select.install()
+    if argv[0] == "-m":
+        sys.argv = argv[1:]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = argv
+        runpy.run_path(argv[0], run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
