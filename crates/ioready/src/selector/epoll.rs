@@ -2,7 +2,7 @@
 //! `epoll_wait` (or `epoll_pwait2`) straight into the caller's [`Events`].
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +21,20 @@ struct AlwaysReady {
     interest: Interest,
     trigger: Trigger,
     armed: bool,
+    /// The file behind `fd` at registration (see [`identity`]): when the
+    /// number is closed, or names another file, the registration is
+    /// forgotten, as epoll forgets the registrations of closed files.
+    id: (u64, u64),
+}
+
+/// The device and inode of the file a descriptor number names, or `None`
+/// if the number is not open.
+fn identity(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: fstat only looks the number up (a closed one gives EBADF) and
+    // the borrow does not outlive the call.
+    let st = rustix::fs::fstat(unsafe { BorrowedFd::borrow_raw(fd) }).ok()?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ by platform
+    Some((st.st_dev as u64, st.st_ino as u64))
 }
 
 #[derive(Debug)]
@@ -79,12 +93,17 @@ impl Registry {
             .add_raw(fd, token.0 as u64, to_epoll(interest, trigger))
         {
             Err(e) if is_eperm(&e) => {
+                let id = identity(fd).ok_or(e)?;
                 let mut list = self.always_ready();
-                if list.iter().any(|a| a.fd == fd) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!("fd {fd} is already registered"),
-                    ));
+                if let Some(i) = list.iter().position(|a| a.fd == fd) {
+                    if list[i].id == id {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!("fd {fd} is already registered"),
+                        ));
+                    }
+                    // The registered file was closed and its number reused.
+                    list.swap_remove(i);
                 }
                 list.push(AlwaysReady {
                     fd,
@@ -92,6 +111,7 @@ impl Registry {
                     interest,
                     trigger,
                     armed: true,
+                    id,
                 });
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
@@ -186,6 +206,14 @@ impl Registry {
     #[cold]
     fn report_always_ready(&self, events: &mut Events) {
         let mut list = self.always_ready();
+        // Forget the files closed without being deregistered (or whose
+        // number now names another file): the kernel forgets closed files
+        // too, and a closed file must not be reported as ready forever.
+        let before = list.len();
+        list.retain(|a| identity(a.fd) == Some(a.id));
+        if list.len() != before {
+            self.always_ready_len.store(list.len(), Ordering::Release);
+        }
         let mut full_at = None;
         for (i, a) in list.iter_mut().enumerate() {
             let flags = (bits::IN | bits::OUT) & interest_mask(a.interest);
