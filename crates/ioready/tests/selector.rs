@@ -384,6 +384,43 @@ mod scenarios {
         assert!(ev.contains(&3), "{ev:?}");
     }
 
+    pub fn closed_regular_file_without_deregister(mut s: Selector) {
+        let f = regular_file();
+        let g = regular_file();
+        let reg = s.registry().clone();
+        let h = high_fd(&f);
+        let n = h.as_raw_fd();
+        reg.register(&h, Token(1), Interest::READABLE).unwrap();
+        assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([1]));
+        drop(h);
+        match s.backend() {
+            Backend::Select | Backend::Poll => {
+                assert!(the(&select(&mut s, SOON), 1).is_invalid());
+                reg.deregister_raw(n).unwrap();
+                assert!(select(&mut s, QUIET).is_empty());
+            }
+            _ => {
+                // Forgotten, as epoll forgets closed files: not reported as
+                // ready forever.
+                assert!(select(&mut s, QUIET).is_empty(), "{}", s.backend());
+                // The number, reused by another file, registers afresh.
+                let again = dup_at_least(&g, n).unwrap();
+                assert_eq!(again.as_raw_fd(), n);
+                reg.register(&again, Token(2), Interest::READABLE).unwrap();
+                assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([2]));
+                reg.deregister(&again).unwrap();
+                // Closed and reused before any wait noticed: the new file
+                // replaces the stale registration.
+                reg.register(&again, Token(3), Interest::READABLE).unwrap();
+                drop(again);
+                let again = dup_at_least(&f, n).unwrap();
+                assert_eq!(again.as_raw_fd(), n);
+                reg.register(&again, Token(4), Interest::READABLE).unwrap();
+                assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([4]));
+            }
+        }
+    }
+
     pub fn registration_from_another_thread_ends_the_wait(mut s: Selector) {
         let (r, w) = pipe();
         poke(&w);
@@ -619,6 +656,7 @@ macro_rules! selector {
                 edge_versus_level,
                 regular_files_are_always_ready,
                 closed_without_deregister,
+                closed_regular_file_without_deregister,
                 registration_from_another_thread_ends_the_wait,
                 rearm_from_another_thread_ends_the_wait,
                 priority_and_read_closed,
