@@ -71,6 +71,14 @@ impl FdSet {
         self.words[fd / BITS] |= 1 << (fd % BITS);
     }
 
+    /// Clears `fd`.
+    pub(crate) fn remove(&mut self, fd: RawFd) {
+        let fd = fd as usize;
+        if let Some(w) = self.words.get_mut(fd / BITS) {
+            *w &= !(1 << (fd % BITS));
+        }
+    }
+
     /// True if `fd` is set.
     pub(crate) fn contains(&self, fd: RawFd) -> bool {
         let fd = fd as usize;

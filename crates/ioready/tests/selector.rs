@@ -323,6 +323,33 @@ mod scenarios {
         assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([10, 11]));
     }
 
+    /// A registration whose descriptor was closed does not hide the other
+    /// ready descriptors (select(2) fails the whole call with EBADF; the
+    /// backend must single the closed one out and still report the rest).
+    pub fn closed_registration_does_not_hide_others(mut s: Selector) {
+        let (r, w) = pipe();
+        let (r2, w2) = pipe();
+        let high = high_fd(&r);
+        let n = high.as_raw_fd();
+        let reg = s.registry().clone();
+        reg.register(&high, Token(1), Interest::READABLE).unwrap();
+        reg.register(&r2, Token(2), Interest::READABLE).unwrap();
+        drop(high);
+        poke(&w2);
+        let ev = select(&mut s, SOON);
+        assert!(the(&ev, 2).is_readable(), "{ev:?}");
+        match s.backend() {
+            Backend::Select | Backend::Poll => {
+                assert!(the(&ev, 1).is_invalid(), "{ev:?}");
+                reg.deregister_raw(n).unwrap();
+            }
+            // epoll: the pipe is still open through `r`, so the kernel keeps
+            // the registration; nothing was written to it.
+            _ => assert!(!tokens(&ev).contains(&1), "{ev:?}"),
+        }
+        drop((r, w, w2));
+    }
+
     pub fn closed_without_deregister(mut s: Selector) {
         let (r, w) = pipe();
         let high = high_fd(&r);
@@ -656,6 +683,7 @@ macro_rules! selector {
                 edge_versus_level,
                 regular_files_are_always_ready,
                 closed_without_deregister,
+                closed_registration_does_not_hide_others,
                 closed_regular_file_without_deregister,
                 registration_from_another_thread_ends_the_wait,
                 rearm_from_another_thread_ends_the_wait,

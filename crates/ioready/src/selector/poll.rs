@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags};
 
 use super::table::{self, Entry, Registry};
-use crate::event::{bits, Events, Trigger};
+use crate::event::{bits, Events};
 use crate::timeout;
 
 /// The waiting thread's snapshot: `fds[0]` is the table's notifier,
@@ -106,41 +106,10 @@ impl Waiter {
         if !self.fds[0].revents().is_empty() {
             registry.notifier.drain();
         }
-        // Entries looked at before `events` filled up, in the order of the
-        // scan (from `first`, wrapping around); only those were reported.
-        let n = self.entries.len();
-        let first = if n == 0 { 0 } else { self.next % n };
-        let mut examined = 0;
-        let mut full = false;
-        let mut oneshot_fired = false;
-        for k in 0..n {
-            let i = (first + k) % n;
-            let (pfd, e) = (&self.fds[i + 1], &self.entries[i]);
-            let revents = pfd.revents();
-            if !revents.is_empty() {
-                if !events.push(e.token, to_event_bits(revents)) {
-                    full = true;
-                    break;
-                }
-                if let Some(w) = &e.waker {
-                    w.drain();
-                }
-                oneshot_fired |= e.trigger == Trigger::Oneshot;
-            }
-            examined += 1;
-        }
-        self.next = if full { (first + examined) % n } else { 0 };
-        if oneshot_fired {
-            let (fds, entries) = (&self.fds, &self.entries);
-            registry.disarm(
-                (0..examined)
-                    .map(|k| (first + k) % n)
-                    .filter(|&i| {
-                        !fds[i + 1].revents().is_empty() && entries[i].trigger == Trigger::Oneshot
-                    })
-                    .map(|i| (entries[i].fd, entries[i].token)),
-            );
-        }
+        let fds = &self.fds;
+        table::report(registry, &self.entries, &mut self.next, events, |i| {
+            to_event_bits(fds[i + 1].revents())
+        });
         Ok(events.len())
     }
 }

@@ -6,8 +6,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use super::table::{Entry, Registry};
-use crate::event::{bits, Events, Interest, Trigger};
+use super::table::{self, Entry, Registry};
+use crate::event::{bits, Events, Interest};
 use crate::select::FdSets;
 
 #[derive(Debug, Default)]
@@ -73,7 +73,7 @@ impl Waiter {
             Ok(0) => return Ok(0),
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error()) => {
-                return self.report_closed(events, e);
+                return self.report_closed(registry, events, e);
             }
             Err(e) => return Err(e),
         }
@@ -84,69 +84,73 @@ impl Waiter {
         {
             registry.notifier.drain();
         }
-        let n = self.entries.len();
-        let first = if n == 0 { 0 } else { self.next % n };
-        let mut examined = 0;
-        let mut full = false;
-        let mut oneshot_fired = false;
-        for k in 0..n {
-            let e = &self.entries[(first + k) % n];
-            let flags = self.ready_bits(e);
-            if flags != 0 {
-                if !events.push(e.token, flags) {
-                    full = true;
-                    break;
-                }
-                if let Some(w) = &e.waker {
-                    w.drain();
-                }
-                oneshot_fired |= e.trigger == Trigger::Oneshot;
-            }
-            examined += 1;
-        }
-        self.next = if full { (first + examined) % n } else { 0 };
-        if oneshot_fired {
-            registry.disarm(
-                (0..examined)
-                    .map(|k| &self.entries[(first + k) % n])
-                    .filter(|e| e.trigger == Trigger::Oneshot && self.ready_bits(e) != 0)
-                    .map(|e| (e.fd, e.token)),
-            );
-        }
+        self.report_ready(registry, events);
         Ok(events.len())
     }
 
-    /// What select reported for `e`, as event bits filtered by its interest.
-    fn ready_bits(&self, e: &Entry) -> u32 {
-        let mut flags = 0;
-        if self.work.read.contains(e.fd) {
-            flags |= bits::IN;
-        }
-        if self.work.write.contains(e.fd) {
-            flags |= bits::OUT;
-        }
-        if self.work.except.contains(e.fd) {
-            flags |= bits::PRI;
-        }
-        flags
+    fn report_ready(&mut self, registry: &Registry, events: &mut Events) {
+        let work = &self.work;
+        let entries = &self.entries;
+        table::report(registry, entries, &mut self.next, events, |i| {
+            ready_bits(work, &entries[i])
+        });
     }
 
     /// select(2) failed with `EBADF`: a registered descriptor was closed.
-    /// Reports each closed one as invalid (like poll's `POLLNVAL`); if none
-    /// can be found, returns the error.
-    fn report_closed(&mut self, events: &mut Events, err: io::Error) -> io::Result<usize> {
+    /// Reports each closed one as invalid (like poll's `POLLNVAL`), then
+    /// selects again at once without them, so that the other descriptors
+    /// are still reported. If no closed one can be found, returns the error.
+    fn report_closed(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        err: io::Error,
+    ) -> io::Result<usize> {
+        self.work.read.copy_from(&self.template.read);
+        self.work.write.copy_from(&self.template.write);
+        self.work.except.copy_from(&self.template.except);
+        let mut closed = 0;
         for e in &self.entries {
-            // SAFETY: fcntl(F_GETFD) only asks whether the number is open.
-            let fd = unsafe { BorrowedFd::borrow_raw(e.fd) };
-            if rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF)
-                && !events.push(e.token, bits::NVAL | bits::ERR)
-            {
-                break;
+            if is_closed(e.fd) {
+                closed += 1;
+                self.work.read.remove(e.fd);
+                self.work.write.remove(e.fd);
+                self.work.except.remove(e.fd);
+                // A full buffer still counts it: the next wait reports it.
+                let _ = events.push(e.token, bits::NVAL | bits::ERR);
             }
         }
-        if events.is_empty() {
+        if closed == 0 {
             return Err(err);
+        }
+        // SAFETY: as in `select`; the closed numbers were taken out.
+        if let Ok(n) = unsafe { self.work.select_once(Some(Duration::ZERO)) } {
+            if n > 0 {
+                self.report_ready(registry, events);
+            }
         }
         Ok(events.len())
     }
+}
+
+/// True if `fd` is not an open descriptor.
+fn is_closed(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: fcntl(F_GETFD) only asks whether the number is open.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF)
+}
+
+/// What select reported for `e`, as event bits.
+fn ready_bits(work: &FdSets, e: &Entry) -> u32 {
+    let mut flags = 0;
+    if work.read.contains(e.fd) {
+        flags |= bits::IN;
+    }
+    if work.write.contains(e.fd) {
+        flags |= bits::OUT;
+    }
+    if work.except.contains(e.fd) {
+        flags |= bits::PRI;
+    }
+    flags
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Backend;
-use crate::event::{bits, Interest, Token, Trigger};
+use crate::event::{bits, Events, Interest, Token, Trigger};
 use crate::notify::Notifier;
 
 /// One registration.
@@ -218,6 +218,54 @@ impl Registry {
         if any {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// Reports the ready entries of one wait into `events`, for the poll and
+/// select backends alike. `ready(i)` gives the event bits of `entries[i]`
+/// (zero when not ready).
+///
+/// The scan starts at `*next` and wraps around; when `events` fills up,
+/// `*next` is left where it stopped, so the next wait reports the
+/// descriptors that did not fit instead of the first ones again (epoll gets
+/// this fairness from requeueing level-triggered events at the tail).
+/// Wakers that fired are drained and oneshot entries that fired disarmed.
+pub(super) fn report(
+    registry: &Registry,
+    entries: &[Entry],
+    next: &mut usize,
+    events: &mut Events,
+    ready: impl Fn(usize) -> u32,
+) {
+    let n = entries.len();
+    let first = if n == 0 { 0 } else { *next % n };
+    let order = || (first..n).chain(0..first);
+    let mut examined = 0;
+    let mut full = false;
+    let mut oneshot_fired = false;
+    for i in order() {
+        let flags = ready(i);
+        if flags != 0 {
+            let e = &entries[i];
+            if !events.push(e.token, flags) {
+                full = true;
+                break;
+            }
+            if let Some(w) = &e.waker {
+                w.drain();
+            }
+            oneshot_fired |= e.trigger == Trigger::Oneshot;
+        }
+        examined += 1;
+    }
+    *next = if full { (first + examined) % n } else { 0 };
+    if oneshot_fired {
+        registry.disarm(
+            order()
+                .take(examined)
+                .filter(|&i| entries[i].trigger == Trigger::Oneshot && ready(i) != 0)
+                .map(|i| (entries[i].fd, entries[i].token)),
+        );
     }
 }
 
