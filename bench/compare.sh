@@ -3,7 +3,7 @@
 #
 # Usage: bench/compare.sh [--quick] [--reps N] [--duration S] [--warmup S]
 #                         [--conns "1 64 1000 10000"] [--placement same|split]
-#                         [--out DIR] [--doc FILE]
+#                         [--out DIR] [--doc FILE] [--no-build]
 #
 # Builds everything in release mode, then for each repetition and each
 # connection count runs every server in turn (A B C A B C ..., so that drift
@@ -28,6 +28,7 @@ CONNS="1 64 1000 10000"
 OUT=bench-results
 DOC=BENCHMARKS.md
 PLACE=same
+BUILD=1
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2; shift ;;
         --conns) CONNS=$2; shift ;;
         --placement) PLACE=$2; shift ;;
+        --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
         --doc) DOC=$2; shift ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -74,16 +76,17 @@ fi
 # 10,000 connections on each side.
 ulimit -n "$(ulimit -Hn)"
 
-echo "== building (release)" >&2
-cargo build --release -q -p ioready-bench --bins
-cargo build --release -q -p ioready-loadgen --example loadgen
 HAVE_CLI=0
-if cargo build --release -q -p ioready-cli 2>/dev/null \
-    && target/release/ioready echo-server --help >/dev/null 2>&1; then
+if [ "$BUILD" = 1 ]; then
+    echo "== building (release)" >&2
+    cargo build --release -q -p ioready-bench --bins
+    cargo build --release -q -p ioready-loadgen --example loadgen
+    cargo build --release -q -p ioready-cli || echo "warning: ioready-cli did not build; using target/release/ioready as it is" >&2
+fi
+if target/release/ioready echo-server --help >/dev/null 2>&1; then
     HAVE_CLI=1
 fi
-CC=${CC:-cc}
-"$CC" -O2 -o target/release/epoll_echo bench/c/epoll_echo.c
+"${CC:-cc}" -O2 -o target/release/epoll_echo bench/c/epoll_echo.c
 
 if [ "$HAVE_CLI" = 1 ] && target/release/ioready bench --help >/dev/null 2>&1; then
     LOADGEN=(target/release/ioready bench)
