@@ -83,7 +83,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8037")]
         addr: String,
         /// Print `still waiting` after this many seconds with no connection.
-        #[arg(long, default_value = "1", value_parser = parse_secs)]
+        #[arg(long, default_value = "1", value_parser = parse_positive_secs)]
         timeout: Duration,
     },
 
@@ -128,7 +128,7 @@ struct EchoServerArgs {
     addr: String,
     /// Wait at most this many seconds; print "timed out" when nothing was
     /// ready (the seeds' select timeout). Default: wait forever.
-    #[arg(long, value_parser = parse_secs)]
+    #[arg(long, value_parser = parse_positive_secs)]
     timeout: Option<Duration>,
     /// Print no per-event lines (for benchmarks); the start line and
     /// warnings are still printed.
@@ -142,7 +142,7 @@ struct EchoServerArgs {
     #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     output_cap: u64,
     /// Close connections silent for this many seconds. Default: never.
-    #[arg(long, value_parser = parse_secs)]
+    #[arg(long, value_parser = parse_positive_secs)]
     idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, give queued output this many seconds to drain.
     #[arg(long, default_value = "2", value_parser = parse_secs)]
@@ -183,6 +183,16 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?}: seconds must be a finite number >= 0"));
     }
     Duration::try_from_secs_f64(v).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Seconds, strictly positive (a zero timeout would turn a server's wait
+/// into a busy loop).
+fn parse_positive_secs(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: must be more than 0 seconds"));
+    }
+    Ok(d)
 }
 
 /// Resolves `addr` (`HOST:PORT`) to its first address.

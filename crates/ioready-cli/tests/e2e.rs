@@ -438,4 +438,12 @@ fn every_subcommand_has_help() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["connect", "127.0.0.1:1", "--timeout", "-1"], LONG);
     assert_eq!(out.status.code(), Some(2));
+    let out = run(&["echo-server", "--timeout", "0"], LONG);
+    assert_eq!(out.status.code(), Some(2));
+    // A port in use is a clear error, not a panic.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["echo-server", "--addr", &addr], LONG);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
 }
