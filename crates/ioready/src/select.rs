@@ -87,11 +87,6 @@ impl FdSet {
             .is_some_and(|w| w & (1 << (fd % BITS)) != 0)
     }
 
-    /// Number of words; the kernel is told `nfds = len_words * BITS` at most.
-    pub(crate) fn len_words(&self) -> usize {
-        self.words.len()
-    }
-
     /// Grows to `words` words (zero-filled).
     pub(crate) fn grow_to(&mut self, words: usize) {
         if self.words.len() < words {
@@ -104,18 +99,27 @@ impl FdSet {
         self.words.iter().all(|w| *w == 0)
     }
 
-    fn as_elements(&mut self) -> Option<&mut [FdSetElement]> {
-        if self.words.is_empty() {
+    /// One past the highest descriptor in the set; 0 if it is empty.
+    pub(crate) fn nfds(&self) -> usize {
+        let words = &self.words;
+        match words.iter().rposition(|w| *w != 0) {
+            Some(i) => i * BITS + (BITS - words[i].leading_zeros() as usize),
+            None => 0,
+        }
+    }
+
+    /// The words as the kernel's `fd_set`, or `None` (NULL) when `used` is
+    /// false: an empty set need not be passed at all.
+    fn as_elements(&mut self, used: bool) -> Option<&mut [FdSetElement]> {
+        if !used || self.words.is_empty() {
             return None;
         }
         // SAFETY: `FdSetElement` is `repr(transparent)` over `Word` (checked
         // by the size and alignment assertions above); the slice covers
         // exactly our initialised words and borrows `self` mutably.
+        let words = &mut self.words;
         Some(unsafe {
-            std::slice::from_raw_parts_mut(
-                self.words.as_mut_ptr().cast::<FdSetElement>(),
-                self.words.len(),
-            )
+            std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<FdSetElement>(), words.len())
         })
     }
 }
@@ -132,31 +136,42 @@ impl FdSets {
     /// One `select(2)` call on the sets, which it overwrites with the ready
     /// descriptors. Returns the number of ready bits.
     ///
+    /// As C callers (and CPython) do, `nfds` is one past the highest
+    /// descriptor, not the sets' rounded-up capacity, and a set with no
+    /// descriptor is passed as NULL: the kernel then scans, copies in and
+    /// copies back only what is needed.
+    ///
     /// # Safety
     ///
     /// Every descriptor set in the three sets must be a descriptor the caller
     /// may legitimately ask the kernel about for the duration of the call.
     /// The kernel only reads the numbers; a closed one gives `EBADF`.
     pub(crate) unsafe fn select_once(&mut self, remaining: Option<Duration>) -> io::Result<usize> {
-        let words = self
-            .read
-            .len_words()
-            .max(self.write.len_words())
-            .max(self.except.len_words());
-        self.read.grow_to(words);
-        self.write.grow_to(words);
-        self.except.grow_to(words);
-        let nfds = i32::try_from(words * BITS)
+        let (r, w, x) = (self.read.nfds(), self.write.nfds(), self.except.nfds());
+        let nfds = r.max(w).max(x);
+        let words = nfds.div_ceil(BITS);
+        // Every set passed must cover `nfds` bits; the others (all zero,
+        // and left so by the call) are not passed and need no room.
+        for (set, n) in [
+            (&mut self.read, r),
+            (&mut self.write, w),
+            (&mut self.except, x),
+        ] {
+            if n > 0 {
+                set.grow_to(words);
+            }
+        }
+        let nfds = i32::try_from(nfds)
             .map_err(|_| timeout::invalid_input("select: descriptor number too large"))?;
         let ts = timeout::to_timespec(remaining);
-        // SAFETY: the caller vouches for the descriptors (see above); the
-        // sets are each `words` long, which covers `nfds` bits.
+        // SAFETY: the caller vouches for the descriptors (see above); each
+        // set passed is at least `words` long, which covers `nfds` bits.
         let n = unsafe {
             rustix::event::select(
                 nfds,
-                self.read.as_elements(),
-                self.write.as_elements(),
-                self.except.as_elements(),
+                self.read.as_elements(r > 0),
+                self.write.as_elements(w > 0),
+                self.except.as_elements(x > 0),
                 ts.as_ref(),
             )?
         };
