@@ -181,7 +181,9 @@ enum Waiter {
 /// close. If you do not:
 ///
 /// * epoll and kqueue forget the registration when the last descriptor for
-///   the file is closed;
+///   the file is closed (a regular file on epoll, which the kernel refuses
+///   and this crate reports as always ready, is forgotten as soon as its
+///   number is closed or names another file);
 /// * select and poll keep it and report it on every wait as an event with
 ///   [`Event::is_invalid`](crate::Event::is_invalid) (and `is_error`) until
 ///   it is deregistered; registering the reused number fails with
