@@ -83,7 +83,7 @@ fn invalid(msg: String) -> io::Error {
 }
 
 fn seconds(name: &str, v: f64) -> io::Result<Duration> {
-    if !v.is_finite() || v < 0.0 || v > 86_400.0 {
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
         return Err(invalid(format!(
             "--{name}: expected seconds between 0 and 86400, got {v}"
         )));
