@@ -40,11 +40,94 @@ const BITS: usize = Word::BITS as usize;
 const _: () = assert!(std::mem::size_of::<Word>() == std::mem::size_of::<FdSetElement>());
 const _: () = assert!(std::mem::align_of::<Word>() == std::mem::align_of::<FdSetElement>());
 
+/// Words kept inline: descriptors below 1024 (C's `FD_SETSIZE`, the common
+/// case) need no allocation, so a one-off `select` call allocates nothing.
+const INLINE_WORDS: usize = 1024 / BITS;
+
+/// The words of an `fd_set`: inline up to [`INLINE_WORDS`], on the heap
+/// beyond (and from then on, reusing that allocation).
+#[derive(Clone, Debug)]
+struct Words {
+    inline: [Word; INLINE_WORDS],
+    /// Used instead of `inline` once it has a capacity.
+    heap: Vec<Word>,
+    /// Words in use (of `inline`, or `heap.len()`).
+    len: usize,
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Words {
+            inline: [0; INLINE_WORDS],
+            heap: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl Words {
+    fn spilled(&self) -> bool {
+        self.heap.capacity() != 0
+    }
+
+    fn as_slice(&self) -> &[Word] {
+        if self.spilled() {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Word] {
+        if self.spilled() {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.heap.clear();
+        self.len = 0;
+    }
+
+    /// Resizes to `len` words, new ones zero.
+    fn resize(&mut self, len: usize) {
+        if !self.spilled() && len <= INLINE_WORDS {
+            if len > self.len {
+                self.inline[self.len..len].fill(0);
+            }
+        } else {
+            if !self.spilled() {
+                let mut heap = Vec::with_capacity(len);
+                heap.extend_from_slice(&self.inline[..self.len]);
+                self.heap = heap;
+            }
+            self.heap.resize(len, 0);
+        }
+        self.len = len;
+    }
+
+    fn copy_from(&mut self, other: &[Word]) {
+        self.clear();
+        self.resize(other.len());
+        self.as_mut_slice().copy_from_slice(other);
+    }
+}
+
 /// A growable `fd_set`: bit `fd % BITS` of word `fd / BITS`, the layout the
 /// kernel reads, as long as the highest descriptor needs.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct FdSet {
-    words: Vec<Word>,
+    words: Words,
 }
 
 impl FdSet {
@@ -53,28 +136,27 @@ impl FdSet {
     pub(crate) fn reset(&mut self, nfds: usize) {
         let len = nfds.div_ceil(BITS);
         self.words.clear();
-        self.words.resize(len, 0);
+        self.words.resize(len);
     }
 
     /// Copies `other` into `self`, reusing `self`'s allocation.
     pub(crate) fn copy_from(&mut self, other: &FdSet) {
-        self.words.clear();
-        self.words.extend_from_slice(&other.words);
+        self.words.copy_from(other.words.as_slice());
     }
 
     /// Sets `fd`, growing the set if needed. `fd` must be non-negative.
     pub(crate) fn insert(&mut self, fd: RawFd) {
         let fd = fd as usize;
         if fd / BITS >= self.words.len() {
-            self.words.resize(fd / BITS + 1, 0);
+            self.words.resize(fd / BITS + 1);
         }
-        self.words[fd / BITS] |= 1 << (fd % BITS);
+        self.words.as_mut_slice()[fd / BITS] |= 1 << (fd % BITS);
     }
 
     /// Clears `fd`.
     pub(crate) fn remove(&mut self, fd: RawFd) {
         let fd = fd as usize;
-        if let Some(w) = self.words.get_mut(fd / BITS) {
+        if let Some(w) = self.words.as_mut_slice().get_mut(fd / BITS) {
             *w &= !(1 << (fd % BITS));
         }
     }
@@ -83,6 +165,7 @@ impl FdSet {
     pub(crate) fn contains(&self, fd: RawFd) -> bool {
         let fd = fd as usize;
         self.words
+            .as_slice()
             .get(fd / BITS)
             .is_some_and(|w| w & (1 << (fd % BITS)) != 0)
     }
@@ -90,18 +173,18 @@ impl FdSet {
     /// Grows to `words` words (zero-filled).
     pub(crate) fn grow_to(&mut self, words: usize) {
         if self.words.len() < words {
-            self.words.resize(words, 0);
+            self.words.resize(words);
         }
     }
 
     /// True if no bit is set.
     pub(crate) fn is_clear(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
+        self.words.as_slice().iter().all(|w| *w == 0)
     }
 
     /// One past the highest descriptor in the set; 0 if it is empty.
     pub(crate) fn nfds(&self) -> usize {
-        let words = &self.words;
+        let words = self.words.as_slice();
         match words.iter().rposition(|w| *w != 0) {
             Some(i) => i * BITS + (BITS - words[i].leading_zeros() as usize),
             None => 0,
@@ -117,7 +200,7 @@ impl FdSet {
         // SAFETY: `FdSetElement` is `repr(transparent)` over `Word` (checked
         // by the size and alignment assertions above); the slice covers
         // exactly our initialised words and borrows `self` mutably.
-        let words = &mut self.words;
+        let words = self.words.as_mut_slice();
         Some(unsafe {
             std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<FdSetElement>(), words.len())
         })
@@ -364,4 +447,35 @@ pub fn select_once<'a, R: AsFd, W: AsFd, E: AsFd>(
         exceptional,
         sets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_set_grows_from_inline_to_heap_and_back_to_small() {
+        let mut set = FdSet::default();
+        set.insert(3);
+        assert!(!set.words.spilled());
+        assert_eq!(set.nfds(), 4);
+        set.insert(5000);
+        assert!(set.words.spilled());
+        assert!(set.contains(3) && set.contains(5000) && !set.contains(4));
+        assert_eq!(set.nfds(), 5001);
+
+        // Copies between an inline and a spilled set keep every bit.
+        let mut small = FdSet::default();
+        small.insert(7);
+        small.copy_from(&set);
+        assert!(small.contains(3) && small.contains(5000) && !small.contains(7));
+        set.copy_from(&FdSet::default());
+        assert!(set.is_clear());
+        assert_eq!(set.nfds(), 0);
+
+        set.reset(64);
+        set.insert(1);
+        set.remove(1);
+        assert!(set.is_clear());
+    }
 }

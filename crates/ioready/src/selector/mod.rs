@@ -165,7 +165,8 @@ enum Waiter {
     #[cfg(ioready_kqueue)]
     Kqueue(kqueue::Waiter),
     Poll(poll::Waiter),
-    Select(select::Waiter),
+    /// Boxed: its `fd_set`s keep 1024 descriptors inline.
+    Select(Box<select::Waiter>),
 }
 
 /// Registers descriptors with a [`Selector`]; cheap to clone, and usable
@@ -387,7 +388,7 @@ impl Selector {
             ),
             Backend::Select => (
                 Shared::Table(Arc::new(table::Registry::new(Backend::Select)?)),
-                Waiter::Select(select::Waiter::default()),
+                Waiter::Select(Box::default()),
             ),
             #[allow(unreachable_patterns)]
             other => return Err(unsupported_backend(other)),
