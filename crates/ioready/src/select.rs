@@ -40,9 +40,11 @@ const BITS: usize = Word::BITS as usize;
 const _: () = assert!(std::mem::size_of::<Word>() == std::mem::size_of::<FdSetElement>());
 const _: () = assert!(std::mem::align_of::<Word>() == std::mem::align_of::<FdSetElement>());
 
-/// Words kept inline: descriptors below 1024 (C's `FD_SETSIZE`, the common
-/// case) need no allocation, so a one-off `select` call allocates nothing.
-const INLINE_WORDS: usize = 1024 / BITS;
+/// Words kept inline: a `select` call on descriptors below 256 (the common
+/// case) allocates nothing. Kept small because `Selected` holds three sets
+/// and is moved by value: 1024 bits inline cost more in copies than the
+/// allocation they save (measured with the Python module's benchmark).
+const INLINE_WORDS: usize = 256 / BITS;
 
 /// The words of an `fd_set`: inline up to [`INLINE_WORDS`], on the heap
 /// beyond (and from then on, reusing that allocation).
