@@ -265,6 +265,44 @@ where
 }
 
 // ---------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------
+
+/// A new list of `(fd, events)` tuples, built directly (one allocation per
+/// object, as CPython's own module does).
+fn pair_list<'py>(
+    py: Python<'py>,
+    pairs: impl ExactSizeIterator<Item = (i64, i64)>,
+) -> PyResult<Bound<'py, PyList>> {
+    let n = pairs.len();
+    // SAFETY: GIL held. `PyList_New(n)` returns a new list with `n` NULL
+    // slots (or NULL with an exception); the `Bound` owns it from here, so
+    // an early return drops it (list_dealloc skips NULL slots). Each slot
+    // `i < n` is filled exactly once with a new reference it steals; the
+    // iterator is exact-size, and `take(n)` makes sure no index is past the
+    // end.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
+        for (i, (a, b)) in pairs.take(n).enumerate() {
+            let tuple = ffi::PyTuple_New(2);
+            if tuple.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            // The tuple is owned by the list from here (freed with it).
+            ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, tuple);
+            for (j, v) in [(0, a), (1, b)] {
+                let item = ffi::PyLong_FromLongLong(v);
+                if item.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                ffi::PyTuple_SET_ITEM(tuple, j, item);
+            }
+        }
+        Ok(list.downcast_into_unchecked())
+    }
+}
+
+// ---------------------------------------------------------------------------
 // select()
 // ---------------------------------------------------------------------------
 
@@ -307,14 +345,37 @@ fn collect<'py>(
     Ok(())
 }
 
-/// The objects at `positions`, as a new list.
-fn list_at<'py>(
+/// The objects at `positions()`, as a new list (built directly: counted,
+/// then filled, as CPython's `set2list`).
+fn list_at<'py, I: Iterator<Item = usize>>(
     py: Python<'py>,
     objs: &[Bound<'py, PyAny>],
-    positions: impl Iterator<Item = usize>,
+    positions: impl Fn() -> I,
 ) -> PyResult<Bound<'py, PyList>> {
-    let idx: SmallVec<[usize; INLINE]> = positions.collect();
-    PyList::new(py, idx.iter().map(|&i| &objs[i]))
+    let n = positions().count();
+    // SAFETY: GIL held. `PyList_New(n)` returns a new list with `n` NULL
+    // slots (or NULL with an exception), owned by the `Bound` from here on;
+    // slot `j < n` is set once, with a new reference that it steals. If the
+    // second pass yielded fewer items the list is not returned (dropping it
+    // is safe: list_dealloc skips NULL slots).
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
+        let mut filled = 0;
+        for (j, i) in positions().take(n).enumerate() {
+            ffi::PyList_SET_ITEM(
+                list.as_ptr(),
+                j as ffi::Py_ssize_t,
+                objs[i].clone().into_ptr(),
+            );
+            filled += 1;
+        }
+        if filled != n {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "select: ready set changed while building the result",
+            ));
+        }
+        Ok(list.downcast_into_unchecked())
+    }
 }
 
 /// select(rlist, wlist, xlist, timeout=None, /)
@@ -376,9 +437,9 @@ fn select<'py>(
     })?;
     let (rl, wl, xl) = match selected {
         Some(s) => (
-            list_at(py, &objs[..nr], s.readable_positions())?,
-            list_at(py, &objs[nr..nw], s.writable_positions())?,
-            list_at(py, &objs[nw..], s.exceptional_positions())?,
+            list_at(py, &objs[..nr], || s.readable_positions())?,
+            list_at(py, &objs[nr..nw], || s.writable_positions())?,
+            list_at(py, &objs[nw..], || s.exceptional_positions())?,
         ),
         None => (PyList::empty(py), PyList::empty(py), PyList::empty(py)),
     };
@@ -533,7 +594,8 @@ impl PollObject {
                 return Err(PyRuntimeError::new_err("concurrent poll() invocation"));
             }
         };
-        if self.stale.swap(false, Ordering::Relaxed) {
+        if self.stale.load(Ordering::Relaxed) {
+            self.stale.store(false, Ordering::Relaxed);
             let mut fresh = ioready::Poll::new();
             for (&fd, &mask) in lock(&self.registry).iter() {
                 fresh
@@ -551,7 +613,10 @@ impl PollObject {
         if waited.is_none() {
             return Ok(PyList::empty(py));
         }
-        PyList::new(py, ready.iter().copied())
+        pair_list(
+            py,
+            ready.iter().map(|&(fd, ev)| (i64::from(fd), i64::from(ev))),
+        )
     }
 }
 
@@ -837,12 +902,12 @@ impl EpollObject {
         if waited.is_none() {
             return Ok(PyList::empty(py));
         }
-        PyList::new(
+        pair_list(
             py,
             events
                 .0
                 .iter()
-                .map(|(data, flags)| (data as u32 as i32, flags.bits())),
+                .map(|(data, flags)| (i64::from(data as u32 as i32), i64::from(flags.bits()))),
         )
     }
 

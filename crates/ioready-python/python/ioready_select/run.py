@@ -7,8 +7,12 @@ The module is installed (``ioready_select.install()``) before the script or
 module runs, so ``selectors``, ``subprocess``, ``asyncio`` and
 ``socketserver`` all use it. Only this interpreter is affected: child
 processes start with the standard ``select``.
+
+With ``IOREADY_SELECT_VERBOSE=1`` in the environment it says so on stderr
+(one line) before running; otherwise it prints nothing.
 """
 
+import os
 import runpy
 import sys
 
@@ -22,6 +26,11 @@ def main(argv):
         print(USAGE, file=sys.stderr)
         return 2
     ioready_select.install()
+    if os.environ.get("IOREADY_SELECT_VERBOSE") == "1":
+        import select
+
+        print(f"ioready_select.run: select is {select.__name__} ({select.__file__})",
+              file=sys.stderr, flush=True)
     if argv[0] == "-m":
         sys.argv = argv[1:]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
