@@ -115,6 +115,25 @@ impl<'py> FromPyObject<'py> for EpollMask {
     }
 }
 
+/// A C `int` argument, converted as CPython's `_PyLong_AsInt` (`__index__`
+/// accepted; its `OverflowError` message).
+struct CInt(i32);
+
+impl<'py> FromPyObject<'py> for CInt {
+    fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
+        // SAFETY: live object, GIL held; -1 with an exception set on error.
+        let v = unsafe { ffi::PyLong_AsLong(ob.as_ptr()) };
+        if v == -1 {
+            if let Some(err) = PyErr::take(ob.py()) {
+                return Err(err);
+            }
+        }
+        i32::try_from(v)
+            .map(CInt)
+            .map_err(|_| PyOverflowError::new_err("Python int too large to convert to C int"))
+    }
+}
+
 const NS_PER_SEC: i64 = 1_000_000_000;
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -727,8 +746,9 @@ impl EpollObject {
 #[pymethods]
 impl EpollObject {
     #[new]
-    #[pyo3(signature = (sizehint = -1, flags = 0))]
-    fn __new__(sizehint: i32, flags: i32) -> PyResult<Self> {
+    #[pyo3(signature = (sizehint = CInt(-1), flags = CInt(0)))]
+    fn __new__(sizehint: CInt, flags: CInt) -> PyResult<Self> {
+        let (sizehint, flags) = (sizehint.0, flags.0);
         if sizehint != -1 && sizehint <= 0 {
             return Err(PyValueError::new_err("negative sizehint"));
         }
@@ -749,13 +769,14 @@ impl EpollObject {
     #[pyo3(signature = (fd, /))]
     fn fromfd<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
-        fd: i32,
+        fd: CInt,
     ) -> PyResult<Bound<'py, EpollObject>> {
-        let ep = match fd {
+        let ep = match fd.0 {
             // CPython creates a new instance for -1 ...
             -1 => Some(ioready::Epoll::new().map_err(os_error)?),
-            // ... and a closed object for other negative numbers.
-            fd if fd < 0 => None,
+            // ... and fails on other negative numbers (with whatever errno
+            // was: 0, "Error", in practice).
+            fd if fd < 0 => return Err(PyOSError::new_err((0, "Error"))),
             // SAFETY: `fromfd` transfers ownership of the descriptor to the
             // new object, which closes it (see `EpollHandle::drop`); a
             // number that is not an epoll descriptor only makes later calls
@@ -850,13 +871,14 @@ impl EpollObject {
     ///
     /// Returns a list containing any descriptors that have events to report,
     /// as a list of (fd, events) 2-tuples.
-    #[pyo3(signature = (timeout = None, maxevents = -1))]
+    #[pyo3(signature = (timeout = None, maxevents = CInt(-1)))]
     fn poll<'py>(
         &self,
         py: Python<'py>,
         timeout: Option<&Bound<'py, PyAny>>,
-        maxevents: i32,
+        maxevents: CInt,
     ) -> PyResult<Bound<'py, PyList>> {
+        let maxevents = maxevents.0;
         let handle = lock(&self.handle).clone().ok_or_else(closed_epoll)?;
         let (first, deadline) = match timeout {
             None => (None, None),
