@@ -77,7 +77,7 @@ fn main() {
 fn serve() -> io::Result<()> {
     ioready_bench::raise_nofile();
     let addr = ioready_bench::listen_addr_from_args()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::from_std(ioready_bench::listen(addr, ioready_bench::BACKLOG)?);
     let mut poll = Poll::new()?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;

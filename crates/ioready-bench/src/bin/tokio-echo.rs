@@ -22,8 +22,9 @@ fn serve() -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
+    let std_listener = ioready_bench::listen(addr, ioready_bench::BACKLOG)?;
     rt.block_on(async move {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::from_std(std_listener)?;
         ioready_bench::announce(listener.local_addr()?)?;
         loop {
             let (mut stream, _) = match listener.accept().await {
