@@ -149,8 +149,9 @@ fn timeout_ns(obj: &Bound<'_, PyAny>, unit: i64, type_msg: &'static str) -> PyRe
         let d = d * unit as f64;
         // ROUND_UP: away from zero, so a tiny timeout never becomes 0.
         let d = if d >= 0.0 { d.ceil() } else { d.floor() };
-        // The range of an i64, exactly as doubles can express it.
-        if !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&d) {
+        // The range of an i64, exactly as doubles express it: [-2^63, 2^63).
+        let limit = -(i64::MIN as f64);
+        if !(-limit..limit).contains(&d) {
             return Err(PyOverflowError::new_err(
                 "timestamp out of range for platform time_t",
             ));
