@@ -248,6 +248,13 @@ pub struct EpollEvents {
     buf: Vec<epoll::Event>,
 }
 
+// SAFETY: rustix's `epoll::Event` is `!Send`/`!Sync` only because its data
+// union has a pointer variant. `EpollEvents` only ever reads the data as a
+// `u64` and never dereferences it, so the buffer is plain data.
+unsafe impl Send for EpollEvents {}
+// SAFETY: as for `Send`: shared references only read plain integers.
+unsafe impl Sync for EpollEvents {}
+
 impl EpollEvents {
     /// Room for `capacity` events per wait (zero is raised to one).
     pub fn with_capacity(capacity: usize) -> Self {
