@@ -29,7 +29,8 @@ OUT=bench-results
 DOC=BENCHMARKS.md
 PLACE=same
 BUILD=1
-ARGS=("$@")
+ARGS=()
+for a in "$@"; do [ "$a" = --no-build ] || ARGS+=("$a"); done
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1; REPS=1; DURATION=1; WARMUP=0.3; OUT=bench-results/quick; DOC=bench-results/quick/report.md ;;

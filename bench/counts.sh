@@ -27,7 +27,8 @@ OUT=bench-results
 DOC=BENCHMARKS.md
 SERVERS_ARG=
 BUILD=1
-ARGS=("$@")
+ARGS=()
+for a in "$@"; do [ "$a" = --no-build ] || ARGS+=("$a"); done
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1; OUT=bench-results/quick; DOC=bench-results/quick/report.md ;;
@@ -106,7 +107,7 @@ trap cleanup EXIT
 run_under() {
     local tool=$1 name=$2 conns=$3 n=$4 iso=$5 outfile=$6
     local pid addr=
-    rm -f "$outfile"
+    rm -f "$outfile" "$TMP/server.out"
     case "$tool" in
         # shellcheck disable=SC2086
         strace) strace -f -c -o "$outfile" ${CMD[$name]} > "$TMP/server.out" 2>&1 & ;;
@@ -144,6 +145,20 @@ run_under() {
     # report when the server exits, also on SIGTERM).
     sleep 0.5
     kill -TERM "$pid" 2>/dev/null || true
+    local waited=0
+    while kill -0 "$TOOL_PID" 2>/dev/null && [ $waited -lt 100 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+        # A signal that arrived at an unlucky moment: say it again.
+        if [ $waited = 50 ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    if kill -0 "$TOOL_PID" 2>/dev/null; then
+        echo "error: $name did not exit within 10 s of SIGTERM under $tool" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$TOOL_PID" 2>/dev/null || true
+        TOOL_PID=
+        return 1
+    fi
     wait "$TOOL_PID" 2>/dev/null || true
     TOOL_PID=
     [ -s "$outfile" ] || { echo "error: $tool wrote no report for $name" >&2; return 1; }
