@@ -27,6 +27,7 @@ use pyo3::exceptions::{
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyList, PyTuple};
+use pyo3::Borrowed;
 use smallvec::SmallVec;
 
 // ---------------------------------------------------------------------------
@@ -249,6 +250,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The GIL released for as long as this value lives (`PyEval_SaveThread`,
+/// then `PyEval_RestoreThread` on drop, also when unwinding).
+///
+/// Used instead of PyO3's `allow_threads` on the hot paths: it is the two
+/// calls CPython's `Py_BEGIN/END_ALLOW_THREADS` make, without PyO3's
+/// bookkeeping around them. Only plain Rust (a syscall) runs while it lives:
+/// `wait_with_signals` requires the work to be `Send`, so no Python object
+/// can be used in it.
+struct GilReleased(*mut ffi::PyThreadState);
+
+impl GilReleased {
+    /// # Safety
+    ///
+    /// The calling thread must hold the GIL, and must not use the Python
+    /// API until the value is dropped.
+    unsafe fn new() -> Self {
+        // SAFETY: the caller holds the GIL (see above).
+        GilReleased(unsafe { ffi::PyEval_SaveThread() })
+    }
+}
+
+impl Drop for GilReleased {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is the thread state `PyEval_SaveThread` returned
+        // on this thread, restored exactly once.
+        unsafe { ffi::PyEval_RestoreThread(self.0) };
+    }
+}
+
 /// Runs `attempt` with the GIL released until it ends otherwise than by
 /// `EINTR` (PEP 475). Between attempts the Python signal handlers run (an
 /// exception they raise propagates) and the timeout becomes what remains of
@@ -267,7 +297,14 @@ where
 {
     let mut timeout = first;
     loop {
-        match py.allow_threads(|| attempt(timeout)) {
+        let result = {
+            // SAFETY: `py` proves the GIL is held; `attempt` is `Send` (it
+            // holds no Python object) and the GIL is back when the guard
+            // drops, before anything else here runs.
+            let _released = unsafe { GilReleased::new() };
+            attempt(timeout)
+        };
+        match result {
             Ok(v) => return Ok(Some(v)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 py.check_signals()?;
@@ -281,6 +318,90 @@ where
             }
             Err(e) => return Err(os_error(e)),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Raw entry points (METH_FASTCALL)
+// ---------------------------------------------------------------------------
+//
+// `select()` and `poll.poll()` are the calls made in loops: they are
+// registered as plain `METH_FASTCALL` C functions, as Argument Clinic does
+// in CPython, instead of through PyO3's generic argument extraction (about
+// 200 instructions per call). They check the argument count with CPython's
+// messages and otherwise run the same code as everything else.
+
+/// Runs the body of a raw entry point: its error is set as the Python
+/// exception (and NULL returned); a panic becomes PyO3's `PanicException`
+/// instead of unwinding into C.
+///
+/// # Safety
+///
+/// Called by CPython, with the GIL held.
+unsafe fn entry<F>(body: F) -> *mut ffi::PyObject
+where
+    F: for<'py> FnOnce(Python<'py>) -> PyResult<*mut ffi::PyObject>,
+{
+    // SAFETY: CPython calls C functions with the GIL held.
+    let py = unsafe { Python::assume_gil_acquired() };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py))) {
+        Ok(Ok(obj)) => obj,
+        Ok(Err(err)) => {
+            err.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic from Rust code".to_owned());
+            pyo3::panic::PanicException::new_err(msg).restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// CPython's `_PyArg_CheckPositional` error: `"select expected at least 3
+/// arguments, got 2"`.
+fn arg_count_error(name: &str, nargs: isize, min: isize, max: isize) -> PyErr {
+    let (bound, n) = if nargs < min {
+        (if min == max { "" } else { "at least " }, min)
+    } else {
+        (if min == max { "" } else { "at most " }, max)
+    };
+    let s = if n == 1 { "" } else { "s" };
+    PyTypeError::new_err(format!(
+        "{name} expected {bound}{n} argument{s}, got {nargs}"
+    ))
+}
+
+/// Argument `i` of a fastcall vector, borrowed for the call.
+///
+/// # Safety
+///
+/// `args` must point to at least `i + 1` live objects, as CPython passes
+/// them, for the lifetime `'a`.
+unsafe fn arg<'a, 'py>(
+    py: Python<'py>,
+    args: *mut *mut ffi::PyObject,
+    i: usize,
+) -> Borrowed<'a, 'py, PyAny> {
+    // SAFETY: see above.
+    unsafe { Borrowed::from_ptr(py, *args.add(i)) }
+}
+
+/// A `PyMethodDef` in a `static` (it holds raw pointers, to 'static data).
+struct MethodDef(ffi::PyMethodDef);
+
+// SAFETY: the definition is never written after it is built; its pointers
+// are to `'static` strings and functions.
+unsafe impl Sync for MethodDef {}
+
+impl MethodDef {
+    fn as_ptr(&'static self) -> *mut ffi::PyMethodDef {
+        // CPython takes `PyMethodDef *` but never writes through it.
+        std::ptr::from_ref(&self.0).cast_mut()
     }
 }
 
@@ -398,31 +519,71 @@ fn list_at<'py, I: Iterator<Item = usize>>(
     }
 }
 
-/// select(rlist, wlist, xlist, timeout=None, /)
-/// --
-///
-/// Wait until one or more file descriptors are ready for some kind of I/O.
-///
-/// The first three arguments are iterables of file descriptors to be waited for:
-/// rlist -- wait until ready for reading
-/// wlist -- wait until ready for writing
-/// xlist -- wait for an "exceptional condition"
-/// If only one kind of condition is required, pass [] for the other lists.
-///
-/// A file descriptor is either a socket or file object, or a small integer
-/// gotten from a fileno() method call on one of those.
-///
-/// The optional 4th argument specifies a timeout in seconds; it may be
-/// a floating point number to specify fractions of seconds.  If it is absent
-/// or None, the call will never time out.
-///
-/// The return value is a tuple of three lists corresponding to the first three
-/// arguments; each contains the subset of the corresponding file descriptors
-/// that are ready.
-///
-/// Unlike CPython's, descriptors numbered 1024 and above are accepted.
-#[pyfunction]
-#[pyo3(signature = (rlist, wlist, xlist, timeout = None, /))]
+/// `select.__doc__`, with the text signature CPython's has.
+const SELECT_DOC: &std::ffi::CStr = c"select($module, rlist, wlist, xlist, timeout=None, /)
+--
+
+Wait until one or more file descriptors are ready for some kind of I/O.
+
+The first three arguments are iterables of file descriptors to be waited for:
+rlist -- wait until ready for reading
+wlist -- wait until ready for writing
+xlist -- wait for an \"exceptional condition\"
+If only one kind of condition is required, pass [] for the other lists.
+
+A file descriptor is either a socket or file object, or a small integer
+gotten from a fileno() method call on one of those.
+
+The optional 4th argument specifies a timeout in seconds; it may be
+a floating point number to specify fractions of seconds.  If it is absent
+or None, the call will never time out.
+
+The return value is a tuple of three lists corresponding to the first three
+arguments; each contains the subset of the corresponding file descriptors
+that are ready.
+
+Unlike CPython's, descriptors numbered 1024 and above are accepted.";
+
+static SELECT_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"select".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunctionFast: select_fast,
+    },
+    ml_flags: ffi::METH_FASTCALL,
+    ml_doc: SELECT_DOC.as_ptr(),
+});
+
+/// `select(rlist, wlist, xlist, timeout=None, /)`: the raw entry point.
+unsafe extern "C" fn select_fast(
+    _module: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments at
+    // `args`, alive for the call (borrowed references).
+    unsafe {
+        entry(|py| {
+            if !(3..=4).contains(&nargs) {
+                return Err(arg_count_error("select", nargs, 3, 4));
+            }
+            let timeout = if nargs == 4 {
+                Some(arg(py, args, 3))
+            } else {
+                None
+            };
+            select(
+                py,
+                &arg(py, args, 0),
+                &arg(py, args, 1),
+                &arg(py, args, 2),
+                timeout.as_deref().filter(|t| !t.is_none()),
+            )
+            .map(Bound::into_ptr)
+        })
+    }
+}
+
+/// `select()`; `timeout` is `None` for an absent or `None` timeout.
 fn select<'py>(
     py: Python<'py>,
     rlist: &Bound<'py, PyAny>,
@@ -463,7 +624,16 @@ fn select<'py>(
         ),
         None => (PyList::empty(py), PyList::empty(py), PyList::empty(py)),
     };
-    PyTuple::new(py, [rl, wl, xl])
+    // SAFETY: GIL held; `PyTuple_New(3)` returns a new tuple with 3 NULL
+    // slots (or NULL with an exception), owned by the `Bound`; each slot is
+    // set once with a new reference, which it steals.
+    unsafe {
+        let tuple = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(3))?;
+        for (i, list) in [rl, wl, xl].into_iter().enumerate() {
+            ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, list.into_ptr());
+        }
+        Ok(tuple.downcast_into_unchecked())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -969,7 +1139,16 @@ impl EpollObject {
 #[pymodule]
 fn _ioready_select(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add_function(wrap_pyfunction!(select, m)?)?;
+    // SAFETY: GIL held; `SELECT_DEF` is 'static; `PyCFunction_NewEx`
+    // returns a new reference or NULL with an exception. The module name
+    // (`__module__`) is the module's own, as PyO3 gives its functions.
+    let select = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyCFunction_NewEx(SELECT_DEF.as_ptr(), m.as_ptr(), m.name()?.as_ptr()),
+        )?
+    };
+    m.add("select", select)?;
     m.add_function(wrap_pyfunction!(poll, m)?)?;
     m.add_class::<EpollObject>()?;
     m.add("error", py.get_type::<PyOSError>())?;
