@@ -184,9 +184,10 @@ impl Poll {
     /// registered than `RLIMIT_NOFILE` allows).
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollReady<'_>> {
         let fds = &mut self.fds;
-        timeout::wait(timeout, |remaining| poll_once(fds, remaining))?;
+        let left = timeout::wait(timeout, |remaining| poll_once(fds, remaining))?;
         Ok(PollReady {
             fds: self.fds.iter(),
+            left,
         })
     }
 
@@ -198,9 +199,10 @@ impl Poll {
     ///
     /// As [`poll`](Self::poll), plus `Interrupted`.
     pub fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<PollReady<'_>> {
-        poll_once(&mut self.fds, timeout)?;
+        let left = poll_once(&mut self.fds, timeout)?;
         Ok(PollReady {
             fds: self.fds.iter(),
+            left,
         })
     }
 }
@@ -219,26 +221,80 @@ fn poll_once(fds: &mut [PollFd<'static>], remaining: Option<Duration>) -> io::Re
 }
 
 /// The ready descriptors of one [`Poll::poll`], as `(fd, events)` pairs.
+///
+/// Its length is known (`ExactSizeIterator`): `poll(2)` returns how many
+/// entries have events, and the iteration stops after the last of them.
 pub struct PollReady<'a> {
     fds: std::slice::Iter<'a, PollFd<'static>>,
+    /// Entries with events not yet returned (`poll(2)`'s count).
+    left: usize,
 }
 
 impl Iterator for PollReady<'_> {
     type Item = (RawFd, PollFlags);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
         for p in self.fds.by_ref() {
             let revents = p.revents();
             if !revents.is_empty() {
+                self.left -= 1;
                 return Some((p.as_fd().as_raw_fd(), PollFlags::from_bits(revents.bits())));
             }
         }
+        // Not reached while the kernel's count is right; stay consistent
+        // with `len()` if it ever is not.
+        self.left = 0;
         None
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
 }
+
+impl ExactSizeIterator for PollReady<'_> {}
 
 impl std::fmt::Debug for PollReady<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollReady").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn ready_len_is_the_number_of_pairs() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (c, _d) = UnixStream::pair().unwrap();
+        let mut poll = Poll::new();
+        poll.register(&c, PollFlags::IN).unwrap(); // never ready
+        poll.register(&a, PollFlags::IN).unwrap();
+        poll.register(&b, PollFlags::OUT).unwrap();
+        b.write_all(b"x").unwrap();
+        for _ in 0..2 {
+            let ready = poll.poll_once(Some(Duration::ZERO)).unwrap();
+            assert_eq!(ready.len(), 2);
+            let pairs: Vec<_> = ready.collect();
+            assert_eq!(
+                pairs,
+                [
+                    (a.as_raw_fd(), PollFlags::IN),
+                    (b.as_raw_fd(), PollFlags::OUT)
+                ]
+            );
+        }
+        let mut ready = poll.poll(Some(Duration::ZERO)).unwrap();
+        assert_eq!(ready.len(), 2);
+        ready.next();
+        assert_eq!(ready.len(), 1);
+        ready.next();
+        assert_eq!((ready.len(), ready.next()), (0, None));
     }
 }
