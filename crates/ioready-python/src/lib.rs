@@ -421,9 +421,10 @@ fn pair_list<'py>(
     // an early return drops it (list_dealloc skips NULL slots). Each slot
     // `i < n` is filled exactly once with a new reference it steals; the
     // iterator is exact-size, and `take(n)` makes sure no index is past the
-    // end.
+    // end; a list left with empty slots is never returned.
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
+        let mut filled = 0;
         for (i, (a, b)) in pairs.take(n).enumerate() {
             let tuple = ffi::PyTuple_New(2);
             if tuple.is_null() {
@@ -432,12 +433,23 @@ fn pair_list<'py>(
             // The tuple is owned by the list from here (freed with it).
             ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, tuple);
             for (j, v) in [(0, a), (1, b)] {
-                let item = ffi::PyLong_FromLongLong(v);
+                // `PyLong_FromLong`, as CPython's module: the shorter path
+                // (`long` is 64 bits on 64-bit Linux: the test folds away).
+                let item = match std::ffi::c_long::try_from(v) {
+                    Ok(v) => ffi::PyLong_FromLong(v),
+                    Err(_) => ffi::PyLong_FromLongLong(v),
+                };
                 if item.is_null() {
                     return Err(PyErr::fetch(py));
                 }
                 ffi::PyTuple_SET_ITEM(tuple, j, item);
             }
+            filled += 1;
+        }
+        if filled != n {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "poll: fewer results than announced",
+            ));
         }
         Ok(list.downcast_into_unchecked())
     }
@@ -642,13 +654,6 @@ fn select<'py>(
 
 const DEFAULT_POLL_MASK: u16 = PollFlags::IN.bits() | PollFlags::PRI.bits() | PollFlags::OUT.bits();
 
-/// The descriptor set `poll()` waits on, with its result buffer.
-#[derive(Default)]
-struct ActivePoll {
-    poll: ioready::Poll,
-    ready: Vec<(RawFd, u16)>,
-}
-
 /// Returns a polling object, that supports registering and
 /// unregistering file descriptors, and then polling them for I/O events.
 #[pyclass(module = "select", name = "poll", frozen)]
@@ -659,7 +664,7 @@ struct PollObject {
     /// The library's registry that `poll()` waits on, kept equal to
     /// `registry`; locked for the whole of a `poll()` call, which is how a
     /// second, concurrent `poll()` is detected.
-    active: Mutex<ActivePoll>,
+    active: Mutex<ioready::Poll>,
     /// `registry` changed while `active` was in use: rebuild it before the
     /// next wait (CPython's `ufd_uptodate == 0`).
     stale: AtomicBool,
@@ -669,7 +674,7 @@ impl PollObject {
     fn new_empty() -> Self {
         PollObject {
             registry: Mutex::new(indexmap::IndexMap::new()),
-            active: Mutex::new(ActivePoll::default()),
+            active: Mutex::new(ioready::Poll::new()),
             stale: AtomicBool::new(false),
         }
     }
@@ -679,7 +684,7 @@ impl PollObject {
     fn mirror(&self, op: impl FnOnce(&mut ioready::Poll) -> io::Result<()>) {
         match self.active.try_lock() {
             Ok(mut active) if !self.stale.load(Ordering::Relaxed) => {
-                if op(&mut active.poll).is_err() {
+                if op(&mut active).is_err() {
                     self.stale.store(true, Ordering::Relaxed);
                 }
             }
@@ -748,25 +753,68 @@ impl PollObject {
         self.mirror(|p| p.unregister(fd.0));
         Ok(())
     }
+}
 
-    /// poll($self, timeout=None, /)
-    /// --
-    ///
-    /// Polls the set of registered file descriptors.
-    ///
-    ///   timeout
-    ///     The maximum time to wait in milliseconds, or else None (or a negative
-    ///     value) to wait indefinitely.
-    ///
-    /// Returns a list containing any descriptors that have events or errors to
-    /// report, as a list of (fd, event) 2-tuples.
-    #[pyo3(signature = (timeout = None, /))]
+/// `poll.poll.__doc__`, with the text signature CPython's has.
+const POLL_POLL_DOC: &std::ffi::CStr = c"poll($self, timeout=None, /)
+--
+
+Polls the set of registered file descriptors.
+
+  timeout
+    The maximum time to wait in milliseconds, or else None (or a negative
+    value) to wait indefinitely.
+
+Returns a list containing any descriptors that have events or errors to
+report, as a list of (fd, event) 2-tuples.";
+
+static POLL_POLL_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"poll".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunctionFast: poll_poll_fast,
+    },
+    ml_flags: ffi::METH_FASTCALL,
+    ml_doc: POLL_POLL_DOC.as_ptr(),
+});
+
+/// `poll.poll(timeout=None, /)`: the raw entry point, installed in the
+/// class as a method descriptor (see the module init).
+unsafe extern "C" fn poll_poll_fast(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls this with the GIL held and `nargs` arguments at
+    // `args`, alive for the call. `slf` is a `select.poll` instance: the
+    // method descriptor made with `PyDescr_NewMethod` for `PollObject`'s
+    // type checks it (`descr_check`) before calling, and the class cannot
+    // be subclassed, so the unchecked downcast is exact.
+    unsafe {
+        entry(|py| {
+            if nargs > 1 {
+                return Err(arg_count_error("poll", nargs, 0, 1));
+            }
+            let this = Borrowed::from_ptr(py, slf);
+            let this = this.downcast_unchecked::<PollObject>().get();
+            let timeout = if nargs == 1 {
+                Some(arg(py, args, 0))
+            } else {
+                None
+            };
+            this.poll(py, timeout.as_deref().filter(|t| !t.is_none()))
+                .map(Bound::into_ptr)
+        })
+    }
+}
+
+impl PollObject {
+    /// `poll.poll()`; `timeout` is `None` for an absent or `None` timeout.
     fn poll<'py>(
         &self,
         py: Python<'py>,
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (first, deadline) = match timeout {
+        let (mut timeout, deadline) = match timeout {
             None => (None, None),
             Some(t) => {
                 let ns = timeout_ns(t, NS_PER_MS, "timeout must be an integer or None")?;
@@ -792,20 +840,36 @@ impl PollObject {
                     .register_raw(fd, PollFlags::from_bits(mask))
                     .map_err(os_error)?;
             }
-            active.poll = fresh;
+            *active = fresh;
         }
-        let ActivePoll { poll, ready } = &mut *active;
-        let waited = wait_with_signals(py, first, deadline, ceil_ms, |t| {
-            ready.clear();
-            ready.extend(poll.poll_once(t)?.map(|(fd, ev)| (fd, ev.bits())));
-            Ok(())
-        })?;
-        if waited.is_none() {
-            return Ok(PyList::empty(py));
-        }
+        let poll: &mut ioready::Poll = &mut active;
+        // `wait_with_signals` by hand: the result borrows `poll`, and is
+        // turned into the list directly (no copy of the pairs).
+        let ready = loop {
+            let result = {
+                // SAFETY: `py` proves the GIL is held; only the syscall runs
+                // until the guard drops and the GIL is back.
+                let _released = unsafe { GilReleased::new() };
+                poll.poll_once(timeout)
+            };
+            match result {
+                Ok(ready) => break ready,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    py.check_signals()?;
+                    if let Some(d) = &deadline {
+                        match d.remaining() {
+                            Some(left) if left.is_zero() => return Ok(PyList::empty(py)),
+                            Some(left) => timeout = Some(ceil_ms(left)),
+                            None => {}
+                        }
+                    }
+                }
+                Err(e) => return Err(os_error(e)),
+            }
+        };
         pair_list(
             py,
-            ready.iter().map(|&(fd, ev)| (i64::from(fd), i64::from(ev))),
+            ready.map(|(fd, ev)| (i64::from(fd), i64::from(ev.bits()))),
         )
     }
 }
@@ -1150,6 +1214,20 @@ fn _ioready_select(m: &Bound<'_, PyModule>) -> PyResult<()> {
     };
     m.add("select", select)?;
     m.add_function(wrap_pyfunction!(poll, m)?)?;
+    // `poll.poll` as a raw method: a method descriptor for the class, made
+    // from a `'static` definition, replacing nothing (PyO3 defines no
+    // `poll` method on it).
+    let poll_type = py.get_type::<PollObject>();
+    // SAFETY: GIL held; the type object is alive (`poll_type`) and the
+    // definition is 'static; `PyDescr_NewMethod` returns a new reference or
+    // NULL with an exception.
+    let method = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyDescr_NewMethod(poll_type.as_type_ptr(), POLL_POLL_DEF.as_ptr()),
+        )?
+    };
+    poll_type.setattr("poll", method)?;
     m.add_class::<EpollObject>()?;
     m.add("error", py.get_type::<PyOSError>())?;
     m.add("PIPE_BUF", libc::PIPE_BUF)?;
