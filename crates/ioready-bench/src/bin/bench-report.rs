@@ -96,7 +96,10 @@ fn run(cli: Cli) -> io::Result<()> {
             report::chart(&points, report::Metric::P99, &out_dir, "p99")?;
             print!("{table}");
             // Paths in the document are relative to the document's folder.
-            let base = doc.parent().unwrap_or(Path::new("."));
+            let base = match doc.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
             let rel = pathdiff(&out_dir, base);
             let body = format!(
                 "Reproduce with:\n\n```sh\n{command}\n```\n\n{setup}\n\n{table}\n\
