@@ -102,19 +102,30 @@ impl Words {
     }
 
     /// Resizes to `len` words, new ones zero.
+    ///
+    /// Inlined for the inline case (every `insert` of a small descriptor
+    /// may grow the set by a word); the heap case is out of line.
+    #[inline]
     fn resize(&mut self, len: usize) {
         if !self.spilled() && len <= INLINE_WORDS {
             if len > self.len {
                 self.inline[self.len..len].fill(0);
             }
+            self.len = len;
         } else {
-            if !self.spilled() {
-                let mut heap = Vec::with_capacity(len);
-                heap.extend_from_slice(&self.inline[..self.len]);
-                self.heap = heap;
-            }
-            self.heap.resize(len, 0);
+            self.resize_heap(len);
         }
+    }
+
+    /// [`resize`](Self::resize) onto (or within) the heap.
+    #[inline(never)]
+    fn resize_heap(&mut self, len: usize) {
+        if !self.spilled() {
+            let mut heap = Vec::with_capacity(len);
+            heap.extend_from_slice(&self.inline[..self.len]);
+            self.heap = heap;
+        }
+        self.heap.resize(len, 0);
         self.len = len;
     }
 
