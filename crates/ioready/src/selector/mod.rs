@@ -423,7 +423,29 @@ impl Selector {
     ///
     /// The kernel's errors of the wait, unchanged (`EBADF` on select when a
     /// descriptor was closed and cannot be singled out, `ENOMEM`, ...).
+    #[inline]
     pub fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout.is_none() {
+            // The hot path of a server: one attempt, no clock, no deadline;
+            // the retry machinery (out of line) only when it must resume.
+            match self.select_once(events, None) {
+                Ok(n) if n > 0 => return Ok(()),
+                Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+                _ => {}
+            }
+        }
+        self.select_resuming(events, timeout)
+    }
+
+    /// [`select`](Self::select) with its deadline and `EINTR` handling: a
+    /// finite timeout, or a blocking wait that must be resumed.
+    #[cold]
+    #[inline(never)]
+    fn select_resuming(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         timeout::wait(timeout, |remaining| self.select_once(events, remaining))?;
         Ok(())
     }
