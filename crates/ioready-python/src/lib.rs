@@ -307,18 +307,32 @@ where
         match result {
             Ok(v) => return Ok(Some(v)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                py.check_signals()?;
-                if let Some(d) = &deadline {
-                    match d.remaining() {
-                        Some(left) if left.is_zero() => return Ok(None),
-                        Some(left) => timeout = Some(round(left)),
-                        None => {}
-                    }
+                match after_eintr(py, deadline.as_ref(), round)? {
+                    Some(next) => timeout = next.or(timeout),
+                    None => return Ok(None),
                 }
             }
             Err(e) => return Err(os_error(e)),
         }
     }
+}
+
+/// What to do after an attempt ended with `EINTR` (PEP 475): run Python's
+/// signal handlers (their exception propagates), then `Ok(None)` if the
+/// deadline has passed (CPython then returns "nothing ready"), or
+/// `Ok(Some(t))`: the next attempt's timeout, what remains rounded up by
+/// `round` (`Some(None)`: keep the current one, as for an infinite wait).
+fn after_eintr(
+    py: Python<'_>,
+    deadline: Option<&Deadline>,
+    round: fn(Duration) -> Duration,
+) -> PyResult<Option<Option<Duration>>> {
+    py.check_signals()?;
+    Ok(match deadline.map(Deadline::remaining) {
+        Some(Some(left)) if left.is_zero() => None,
+        Some(Some(left)) => Some(Some(round(left))),
+        _ => Some(None),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -484,7 +498,15 @@ fn collect<'py>(
         // list, and CPython then stops early (test_select_mutated).
         let mut i = 0;
         while i < list.len() {
-            let obj = list.get_item(i)?;
+            // SAFETY: GIL held; `i` is below the list's current length, so
+            // the slot holds a live object (borrowed), of which
+            // `from_borrowed_ptr` takes a new reference.
+            let obj = unsafe {
+                Bound::from_borrowed_ptr(
+                    py,
+                    ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t),
+                )
+            };
             fds.push(Fd(fileno(&obj)?));
             objs.push(obj);
             i += 1;
@@ -625,23 +647,49 @@ fn select<'py>(
     let (r, rest) = fds.split_at(nr);
     let (w, x) = rest.split_at(nw - nr);
     let deadline = timeout.map(|t| Deadline::after(Some(t)));
-    let selected = wait_with_signals(py, timeout, deadline, ceil_us, move |t| {
-        ioready::select_once(r, w, x, t)
-    })?;
-    let (rl, wl, xl) = match selected {
-        Some(s) => (
-            list_at(py, &objs[..nr], || s.readable_positions())?,
-            list_at(py, &objs[nr..nw], || s.writable_positions())?,
-            list_at(py, &objs[nw..], || s.exceptional_positions())?,
-        ),
-        None => (PyList::empty(py), PyList::empty(py), PyList::empty(py)),
+    // `wait_with_signals` by hand: the result (three fd_sets) is used where
+    // it is, not moved through `Option`s.
+    let mut t = timeout;
+    let s = loop {
+        let result = {
+            // SAFETY: `py` proves the GIL is held; only the syscall on plain
+            // descriptor numbers runs until the guard drops.
+            let _released = unsafe { GilReleased::new() };
+            ioready::select_once(r, w, x, t)
+        };
+        match result {
+            Ok(s) => break s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                match after_eintr(py, deadline.as_ref(), ceil_us)? {
+                    Some(next) => t = next.or(t),
+                    None => {
+                        let empty = || PyList::empty(py);
+                        return result_tuple(py, [empty(), empty(), empty()]);
+                    }
+                }
+            }
+            Err(e) => return Err(os_error(e)),
+        }
     };
+    let lists = [
+        list_at(py, &objs[..nr], || s.readable_positions())?,
+        list_at(py, &objs[nr..nw], || s.writable_positions())?,
+        list_at(py, &objs[nw..], || s.exceptional_positions())?,
+    ];
+    result_tuple(py, lists)
+}
+
+/// `(rlist, wlist, xlist)`, built directly.
+fn result_tuple<'py>(
+    py: Python<'py>,
+    lists: [Bound<'py, PyList>; 3],
+) -> PyResult<Bound<'py, PyTuple>> {
     // SAFETY: GIL held; `PyTuple_New(3)` returns a new tuple with 3 NULL
     // slots (or NULL with an exception), owned by the `Bound`; each slot is
     // set once with a new reference, which it steals.
     unsafe {
         let tuple = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(3))?;
-        for (i, list) in [rl, wl, xl].into_iter().enumerate() {
+        for (i, list) in lists.into_iter().enumerate() {
             ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, list.into_ptr());
         }
         Ok(tuple.downcast_into_unchecked())
@@ -855,13 +903,9 @@ impl PollObject {
             match result {
                 Ok(ready) => break ready,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    py.check_signals()?;
-                    if let Some(d) = &deadline {
-                        match d.remaining() {
-                            Some(left) if left.is_zero() => return Ok(PyList::empty(py)),
-                            Some(left) => timeout = Some(ceil_ms(left)),
-                            None => {}
-                        }
+                    match after_eintr(py, deadline.as_ref(), ceil_ms)? {
+                        Some(next) => timeout = next.or(timeout),
+                        None => return Ok(PyList::empty(py)),
                     }
                 }
                 Err(e) => return Err(os_error(e)),
