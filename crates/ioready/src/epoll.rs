@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rustix::event::epoll::{self, EventData, EventFlags};
 
+use crate::error::check_fd;
 use crate::flags::flag_set;
 use crate::timeout;
 
@@ -57,15 +58,6 @@ flag_set! {
 #[derive(Debug)]
 pub struct Epoll {
     fd: OwnedFd,
-}
-
-fn check_fd(fd: RawFd) -> io::Result<()> {
-    if fd < 0 {
-        return Err(timeout::invalid_input(&format!(
-            "fd: descriptor must be non-negative, got {fd}"
-        )));
-    }
-    Ok(())
 }
 
 /// Borrows a caller's descriptor number for one `epoll_ctl`.

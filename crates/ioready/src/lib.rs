@@ -100,6 +100,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg(unix)]
 
+mod error;
 mod event;
 mod flags;
 mod notify;

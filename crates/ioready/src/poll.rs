@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags as SysPollFlags};
 
+use crate::error::{check_fd, not_registered};
 use crate::flags::flag_set;
 use crate::timeout;
 
@@ -72,22 +73,6 @@ impl std::fmt::Debug for Poll {
             )
             .finish()
     }
-}
-
-fn check_fd(fd: RawFd) -> io::Result<()> {
-    if fd < 0 {
-        return Err(timeout::invalid_input(&format!(
-            "fd: descriptor must be non-negative, got {fd}"
-        )));
-    }
-    Ok(())
-}
-
-fn not_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("fd {fd} is not registered"),
-    )
 }
 
 impl Poll {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rustix::event::FdSetElement;
 
+use crate::error;
 use crate::timeout;
 
 /// One word of an `fd_set` bit vector, as the platform lays it out.
@@ -258,7 +259,7 @@ impl FdSets {
             }
         }
         let nfds = i32::try_from(nfds)
-            .map_err(|_| timeout::invalid_input("select: descriptor number too large"))?;
+            .map_err(|_| error::invalid_input("select: descriptor number too large"))?;
         let ts = timeout::to_timespec(remaining);
         // SAFETY: the caller vouches for the descriptors (see above); each
         // set passed is at least `words` long, which covers `nfds` bits.

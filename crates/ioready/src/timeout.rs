@@ -162,13 +162,6 @@ where
     }
 }
 
-/// Converts a timeout that the caller gave in a signed unit (Python's
-/// milliseconds, for example) after validation. Kept here so every entry point
-/// names the argument the same way in its error.
-pub(crate) fn invalid_input(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, what.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

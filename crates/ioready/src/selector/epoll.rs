@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::epoll::{wait_into, Epoll, EpollFlags};
+use crate::error::{already_registered, not_registered};
 use crate::event::{bits, Events, Interest, Token, Trigger};
 use crate::notify::Notifier;
 
@@ -97,10 +98,7 @@ impl Registry {
                 let mut list = self.always_ready();
                 if let Some(i) = list.iter().position(|a| a.fd == fd) {
                     if list[i].id == id {
-                        return Err(io::Error::new(
-                            io::ErrorKind::AlreadyExists,
-                            format!("fd {fd} is already registered"),
-                        ));
+                        return Err(already_registered(fd));
                     }
                     // The registered file was closed and its number reused.
                     list.swap_remove(i);
@@ -247,13 +245,6 @@ fn interest_mask(interest: Interest) -> u32 {
         m |= bits::OUT;
     }
     m
-}
-
-fn not_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("fd {fd} is not registered"),
-    )
 }
 
 /// The epoll waker: an eventfd registered edge-triggered, so a wake needs

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rustix::event::kqueue::{self, Event as KEvent, EventFilter, EventFlags};
 
+use crate::error::{already_registered, not_registered};
 use crate::event::{bits, Events, Interest, Token, Trigger};
 use crate::timeout;
 
@@ -116,10 +117,7 @@ impl Registry {
     ) -> io::Result<()> {
         let mut fds = self.fds();
         if fds.contains(&fd) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("fd {fd} is already registered"),
-            ));
+            return Err(already_registered(fd));
         }
         self.apply(fd, token, interest, trigger)?;
         fds.insert(fd);
@@ -145,13 +143,6 @@ impl Registry {
         }
         self.apply(fd, Token(0), Interest::empty(), Trigger::Level)
     }
-}
-
-fn not_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("fd {fd} is not registered"),
-    )
 }
 
 /// The waiting side: a reused `kevent` buffer the size of the caller's

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error;
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::timeout;
 
@@ -200,7 +201,7 @@ pub struct Registry {
 
 fn check_interest(interest: Interest) -> io::Result<()> {
     if interest.known().is_empty() {
-        return Err(timeout::invalid_input(
+        return Err(error::invalid_input(
             "interest: must include READABLE, WRITABLE, PRIORITY or READ_CLOSED",
         ));
     }
@@ -310,11 +311,7 @@ impl Registry {
     ///
     /// As `deregister`, plus `InvalidInput` for a negative `fd`.
     pub fn deregister_raw(&self, fd: RawFd) -> io::Result<()> {
-        if fd < 0 {
-            return Err(timeout::invalid_input(&format!(
-                "fd: descriptor must be non-negative, got {fd}"
-            )));
-        }
+        error::check_fd(fd)?;
         match &self.shared {
             #[cfg(ioready_epoll)]
             Shared::Epoll(r) => r.deregister(fd),

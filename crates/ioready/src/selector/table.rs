@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Backend;
+use crate::error::{already_registered, not_registered};
 use crate::event::{bits, Events, Interest, Token, Trigger};
 use crate::notify::Notifier;
 
@@ -62,20 +63,6 @@ impl Table {
         }
         Ok(entry)
     }
-}
-
-fn already_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("fd {fd} is already registered"),
-    )
-}
-
-fn not_registered(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("fd {fd} is not registered"),
-    )
 }
 
 /// The shared side of the select and poll backends.

@@ -1,0 +1,36 @@
+//! The errors this crate makes itself (kernel errors pass through as they
+//! are): one place, so every backend words them the same way.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// `InvalidInput`, with a message that names the argument.
+pub(crate) fn invalid_input(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_string())
+}
+
+/// `InvalidInput` for a negative descriptor number.
+pub(crate) fn check_fd(fd: RawFd) -> io::Result<()> {
+    if fd < 0 {
+        return Err(invalid_input(&format!(
+            "fd: descriptor must be non-negative, got {fd}"
+        )));
+    }
+    Ok(())
+}
+
+/// `NotFound`: modify or remove a descriptor that is not registered.
+pub(crate) fn not_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("fd {fd} is not registered"),
+    )
+}
+
+/// `AlreadyExists`: register a descriptor twice.
+pub(crate) fn already_registered(fd: RawFd) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("fd {fd} is already registered"),
+    )
+}
