@@ -62,7 +62,7 @@
 mod display;
 mod limits;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -264,6 +264,7 @@ pub trait Service {
 pub struct Echo;
 
 impl Service for Echo {
+    #[inline]
     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
         conn.send(data);
     }
@@ -364,13 +365,34 @@ impl Conn<'_> {
     /// go out exactly once and in order. A write error closes the connection
     /// after the current callback (reported as
     /// [`CloseReason::Error`]); later sends are then ignored.
+    #[inline]
     pub fn send(&mut self, data: &[u8]) {
+        // The common case, inline: nothing queued, no tracing, one write.
+        if !self.trace && self.c.pending() == 0 && self.c.error.is_none() && !data.is_empty() {
+            match write_retry(&self.c.stream, data) {
+                Ok(n) => {
+                    self.stats.bytes_out += n as u64;
+                    if n < data.len() {
+                        self.c.queue(&data[n..]);
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => self.c.queue(data),
+                Err(e) => self.c.error = Some(e.into()),
+            }
+            return;
+        }
+        self.send_slow(data);
+    }
+
+    /// [`send`](Self::send) with tracing, queued bytes or an error.
+    #[inline(never)]
+    fn send_slow(&mut self, data: &[u8]) {
         if data.is_empty() || self.c.error.is_some() {
             return;
         }
         let mut rest = data;
         if self.c.pending() == 0 {
-            match write_retry(&mut self.c.stream, data) {
+            match write_retry(&self.c.stream, data) {
                 Ok(n) => {
                     self.stats.bytes_out += n as u64;
                     if self.trace {
@@ -385,9 +407,9 @@ impl Conn<'_> {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(rustix::io::Errno::AGAIN) => {}
                 Err(e) => {
-                    self.c.error = Some(e);
+                    self.c.error = Some(e.into());
                     return;
                 }
             }
@@ -423,10 +445,24 @@ struct Connection {
 }
 
 impl Connection {
+    #[inline]
     fn pending(&self) -> usize {
         self.out.len() - self.out_pos
     }
 
+    /// Reading, nothing queued, nothing to close: what
+    /// [`Core::update`] would leave as it is.
+    #[inline]
+    fn steady(&self) -> bool {
+        self.out.len() == self.out_pos
+            && self.interest == Interest::READABLE
+            && !self.paused
+            && !self.read_closed
+            && !self.close_after_flush
+            && self.error.is_none()
+    }
+
+    #[inline(never)]
     fn queue(&mut self, data: &[u8]) {
         if self.out_pos > 0 && self.out_pos >= self.out.len() / 2 {
             self.out.drain(..self.out_pos);
@@ -436,20 +472,57 @@ impl Connection {
     }
 }
 
-fn write_retry(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+/// One `send` (with `MSG_NOSIGNAL`: a closed peer is an `EPIPE` error, not a
+/// signal), retried on `EINTR`. On Linux the system call is made inline
+/// (rustix), without std's and libc's wrappers: this is the data path.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+fn write_retry(stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io::Errno> {
     loop {
-        match stream.write(data) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        match rustix::net::send(stream, data, rustix::net::SendFlags::NOSIGNAL) {
+            Err(rustix::io::Errno::INTR) => continue,
             r => return r,
         }
     }
 }
 
-fn read_retry(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+/// One `recv`, retried on `EINTR` (see [`write_retry`]).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+fn read_retry(stream: &TcpStream, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
+    loop {
+        match rustix::net::recv(stream, &mut *buf, rustix::net::RecvFlags::empty()) {
+            Ok((n, _)) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn write_retry(mut stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io::Errno> {
+    loop {
+        match io::Write::write(&mut stream, data) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => {
+                return r.map_err(|e| {
+                    rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO)
+                })
+            }
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_retry(mut stream: &TcpStream, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
     loop {
         match stream.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
+            r => {
+                return r.map_err(|e| {
+                    rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO)
+                })
+            }
         }
     }
 }
@@ -703,13 +776,18 @@ impl<S: Service> Server<S> {
         }
         loop {
             let core = &mut self.core;
-            if core.flag.swap(false, Ordering::SeqCst) {
+            // A cheap look first: the swap is a locked instruction.
+            if core.flag.load(Ordering::Relaxed) && core.flag.swap(false, Ordering::SeqCst) {
                 core.begin_shutdown();
             }
-            if core.state_done() {
+            if core.state != State::Running && core.state_done() {
                 break;
             }
-            let (timeout, is_tick) = core.next_timeout();
+            let (timeout, is_tick) = if core.has_timers() {
+                core.next_timeout()
+            } else {
+                (None, false)
+            };
             if core.config.trace {
                 core.observer.event(&ServerEvent::Waiting);
             }
@@ -764,7 +842,18 @@ impl<S: Service> Core<S> {
         }
     }
 
+    /// Whether the next wait has a timeout (else it blocks).
+    #[inline]
+    fn has_timers(&self) -> bool {
+        self.config.tick.is_some()
+            || self.accept_paused_until.is_some()
+            || self.next_sweep.is_some()
+            || self.next_linger_check.is_some()
+            || self.state != State::Running
+    }
+
     /// The timeout of the next wait, and whether it is the tick's.
+    #[inline(never)]
     fn next_timeout(&self) -> (Option<Duration>, bool) {
         let mut timeout = self.config.tick;
         let mut is_tick = timeout.is_some();
@@ -944,6 +1033,7 @@ impl<S: Service> Core<S> {
         Ok(())
     }
 
+    #[inline]
     fn conn_event(&mut self, i: usize, ev: &Event) {
         let trace = self.config.trace;
         let Some(Some(c)) = self.conns.get_mut(i) else {
@@ -961,7 +1051,7 @@ impl<S: Service> Core<S> {
             && c.error.is_none()
             && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
         {
-            match read_retry(&mut c.stream, &mut self.read_buf) {
+            match read_retry(&c.stream, &mut self.read_buf) {
                 Ok(0) => {
                     c.read_closed = true;
                     let mut conn = Conn {
@@ -989,8 +1079,8 @@ impl<S: Service> Core<S> {
                     };
                     self.service.on_data(&mut conn, data);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => c.error = Some(e),
+                Err(rustix::io::Errno::AGAIN) => {}
+                Err(e) => c.error = Some(e.into()),
             }
         } else if ev.is_error() && c.pending() == 0 && c.error.is_none() {
             // An error with nothing to read or write through: fetch it.
@@ -1000,11 +1090,15 @@ impl<S: Service> Core<S> {
                 Err(e) => e,
             });
         }
+        if c.steady() {
+            return;
+        }
         self.update(i);
     }
 
     /// Closes the connection if it is finished, else registers the interest
     /// its state needs (only when that changed).
+    #[inline(never)]
     fn update(&mut self, i: usize) {
         let Some(c) = &mut self.conns[i] else {
             return;
@@ -1059,16 +1153,16 @@ impl<S: Service> Core<S> {
             return;
         };
         for _ in 0..8 {
-            match read_retry(&mut c.stream, &mut self.read_buf) {
+            match read_retry(&c.stream, &mut self.read_buf) {
                 Ok(0) => {
                     c.read_closed = true;
                     return self.close(i, None);
                 }
                 Ok(_) => {}
                 // Nothing unread: a close now sends end of file, not a reset.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.close(i, None),
+                Err(rustix::io::Errno::AGAIN) => return self.close(i, None),
                 Err(e) => {
-                    c.error = Some(e);
+                    c.error = Some(e.into());
                     return self.close(i, None);
                 }
             }
@@ -1121,6 +1215,7 @@ impl<S: Service> Core<S> {
     }
 
     /// Resumes accepting after a pause, and closes idle connections.
+    #[inline]
     fn timers(&mut self) {
         if self.accept_paused_until.is_none()
             && self.next_sweep.is_none()
@@ -1128,6 +1223,11 @@ impl<S: Service> Core<S> {
         {
             return;
         }
+        self.run_timers();
+    }
+
+    #[inline(never)]
+    fn run_timers(&mut self) {
         let now = Instant::now();
         if self.next_linger_check.is_some_and(|t| now >= t) {
             let mut next: Option<Instant> = None;
@@ -1194,7 +1294,7 @@ impl<S: Service> Core<S> {
 /// One write of the queued bytes (level-triggered: a partial write is
 /// followed by another writable event).
 fn flush(c: &mut Connection, stats: &mut Summary, observer: &mut dyn Observer, trace: bool) {
-    match write_retry(&mut c.stream, &c.out[c.out_pos..]) {
+    match write_retry(&c.stream, &c.out[c.out_pos..]) {
         Ok(n) => {
             stats.bytes_out += n as u64;
             if trace {
@@ -1216,7 +1316,7 @@ fn flush(c: &mut Connection, stats: &mut Summary, observer: &mut dyn Observer, t
                 }
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => c.error = Some(e),
+        Err(rustix::io::Errno::AGAIN) => {}
+        Err(e) => c.error = Some(e.into()),
     }
 }
