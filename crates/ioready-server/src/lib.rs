@@ -369,7 +369,7 @@ impl Conn<'_> {
     pub fn send(&mut self, data: &[u8]) {
         // The common case, inline: nothing queued, no tracing, one write.
         if !self.trace && self.c.pending() == 0 && self.c.error.is_none() && !data.is_empty() {
-            match write_retry(&self.c.stream, data) {
+            match write_retry(self.c, data) {
                 Ok(n) => {
                     self.stats.bytes_out += n as u64;
                     if n < data.len() {
@@ -381,42 +381,51 @@ impl Conn<'_> {
             }
             return;
         }
-        self.send_slow(data);
+        send_slow(self.c, self.stats, self.observer, self.trace, data);
     }
+}
 
-    /// [`send`](Self::send) with tracing, queued bytes or an error.
-    #[inline(never)]
-    fn send_slow(&mut self, data: &[u8]) {
-        if data.is_empty() || self.c.error.is_some() {
-            return;
-        }
-        let mut rest = data;
-        if self.c.pending() == 0 {
-            match write_retry(&self.c.stream, data) {
-                Ok(n) => {
-                    self.stats.bytes_out += n as u64;
-                    if self.trace {
-                        self.observer
-                            .event(&ServerEvent::Sent(self.c.peer, &data[..n]));
-                    }
-                    rest = &data[n..];
-                    if rest.is_empty() {
-                        if self.trace {
-                            self.observer.event(&ServerEvent::QueueEmpty(self.c.peer));
-                        }
-                        return;
-                    }
+/// [`Conn::send`] with tracing, queued bytes or an error. A function of
+/// the parts, not of `Conn`, so that the inlined fast path does not have to
+/// build a `Conn` in memory.
+#[inline(never)]
+fn send_slow(
+    c: &mut Connection,
+    stats: &mut Summary,
+    observer: &mut dyn Observer,
+    trace: bool,
+    data: &[u8],
+) {
+    if data.is_empty() || c.error.is_some() {
+        return;
+    }
+    let mut rest = data;
+    if c.pending() == 0 {
+        match write_retry(c, data) {
+            Ok(n) => {
+                stats.bytes_out += n as u64;
+                if trace {
+                    observer.event(&ServerEvent::Sent(c.peer, &data[..n]));
                 }
-                Err(rustix::io::Errno::AGAIN) => {}
-                Err(e) => {
-                    self.c.error = Some(e.into());
+                rest = &data[n..];
+                if rest.is_empty() {
+                    if trace {
+                        observer.event(&ServerEvent::QueueEmpty(c.peer));
+                    }
                     return;
                 }
             }
+            Err(rustix::io::Errno::AGAIN) => {}
+            Err(e) => {
+                c.error = Some(e.into());
+                return;
+            }
         }
-        self.c.queue(rest);
     }
+    c.queue(rest);
+}
 
+impl Conn<'_> {
     /// Closes the connection once everything queued is sent; reading stops
     /// now. Input that still arrives is discarded until the peer closes
     /// (at most [`Config::shutdown_grace`]), so that closing does not reset
@@ -429,6 +438,9 @@ impl Conn<'_> {
 #[derive(Debug)]
 struct Connection {
     stream: TcpStream,
+    /// `stream`'s descriptor (std's `as_fd` is not inlined).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    raw: std::os::fd::RawFd,
     peer: SocketAddr,
     out: Vec<u8>,
     out_pos: usize,
@@ -445,6 +457,16 @@ struct Connection {
 }
 
 impl Connection {
+    /// The socket, borrowed without a call into std.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[inline]
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: `raw` is `stream`'s descriptor, which stays open as long
+        // as `stream` lives; the borrow of `self` keeps `stream` alive for
+        // the lifetime of the result.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.raw) }
+    }
+
     #[inline]
     fn pending(&self) -> usize {
         self.out.len() - self.out_pos
@@ -477,9 +499,9 @@ impl Connection {
 /// (rustix), without std's and libc's wrappers: this is the data path.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[inline]
-fn write_retry(stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io::Errno> {
+fn write_retry(c: &Connection, data: &[u8]) -> Result<usize, rustix::io::Errno> {
     loop {
-        match rustix::net::send(stream, data, rustix::net::SendFlags::NOSIGNAL) {
+        match rustix::net::send(c.fd(), data, rustix::net::SendFlags::NOSIGNAL) {
             Err(rustix::io::Errno::INTR) => continue,
             r => return r,
         }
@@ -489,9 +511,9 @@ fn write_retry(stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io::Err
 /// One `recv`, retried on `EINTR` (see [`write_retry`]).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[inline]
-fn read_retry(stream: &TcpStream, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
+fn read_retry(c: &Connection, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
     loop {
-        match rustix::net::recv(stream, &mut *buf, rustix::net::RecvFlags::empty()) {
+        match rustix::net::recv(c.fd(), &mut *buf, rustix::net::RecvFlags::empty()) {
             Ok((n, _)) => return Ok(n),
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e),
@@ -500,7 +522,8 @@ fn read_retry(stream: &TcpStream, buf: &mut [u8]) -> Result<usize, rustix::io::E
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn write_retry(mut stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io::Errno> {
+fn write_retry(c: &Connection, data: &[u8]) -> Result<usize, rustix::io::Errno> {
+    let mut stream = &c.stream;
     loop {
         match io::Write::write(&mut stream, data) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -514,7 +537,8 @@ fn write_retry(mut stream: &TcpStream, data: &[u8]) -> Result<usize, rustix::io:
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn read_retry(mut stream: &TcpStream, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
+fn read_retry(c: &Connection, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
+    let mut stream = &c.stream;
     loop {
         match stream.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -780,10 +804,13 @@ impl<S: Service> Server<S> {
             if core.flag.load(Ordering::Relaxed) && core.flag.swap(false, Ordering::SeqCst) {
                 core.begin_shutdown();
             }
-            if core.state != State::Running && core.state_done() {
-                break;
-            }
+            // Timers, the drain and timeouts only when one is set: one look
+            // per wait otherwise.
             let (timeout, is_tick) = if core.has_timers() {
+                if core.state != State::Running && core.state_done() {
+                    break;
+                }
+                core.run_timers();
                 core.next_timeout()
             } else {
                 (None, false)
@@ -802,7 +829,6 @@ impl<S: Service> Server<S> {
             for ev in self.events.iter() {
                 core.handle(ev);
             }
-            core.timers();
         }
         self.core.close_all();
         Ok(self.core.stats)
@@ -1003,6 +1029,8 @@ impl<S: Service> Core<S> {
             return Err(e);
         }
         self.conns[i] = Some(Connection {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            raw: std::os::fd::AsRawFd::as_raw_fd(&stream),
             stream,
             peer,
             out: Vec::new(),
@@ -1051,7 +1079,7 @@ impl<S: Service> Core<S> {
             && c.error.is_none()
             && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
         {
-            match read_retry(&c.stream, &mut self.read_buf) {
+            match read_retry(c, &mut self.read_buf) {
                 Ok(0) => {
                     c.read_closed = true;
                     let mut conn = Conn {
@@ -1153,7 +1181,7 @@ impl<S: Service> Core<S> {
             return;
         };
         for _ in 0..8 {
-            match read_retry(&c.stream, &mut self.read_buf) {
+            match read_retry(c, &mut self.read_buf) {
                 Ok(0) => {
                     c.read_closed = true;
                     return self.close(i, None);
@@ -1214,20 +1242,16 @@ impl<S: Service> Core<S> {
         drop(c);
     }
 
-    /// Resumes accepting after a pause, and closes idle connections.
-    #[inline]
-    fn timers(&mut self) {
+    /// Resumes accepting after a pause, closes idle connections and ends
+    /// lingering closes whose time is up (before each wait).
+    #[inline(never)]
+    fn run_timers(&mut self) {
         if self.accept_paused_until.is_none()
             && self.next_sweep.is_none()
             && self.next_linger_check.is_none()
         {
             return;
         }
-        self.run_timers();
-    }
-
-    #[inline(never)]
-    fn run_timers(&mut self) {
         let now = Instant::now();
         if self.next_linger_check.is_some_and(|t| now >= t) {
             let mut next: Option<Instant> = None;
@@ -1294,7 +1318,7 @@ impl<S: Service> Core<S> {
 /// One write of the queued bytes (level-triggered: a partial write is
 /// followed by another writable event).
 fn flush(c: &mut Connection, stats: &mut Summary, observer: &mut dyn Observer, trace: bool) {
-    match write_retry(&c.stream, &c.out[c.out_pos..]) {
+    match write_retry(c, &c.out[c.out_pos..]) {
         Ok(n) => {
             stats.bytes_out += n as u64;
             if trace {
