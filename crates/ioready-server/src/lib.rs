@@ -431,7 +431,7 @@ impl Conn<'_> {
     /// (at most [`Config::shutdown_grace`]), so that closing does not reset
     /// the connection and destroy what the peer has yet to read.
     pub fn close(&mut self) {
-        self.c.close_after_flush = true;
+        self.c.flags |= CLOSE_AFTER_FLUSH;
     }
 }
 
@@ -446,17 +446,29 @@ struct Connection {
     out_pos: usize,
     /// The interest currently registered.
     interest: Interest,
-    /// Reading paused for backpressure.
-    paused: bool,
-    read_closed: bool,
-    close_after_flush: bool,
+    /// [`PAUSED`] (reading paused for backpressure), [`READ_CLOSED`],
+    /// [`CLOSE_AFTER_FLUSH`]: one byte, so that the per-event check of
+    /// [`Connection::steady`] is one comparison.
+    flags: u8,
     error: Option<io::Error>,
     last_active: Option<Instant>,
     /// Set while discarding input after shutting down our writing side.
     linger_until: Option<Instant>,
 }
 
+/// [`Connection::flags`]: reading paused for backpressure.
+const PAUSED: u8 = 1;
+/// [`Connection::flags`]: the peer shut down its writing side.
+const READ_CLOSED: u8 = 2;
+/// [`Connection::flags`]: close once the queued output is sent.
+const CLOSE_AFTER_FLUSH: u8 = 4;
+
 impl Connection {
+    #[inline]
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
     /// The socket, borrowed without a call into std.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[inline]
@@ -478,9 +490,7 @@ impl Connection {
     fn steady(&self) -> bool {
         self.out.len() == self.out_pos
             && self.interest == Interest::READABLE
-            && !self.paused
-            && !self.read_closed
-            && !self.close_after_flush
+            && self.flags == 0
             && self.error.is_none()
     }
 
@@ -937,7 +947,7 @@ impl<S: Service> Core<S> {
         for i in 0..self.conns.len() {
             if let Some(c) = &mut self.conns[i] {
                 pending += c.pending();
-                c.close_after_flush = true;
+                c.flags |= CLOSE_AFTER_FLUSH;
                 self.update(i);
             }
         }
@@ -1036,9 +1046,7 @@ impl<S: Service> Core<S> {
             out: Vec::new(),
             out_pos: 0,
             interest: Interest::READABLE,
-            paused: false,
-            read_closed: false,
-            close_after_flush: false,
+            flags: 0,
             error: None,
             last_active: self.config.idle_timeout.map(|_| Instant::now()),
             linger_until: None,
@@ -1081,7 +1089,7 @@ impl<S: Service> Core<S> {
         {
             match read_retry(c, &mut self.read_buf) {
                 Ok(0) => {
-                    c.read_closed = true;
+                    c.flags |= READ_CLOSED;
                     let mut conn = Conn {
                         c,
                         stats: &mut self.stats,
@@ -1135,21 +1143,21 @@ impl<S: Service> Core<S> {
         if c.error.is_some() {
             return self.close(i, None);
         }
-        if pending == 0 && c.read_closed {
+        if pending == 0 && c.has(READ_CLOSED) {
             return self.close(i, None);
         }
-        if pending == 0 && c.close_after_flush {
+        if pending == 0 && c.has(CLOSE_AFTER_FLUSH) {
             return self.linger(i);
         }
-        if c.paused {
+        if c.has(PAUSED) {
             if pending <= self.config.output_cap / 2 {
-                c.paused = false;
+                c.flags &= !PAUSED;
             }
         } else if pending >= self.config.output_cap {
-            c.paused = true;
+            c.flags |= PAUSED;
         }
         let mut want = Interest::empty();
-        if !c.paused && !c.read_closed && !c.close_after_flush {
+        if c.flags & (PAUSED | READ_CLOSED | CLOSE_AFTER_FLUSH) == 0 {
             want |= Interest::READABLE;
         }
         if pending > 0 {
@@ -1183,7 +1191,7 @@ impl<S: Service> Core<S> {
         for _ in 0..8 {
             match read_retry(c, &mut self.read_buf) {
                 Ok(0) => {
-                    c.read_closed = true;
+                    c.flags |= READ_CLOSED;
                     return self.close(i, None);
                 }
                 Ok(_) => {}
@@ -1234,7 +1242,7 @@ impl<S: Service> Core<S> {
                 (Some(CloseReason::Idle), _) => CloseReason::Idle,
                 (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
                 (_, Some(e)) => CloseReason::Error(e),
-                _ if c.read_closed => CloseReason::Eof,
+                _ if c.has(READ_CLOSED) => CloseReason::Eof,
                 _ => CloseReason::Done,
             };
             self.observer.event(&ServerEvent::Closed(c.peer, reason));
