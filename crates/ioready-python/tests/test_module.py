@@ -89,8 +89,9 @@ class Differential(unittest.TestCase):
                       lambda: [-1], lambda: [1 << 40], lambda: [r, r, w]]:
             with self.subTest(rlist=rlist()):
                 self.same(lambda m: m.select(rlist(), [], [], 0))
-        self.same(lambda m: m.select(), wording=False)
-        self.same(lambda m: m.select([], [], [], 0, 1), wording=False)
+        # select() is a plain METH_FASTCALL function: CPython's count messages.
+        self.same(lambda m: m.select())
+        self.same(lambda m: m.select([], [], [], 0, 1))
         self.same(lambda m: m.select([], [], [], timeout=0), wording=False)
 
     def test_select_returns_the_objects_and_rereads_the_list(self):
@@ -127,6 +128,12 @@ class Differential(unittest.TestCase):
         self.same(lambda m: m.poll().register(BadFileno()))
         self.same(lambda m: m.poll().register(-1))
         self.same(lambda m: m.poll(1), wording=False)
+        # poll.poll is a plain METH_FASTCALL method: CPython's messages and
+        # CPython's own check of `self`.
+        self.same(lambda m: m.poll().poll(1, 2))
+        self.same(lambda m: m.poll().poll(timeout=1), wording=False)
+        self.same(lambda m: type(m.poll()).poll(1))
+        self.same(lambda m: type(m.poll()).poll())
 
     def test_poll_order_and_closed_descriptors(self):
         for m in (cpython, ours):
