@@ -7,24 +7,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 pub mod report;
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit, so that a server can
-/// hold 10,000 connections; returns the soft limit now in force (`None`:
-/// unlimited).
-pub fn raise_nofile() -> Option<u64> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let lim = getrlimit(Resource::Nofile);
-    if lim.current != lim.maximum {
-        let raised = Rlimit {
-            current: lim.maximum,
-            maximum: lim.maximum,
-        };
-        if setrlimit(Resource::Nofile, raised).is_ok() {
-            return lim.maximum;
-        }
-    }
-    lim.current
-}
-
 /// The address a peer server listens on: the first argument, or
 /// `127.0.0.1:0` (port 0: the kernel picks one).
 ///

@@ -123,23 +123,6 @@ impl Conn {
     }
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
-/// limit (`None`: unlimited).
-pub(crate) fn raise_nofile() -> Option<u64> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let lim = getrlimit(Resource::Nofile);
-    if lim.current != lim.maximum {
-        let raised = Rlimit {
-            current: lim.maximum,
-            maximum: lim.maximum,
-        };
-        if setrlimit(Resource::Nofile, raised).is_ok() {
-            return lim.maximum;
-        }
-    }
-    lim.current
-}
-
 fn connect_all(cfg: &Config, errors: &mut Errors) -> io::Result<Vec<Conn>> {
     let mut conns = Vec::with_capacity(cfg.connections);
     for i in 0..cfg.connections {

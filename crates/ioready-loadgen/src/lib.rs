@@ -190,19 +190,20 @@ fn config(args: &LoadArgs) -> io::Result<Config> {
 ///   the connections asked for.
 /// * The connect error if not even the first connection succeeds (no
 ///   server); later connect failures are counted instead.
+/// * The error of `setrlimit` if the soft descriptor limit cannot be raised.
 /// * Errors of the selector itself and of writing the report.
 pub fn run(args: &LoadArgs) -> io::Result<i32> {
     let cfg = config(args)?;
-    let limit = engine::raise_nofile();
-    if let Some(limit) = limit {
-        let need = cfg.connections as u64 + 32;
-        if limit < need {
-            return Err(invalid(format!(
-                "{} connections need about {need} file descriptors, but RLIMIT_NOFILE is {limit} \
-                 (raise the hard limit, e.g. `ulimit -Hn`)",
-                cfg.connections
-            )));
-        }
+    // The server crate's helper: soft limit raised to the hard one
+    // (`u64::MAX`: unlimited).
+    let limit = ioready_server::raise_fd_limit()?;
+    let need = cfg.connections as u64 + 32;
+    if limit < need {
+        return Err(invalid(format!(
+            "{} connections need about {need} file descriptors, but RLIMIT_NOFILE is {limit} \
+             (raise the hard limit, e.g. `ulimit -Hn`)",
+            cfg.connections
+        )));
     }
     let outcome = engine::run(&cfg)?;
     let report = if args.json {

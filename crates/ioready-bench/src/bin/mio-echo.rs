@@ -78,7 +78,8 @@ fn main() {
 }
 
 fn serve() -> io::Result<()> {
-    ioready_bench::raise_nofile();
+    // Best effort: without it the run fails later with a clear EMFILE.
+    let _ = ioready_server::raise_fd_limit();
     let addr = ioready_bench::listen_addr_from_args()?;
     let mut listener = TcpListener::from_std(ioready_bench::listen(addr, ioready_bench::BACKLOG)?);
     let mut poll = Poll::new()?;
