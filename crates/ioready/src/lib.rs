@@ -116,6 +116,6 @@ mod epoll;
 pub use epoll::{Epoll, EpollEvents, EpollFlags};
 pub use event::{Event, Events, Interest, Token, Trigger};
 pub use poll::{Poll, PollFlags, PollReady};
-pub use select::{select, select_once, Selected};
+pub use select::{select, select_once, SelectSets, Selected};
 pub use selector::{Backend, Registry, Selector, Waker};
 pub use timeout::Deadline;

@@ -69,10 +69,12 @@ impl Default for Words {
 }
 
 impl Words {
+    #[inline]
     fn spilled(&self) -> bool {
         self.heap.capacity() != 0
     }
 
+    #[inline]
     fn as_slice(&self) -> &[Word] {
         if self.spilled() {
             &self.heap
@@ -81,6 +83,7 @@ impl Words {
         }
     }
 
+    #[inline]
     fn as_mut_slice(&mut self) -> &mut [Word] {
         if self.spilled() {
             &mut self.heap
@@ -159,6 +162,7 @@ impl FdSet {
     }
 
     /// Sets `fd`, growing the set if needed. `fd` must be non-negative.
+    #[inline]
     pub(crate) fn insert(&mut self, fd: RawFd) {
         let fd = fd as usize;
         if fd / BITS >= self.words.len() {
@@ -176,6 +180,7 @@ impl FdSet {
     }
 
     /// True if `fd` is set.
+    #[inline]
     pub(crate) fn contains(&self, fd: RawFd) -> bool {
         let fd = fd as usize;
         self.words
@@ -273,6 +278,155 @@ impl FdSets {
             )?
         };
         Ok(n as usize)
+    }
+}
+
+/// Reusable `select(2)` sets for callers that hold plain descriptor numbers
+/// (the Python module): fill them, call [`select_once`](Self::select_once),
+/// then ask which descriptors are ready.
+///
+/// Unlike [`select`], nothing is borrowed and nothing is copied around: the
+/// three sets are filled in place, the kernel overwrites them with the ready
+/// descriptors, and the queries read them where they are. Like the
+/// functions, there is no `FD_SETSIZE` limit, and a set with no descriptor is
+/// passed to the kernel as NULL.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// b.write_all(b"ping")?;
+/// let mut sets = ioready::SelectSets::new();
+/// sets.insert_read(a.as_raw_fd())?;
+/// sets.insert_write(b.as_raw_fd())?;
+/// assert_eq!(sets.select_once(Some(Duration::from_secs(1)))?, 2);
+/// assert!(sets.is_readable(a.as_raw_fd()) && sets.is_writable(b.as_raw_fd()));
+/// sets.clear(); // ready for the next call
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Default, Debug)]
+pub struct SelectSets {
+    sets: FdSets,
+}
+
+#[inline]
+fn check_raw_fd(fd: RawFd) -> io::Result<()> {
+    if fd < 0 {
+        return Err(negative_fd());
+    }
+    Ok(())
+}
+
+#[cold]
+fn negative_fd() -> io::Error {
+    error::invalid_input("select: negative file descriptor")
+}
+
+impl SelectSets {
+    /// Three empty sets (allocating nothing for descriptors below 256).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties the three sets, keeping any allocation for the next call.
+    pub fn clear(&mut self) {
+        self.sets.read.reset(0);
+        self.sets.write.reset(0);
+        self.sets.except.reset(0);
+    }
+
+    /// Adds `fd` to the descriptors waited on for reading.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `fd` is negative.
+    #[inline]
+    pub fn insert_read(&mut self, fd: RawFd) -> io::Result<()> {
+        check_raw_fd(fd)?;
+        self.sets.read.insert(fd);
+        Ok(())
+    }
+
+    /// Adds `fd` to the descriptors waited on for writing.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `fd` is negative.
+    #[inline]
+    pub fn insert_write(&mut self, fd: RawFd) -> io::Result<()> {
+        check_raw_fd(fd)?;
+        self.sets.write.insert(fd);
+        Ok(())
+    }
+
+    /// Adds `fd` to the descriptors waited on for an exceptional condition.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `fd` is negative.
+    #[inline]
+    pub fn insert_except(&mut self, fd: RawFd) -> io::Result<()> {
+        check_raw_fd(fd)?;
+        self.sets.except.insert(fd);
+        Ok(())
+    }
+
+    /// One `select(2)` call on the descriptors inserted since the last
+    /// [`clear`](Self::clear), without the `EINTR` retry (pair it with
+    /// [`Deadline`](crate::Deadline)). `timeout`: `None` blocks, zero polls.
+    ///
+    /// Returns the kernel's count of ready bits (a descriptor ready in two
+    /// sets counts twice); the sets then hold only the ready descriptors
+    /// (see [`is_readable`](Self::is_readable)), so call `clear` and insert
+    /// again before the next call. On a timeout or an error they are empty.
+    ///
+    /// # Errors
+    ///
+    /// * `EBADF` (as an [`io::Error`] with that raw OS error) if a descriptor
+    ///   is not open.
+    /// * `Interrupted` if a signal arrived.
+    /// * `InvalidInput` if a descriptor number is too large for the kernel's
+    ///   `nfds` argument.
+    /// * Any other error of `select(2)` (`ENOMEM`), unchanged.
+    pub fn select_once(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        // SAFETY: `select(2)` only reads the descriptor numbers and answers
+        // `EBADF` for one that is not open; nothing is read, written or
+        // closed through them, so no borrow of an open file is relied upon
+        // (as with `Poll::register_raw`).
+        let result = unsafe { self.sets.select_once(timeout) };
+        match result {
+            Ok(n) if n > 0 => Ok(n),
+            other => {
+                // Nothing ready (or the sets' contents unspecified): no
+                // query may answer true.
+                self.clear();
+                other
+            }
+        }
+    }
+
+    /// True if `fd` was ready for reading at the last
+    /// [`select_once`](Self::select_once) (before it: if it was inserted).
+    #[inline]
+    pub fn is_readable(&self, fd: RawFd) -> bool {
+        fd >= 0 && self.sets.read.contains(fd)
+    }
+
+    /// True if `fd` was ready for writing at the last
+    /// [`select_once`](Self::select_once) (before it: if it was inserted).
+    #[inline]
+    pub fn is_writable(&self, fd: RawFd) -> bool {
+        fd >= 0 && self.sets.write.contains(fd)
+    }
+
+    /// True if `fd` had an exceptional condition at the last
+    /// [`select_once`](Self::select_once) (before it: if it was inserted).
+    #[inline]
+    pub fn is_exceptional(&self, fd: RawFd) -> bool {
+        fd >= 0 && self.sets.except.contains(fd)
     }
 }
 
@@ -466,6 +620,32 @@ pub fn select_once<'a, R: AsFd, W: AsFd, E: AsFd>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn select_sets_reject_negative_and_report_ready() {
+        use std::io::Write;
+        use std::os::unix::net::UnixStream;
+        let mut sets = SelectSets::new();
+        for r in [
+            sets.insert_read(-1),
+            sets.insert_write(-1),
+            sets.insert_except(-1),
+        ] {
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        }
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (fa, fb) = (a.as_raw_fd(), b.as_raw_fd());
+        sets.insert_read(fa).unwrap();
+        assert_eq!(sets.select_once(Some(Duration::ZERO)).unwrap(), 0);
+        assert!(!sets.is_readable(fa));
+        b.write_all(b"x").unwrap();
+        sets.insert_read(fa).unwrap();
+        sets.insert_read(fb).unwrap();
+        sets.insert_write(fb).unwrap();
+        assert_eq!(sets.select_once(Some(Duration::from_secs(5))).unwrap(), 2);
+        assert!(sets.is_readable(fa) && !sets.is_readable(fb) && sets.is_writable(fb));
+        assert!(!sets.is_exceptional(fa) && !sets.is_readable(-1));
+    }
 
     #[test]
     fn fd_set_grows_from_inline_to_heap_and_back_to_small() {
