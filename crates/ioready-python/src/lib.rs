@@ -4,7 +4,7 @@
 //! The module is a drop-in replacement: `select()`, `poll()` objects, `epoll`
 //! objects, `error` (which is `OSError`) and every constant, with CPython's
 //! argument handling, exceptions and messages. The waits are the library's
-//! ([`ioready::select_once`], [`ioready::Poll::poll_once`],
+//! ([`ioready::SelectSets::select_once`], [`ioready::Poll::poll_once`],
 //! [`ioready::Epoll::wait_once`]); this crate converts arguments, releases
 //! the GIL while waiting and retries `EINTR` with the time that remains
 //! (PEP 475), running Python's signal handlers between attempts.
@@ -15,7 +15,7 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
@@ -33,23 +33,6 @@ use smallvec::SmallVec;
 // ---------------------------------------------------------------------------
 // Argument conversions (CPython's, message for message)
 // ---------------------------------------------------------------------------
-
-/// A descriptor number taken from a Python object for the length of one call.
-///
-/// The number is what the kernel is asked about; nothing is read, written or
-/// closed through it, so a descriptor closed meanwhile only makes the call
-/// fail with `EBADF`, as in CPython.
-#[derive(Clone, Copy)]
-struct Fd(RawFd);
-
-impl AsFd for Fd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the number is non-negative (`fileno` refuses negative
-        // ones) and is only handed to select(2), which looks it up in the
-        // descriptor table and answers EBADF if it is not open.
-        unsafe { BorrowedFd::borrow_raw(self.0) }
-    }
-}
 
 /// `PyObject_AsFileDescriptor`: an `int`, or an object whose `fileno()`
 /// returns one; CPython's `TypeError`/`ValueError`/`OverflowError` otherwise.
@@ -477,11 +460,13 @@ fn pair_list<'py>(
 /// (a few sockets) allocates nothing for them.
 const INLINE: usize = 8;
 
-/// CPython's `seq2set`: the objects of one argument, and their descriptors.
+/// CPython's `seq2set`: the objects of one argument and their descriptors,
+/// each descriptor also inserted with `insert` (into one of the sets).
 fn collect<'py>(
     seq: &Bound<'py, PyAny>,
     objs: &mut SmallVec<[Bound<'py, PyAny>; INLINE]>,
-    fds: &mut SmallVec<[Fd; INLINE]>,
+    fds: &mut SmallVec<[RawFd; INLINE]>,
+    mut insert: impl FnMut(RawFd) -> io::Result<()>,
 ) -> PyResult<()> {
     let py = seq.py();
     // SAFETY: GIL held; the message is a NUL-terminated static string;
@@ -492,6 +477,13 @@ fn collect<'py>(
             py,
             ffi::PySequence_Fast(seq.as_ptr(), c"arguments 1-3 must be sequences".as_ptr()),
         )?
+    };
+    let mut add = |obj: Bound<'py, PyAny>| -> PyResult<()> {
+        let fd = fileno(&obj)?;
+        insert(fd).map_err(os_error)?;
+        fds.push(fd);
+        objs.push(obj);
+        Ok(())
     };
     if let Ok(list) = fast.downcast::<PyList>() {
         // The length is read again at every step: `fileno()` may shrink the
@@ -507,41 +499,45 @@ fn collect<'py>(
                     ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t),
                 )
             };
-            fds.push(Fd(fileno(&obj)?));
-            objs.push(obj);
+            add(obj)?;
             i += 1;
         }
     } else {
         for obj in fast.downcast::<PyTuple>()?.iter() {
-            fds.push(Fd(fileno(&obj)?));
-            objs.push(obj);
+            add(obj)?;
         }
     }
     Ok(())
 }
 
-/// The objects at `positions()`, as a new list (built directly: counted,
-/// then filled, as CPython's `set2list`).
-fn list_at<'py, I: Iterator<Item = usize>>(
+/// The objects whose descriptor `ready` says is ready, as a new list (built
+/// directly: counted, then filled, as CPython's `set2list`). With `all`,
+/// every object is known to be ready and none is looked up.
+fn ready_list<'py>(
     py: Python<'py>,
     objs: &[Bound<'py, PyAny>],
-    positions: impl Fn() -> I,
+    fds: &[RawFd],
+    all: bool,
+    ready: impl Fn(RawFd) -> bool,
 ) -> PyResult<Bound<'py, PyList>> {
-    let n = positions().count();
+    let is_ready = |fd: &RawFd| all || ready(*fd);
+    let n = if all {
+        fds.len()
+    } else {
+        fds.iter().filter(|fd| ready(**fd)).count()
+    };
     // SAFETY: GIL held. `PyList_New(n)` returns a new list with `n` NULL
     // slots (or NULL with an exception), owned by the `Bound` from here on;
-    // slot `j < n` is set once, with a new reference that it steals. If the
-    // second pass yielded fewer items the list is not returned (dropping it
-    // is safe: list_dealloc skips NULL slots).
+    // slot `j < n` is set once (`take(n)`), with a new reference that it
+    // steals. The second pass asks the same unchanged sets as the first, so
+    // it fills every slot; if it did not, the list is not returned (dropping
+    // it is safe: list_dealloc skips NULL slots).
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
         let mut filled = 0;
-        for (j, i) in positions().take(n).enumerate() {
-            ffi::PyList_SET_ITEM(
-                list.as_ptr(),
-                j as ffi::Py_ssize_t,
-                objs[i].clone().into_ptr(),
-            );
+        let at = fds.iter().zip(objs).filter(|(fd, _)| is_ready(fd));
+        for (j, (_, obj)) in at.take(n).enumerate() {
+            ffi::PyList_SET_ITEM(list.as_ptr(), j as ffi::Py_ssize_t, obj.clone().into_ptr());
             filled += 1;
         }
         if filled != n {
@@ -637,31 +633,33 @@ fn select<'py>(
         }
     };
     let mut objs: SmallVec<[Bound<'py, PyAny>; INLINE]> = SmallVec::new();
-    let mut fds: SmallVec<[Fd; INLINE]> = SmallVec::new();
-    collect(rlist, &mut objs, &mut fds)?;
+    let mut fds: SmallVec<[RawFd; INLINE]> = SmallVec::new();
+    let mut sets = ioready::SelectSets::new();
+    collect(rlist, &mut objs, &mut fds, |fd| sets.insert_read(fd))?;
     let nr = fds.len();
-    collect(wlist, &mut objs, &mut fds)?;
+    collect(wlist, &mut objs, &mut fds, |fd| sets.insert_write(fd))?;
     let nw = fds.len();
-    collect(xlist, &mut objs, &mut fds)?;
+    collect(xlist, &mut objs, &mut fds, |fd| sets.insert_except(fd))?;
 
-    let (r, rest) = fds.split_at(nr);
-    let (w, x) = rest.split_at(nw - nr);
     let deadline = timeout.map(|t| Deadline::after(Some(t)));
-    // `wait_with_signals` by hand: the result (three fd_sets) is used where
-    // it is, not moved through `Option`s.
+    // `wait_with_signals` by hand: the sets are filled once and, after an
+    // interrupted attempt (which empties them), filled again from `fds`.
     let mut t = timeout;
-    let s = loop {
+    let ready = loop {
         let result = {
             // SAFETY: `py` proves the GIL is held; only the syscall on plain
             // descriptor numbers runs until the guard drops.
             let _released = unsafe { GilReleased::new() };
-            ioready::select_once(r, w, x, t)
+            sets.select_once(t)
         };
         match result {
-            Ok(s) => break s,
+            Ok(n) => break n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 match after_eintr(py, deadline.as_ref(), ceil_us)? {
-                    Some(next) => t = next.or(t),
+                    Some(next) => {
+                        t = next.or(t);
+                        refill(&mut sets, &fds, nr, nw).map_err(os_error)?;
+                    }
                     None => {
                         let empty = || PyList::empty(py);
                         return result_tuple(py, [empty(), empty(), empty()]);
@@ -671,12 +669,37 @@ fn select<'py>(
             Err(e) => return Err(os_error(e)),
         }
     };
+    // The kernel counts each ready (set, descriptor) pair once, and there
+    // are at most as many pairs as objects: a count equal to the number of
+    // objects means no duplicate and every object ready.
+    let all = ready == fds.len();
+    let (objs, fds) = (&objs[..], &fds[..]);
     let lists = [
-        list_at(py, &objs[..nr], || s.readable_positions())?,
-        list_at(py, &objs[nr..nw], || s.writable_positions())?,
-        list_at(py, &objs[nw..], || s.exceptional_positions())?,
+        ready_list(py, &objs[..nr], &fds[..nr], all, |fd| sets.is_readable(fd))?,
+        ready_list(py, &objs[nr..nw], &fds[nr..nw], all, |fd| {
+            sets.is_writable(fd)
+        })?,
+        ready_list(py, &objs[nw..], &fds[nw..], all, |fd| {
+            sets.is_exceptional(fd)
+        })?,
     ];
     result_tuple(py, lists)
+}
+
+/// Fills `sets` again from the descriptors of one `select()` call (readers
+/// before `nr`, writers before `nw`, then the exceptional ones).
+fn refill(sets: &mut ioready::SelectSets, fds: &[RawFd], nr: usize, nw: usize) -> io::Result<()> {
+    sets.clear();
+    for (i, &fd) in fds.iter().enumerate() {
+        if i < nr {
+            sets.insert_read(fd)?;
+        } else if i < nw {
+            sets.insert_write(fd)?;
+        } else {
+            sets.insert_except(fd)?;
+        }
+    }
+    Ok(())
 }
 
 /// `(rlist, wlist, xlist)`, built directly.
