@@ -77,17 +77,7 @@ fi
 # 10,000 connections on each side.
 ulimit -n "$(ulimit -Hn)"
 
-HAVE_CLI=0
-if [ "$BUILD" = 1 ]; then
-    echo "== building (release)" >&2
-    cargo build --release -q -p ioready-bench --bins
-    cargo build --release -q -p ioready-loadgen --example loadgen
-    cargo build --release -q -p ioready-cli || echo "warning: ioready-cli did not build; using target/release/ioready as it is" >&2
-fi
-if target/release/ioready echo-server --help >/dev/null 2>&1; then
-    HAVE_CLI=1
-fi
-"${CC:-cc}" -O2 -o target/release/epoll_echo bench/c/epoll_echo.c
+. bench/build.sh
 
 if [ "$HAVE_CLI" = 1 ] && target/release/ioready bench --help >/dev/null 2>&1; then
     LOADGEN=(target/release/ioready bench)

@@ -61,17 +61,7 @@ else
     ISO_CONNS=4; ISO_N=250; LOAD_CONNS=64; LOAD_N=200
 fi
 
-HAVE_CLI=0
-if [ "$BUILD" = 1 ]; then
-    echo "== building (release)" >&2
-    cargo build --release -q -p ioready-bench --bins
-    cargo build --release -q -p ioready-loadgen --example loadgen
-    cargo build --release -q -p ioready-cli || echo "warning: ioready-cli did not build; using target/release/ioready as it is" >&2
-fi
-if target/release/ioready echo-server --help >/dev/null 2>&1; then
-    HAVE_CLI=1
-fi
-"${CC:-cc}" -O2 -o target/release/epoll_echo bench/c/epoll_echo.c
+. bench/build.sh
 LOADGEN=(target/release/examples/loadgen)
 
 declare -A CMD
