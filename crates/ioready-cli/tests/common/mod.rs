@@ -47,18 +47,24 @@ pub fn parse_addr(line: &str) -> Option<SocketAddr> {
     format!("{host}:{}", port.trim()).parse().ok()
 }
 
+/// Spawns `ioready ARGS` with stdin closed and its output read line by line.
+fn start(args: &[&str]) -> (Child, Receiver<String>, Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ioready");
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    (child, stdout, stderr)
+}
+
 impl Proc {
     /// Spawns `ioready ARGS` and waits (at most 30 s) for its address line.
     pub fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ioready");
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
+        let (mut child, stdout, stderr) = start(args);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -173,15 +179,7 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 
 /// Runs `ioready ARGS` to completion (killed and failed after `timeout`).
 pub fn run(args: &[&str], timeout: Duration) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ioready");
-    let out = lines(child.stdout.take().unwrap());
-    let err = lines(child.stderr.take().unwrap());
+    let (mut child, out, err) = start(args);
     let status = match wait_exit(&mut child, timeout) {
         Some(s) => s,
         None => {
