@@ -31,6 +31,19 @@ fn tokens(ev: &[Event]) -> BTreeSet<usize> {
     ev.iter().map(|e| e.token().0).collect()
 }
 
+/// Ten waits with room for two events each, every one of them full: the
+/// tokens reported over all of them (the fairness tests).
+fn tokens_seen_two_at_a_time(s: &mut Selector) -> BTreeSet<usize> {
+    let mut ev = Events::with_capacity(2);
+    let mut seen = BTreeSet::new();
+    for _ in 0..10 {
+        s.select(&mut ev, Some(SOON)).unwrap();
+        assert_eq!(ev.len(), 2);
+        seen.extend(ev.iter().map(|e| e.token().0));
+    }
+    seen
+}
+
 fn the(ev: &[Event], token: usize) -> Event {
     let v: Vec<_> = ev.iter().filter(|e| e.token() == Token(token)).collect();
     assert_eq!(v.len(), 1, "one event for token {token} in {ev:?}");
@@ -203,15 +216,8 @@ mod scenarios {
                 .unwrap();
             poke(w);
         }
-        let mut ev = Events::with_capacity(2);
-        let mut seen = BTreeSet::new();
-        for _ in 0..10 {
-            s.select(&mut ev, Some(SOON)).unwrap();
-            assert_eq!(ev.len(), 2);
-            seen.extend(ev.iter().map(|e| e.token().0));
-        }
         assert_eq!(
-            seen,
+            tokens_seen_two_at_a_time(&mut s),
             BTreeSet::from([0, 1, 2, 3, 4]),
             "{} starves descriptors",
             s.backend()
@@ -234,15 +240,8 @@ mod scenarios {
                 .unwrap();
             poke(w);
         }
-        let mut ev = Events::with_capacity(2);
-        let mut seen = BTreeSet::new();
-        for _ in 0..10 {
-            s.select(&mut ev, Some(SOON)).unwrap();
-            assert_eq!(ev.len(), 2);
-            seen.extend(ev.iter().map(|e| e.token().0));
-        }
         assert_eq!(
-            seen,
+            tokens_seen_two_at_a_time(&mut s),
             BTreeSet::from([0, 1, 2, 10, 11]),
             "{} starves descriptors",
             s.backend()
