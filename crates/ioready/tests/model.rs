@@ -1,7 +1,8 @@
 //! A randomized, model-based test of the `Selector` on every backend.
 //!
-//! Each case is a random sequence of operations on real pipes and unix
-//! socketpairs: create, `dup`, close (also while registered), register,
+//! Each case is a random sequence of operations on real pipes, unix
+//! socketpairs and regular files (which epoll refuses and the epoll
+//! backend reports as always ready, from a list of its own): create, `dup`, close (also while registered), register,
 //! reregister, deregister, deregister by number, write, read, shutdown, and
 //! bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
 //! and oneshot. Beside the real selector runs a model: what each descriptor
@@ -24,7 +25,10 @@
 //! keep a registration by descriptor *number*, so after a close it reports
 //! `is_invalid()`, and once the number is reused it reports the new file's
 //! readiness under the old token and interest; epoll keeps it by (open
-//! file, number) and drops it when the last descriptor of the file is closed.
+//! file, number) and drops it when the last descriptor of the file is closed
+//! (its list of always-ready regular files, on (file, number) alike, drops
+//! one at the first wait that finds its number closed or naming another
+//! file).
 //! Edge triggering is not modelled (when the kernel produces an edge depends
 //! on wake-ups the model does not see); select and poll must refuse it.
 //!
@@ -108,6 +112,10 @@ enum Kind {
     PipeRead,
     PipeWrite,
     Sock,
+    /// A regular file: always ready for `poll(2)` and `select(2)`; epoll
+    /// refuses it (`EPERM`) and the epoll backend reports it as always
+    /// ready from a list of its own (the file's identity is its `chan`).
+    File,
 }
 
 /// An open file description: one end of a channel.
@@ -200,6 +208,7 @@ impl World {
                 }
                 m
             }
+            Kind::File => IN | OUT,
             Kind::Sock => {
                 let i = desc.side;
                 // Writable even after shutdowns ("this prevents stuck
@@ -245,6 +254,10 @@ struct Reg {
     interest: Interest,
     trigger: Trigger,
     armed: bool,
+    /// On epoll: a regular file, in the backend's always-ready list (keyed
+    /// by number; dropped by a wait that finds the number closed or naming
+    /// another file).
+    always_ready: bool,
 }
 
 fn interest_bits(i: Interest) -> u32 {
@@ -368,11 +381,46 @@ impl Case {
     }
 
     /// The registration a backend finds for a number that names `desc` now
-    /// (`None` for a closed number: by-number backends still find theirs).
+    /// (`None`: the number is closed). select and poll look the number up;
+    /// epoll asks the kernel for (open file, number); its always-ready list
+    /// of regular files keys on (file identity, number) alike.
     fn find(&self, number: RawFd, desc: Option<usize>) -> Option<usize> {
-        self.regs
+        let identity = |d: usize| self.world.descs[d].chan;
+        let file = desc.filter(|&d| self.world.descs[d].kind == Kind::File);
+        self.regs.iter().position(|r| {
+            r.number == number
+                && (self.by_number
+                    || (r.always_ready && file.map(identity) == Some(identity(r.desc)))
+                    || (!r.always_ready && Some(r.desc) == desc))
+        })
+    }
+
+    /// The file a number names now, if it is a regular file: its identity.
+    fn file_at(&self, number: RawFd) -> Option<usize> {
+        let fd = self.world.fd_at(number)?;
+        let d = &self.world.descs[fd.desc];
+        (d.kind == Kind::File).then_some(d.chan)
+    }
+
+    /// What a wait of the epoll backend does first: forget the always-ready
+    /// registrations whose number is closed or names another file.
+    fn forget_stale_files(&mut self) {
+        if self.by_number {
+            return;
+        }
+        let stale: Vec<usize> = self
+            .regs
             .iter()
-            .position(|r| r.number == number && (self.by_number || Some(r.desc) == desc))
+            .filter(|r| {
+                r.always_ready && self.file_at(r.number) != Some(self.world.descs[r.desc].chan)
+            })
+            .map(|r| r.token)
+            .collect();
+        if !stale.is_empty() {
+            self.log
+                .push(format!("(epoll forgets stale file tokens {stale:?})"));
+            self.regs.retain(|r| !stale.contains(&r.token));
+        }
     }
 
     /// The flags a registration must be reported with now (0: none).
@@ -381,6 +429,9 @@ impl Case {
             return 0;
         }
         let interest = interest_bits(r.interest);
+        if r.always_ready {
+            return (IN | OUT) & interest;
+        }
         if !self.by_number {
             return self.world.mask(r.desc) & (interest | ERR | HUP);
         }
@@ -449,6 +500,20 @@ impl Case {
     fn new_channel(&mut self) {
         let chan = self.world.chans.len();
         self.world.chans.push(Chan::default());
+        if self.rng.chance(20) {
+            let desc = self.world.descs.len();
+            self.world.descs.push(Desc {
+                kind: Kind::File,
+                chan,
+                side: 0,
+                open: 0,
+            });
+            let fd = self.dup(common::regular_file());
+            self.log
+                .push(format!("new File {chan}: fd {}", fd.as_raw_fd()));
+            self.world.add_fd(fd, desc);
+            return;
+        }
         let (a, b, kinds) = if self.rng.chance(50) {
             let (r, w) = common::pipe();
             (r, w, [Kind::PipeRead, Kind::PipeWrite])
@@ -518,7 +583,7 @@ impl Case {
         c.writes[side] = 0;
         if !self.by_number {
             // epoll forgets a file's registrations when it is released.
-            self.regs.retain(|r| r.desc != desc);
+            self.regs.retain(|r| r.always_ready || r.desc != desc);
         }
     }
 
@@ -531,6 +596,7 @@ impl Case {
         let token = self.next_token;
         self.next_token += 1;
         let (number, desc) = (self.world.fds[i].number(), self.world.fds[i].desc);
+        let always_ready = !self.by_number && self.world.descs[desc].kind == Kind::File;
         let want = if self.refused(interest, trigger) {
             Want::Kind(io::ErrorKind::Unsupported)
         } else if self.find(number, Some(desc)).is_some() {
@@ -549,6 +615,12 @@ impl Case {
         );
         self.check_result("register", want, got);
         if want == Want::Ok {
+            if always_ready {
+                // It replaces a registration of another file under the same
+                // (reused) number.
+                self.regs
+                    .retain(|r| !(r.always_ready && r.number == number));
+            }
             self.regs.push(Reg {
                 number,
                 desc,
@@ -556,6 +628,7 @@ impl Case {
                 interest,
                 trigger,
                 armed: true,
+                always_ready,
             });
         }
     }
@@ -647,7 +720,7 @@ impl Case {
             match d.kind {
                 Kind::PipeWrite => c.writes[0] < MAX_PENDING_WRITES,
                 Kind::Sock => c.writes[1 - d.side] < MAX_PENDING_WRITES,
-                Kind::PipeRead => false,
+                Kind::PipeRead | Kind::File => false,
             }
         }) else {
             return;
@@ -681,7 +754,9 @@ impl Case {
     }
 
     fn read_op(&mut self) {
-        let Some(i) = self.random_fd(|f, w| w.descs[f.desc].kind != Kind::PipeWrite) else {
+        let Some(i) =
+            self.random_fd(|f, w| matches!(w.descs[f.desc].kind, Kind::PipeRead | Kind::Sock))
+        else {
             return;
         };
         let fd = &self.world.fds[i];
@@ -748,6 +823,7 @@ impl Case {
         let mut bound = None;
         let mut missed: HashMap<usize, usize> = HashMap::new();
         for w in 0..waits {
+            self.forget_stale_files();
             let expected: BTreeMap<usize, u32> = self
                 .regs
                 .iter()
@@ -944,7 +1020,7 @@ fn poll() {
 }
 
 #[test]
-#[ignore = "finds issue 10 defect 3 (epoll): un-ignored with the fix"]
+#[ignore = "finds issue 10 defect 3 and two faults of the always-ready files (epoll): un-ignored with the fixes"]
 fn epoll() {
     run(Backend::Epoll, 2);
 }
