@@ -2,9 +2,9 @@
 //!
 //! Each case is a random sequence of operations on real pipes, unix
 //! socketpairs and regular files (which epoll refuses and the epoll
-//! backend reports as always ready, from a list of its own): create, `dup`, close (also while registered), register,
-//! reregister, deregister, deregister by number, write, read, shutdown, and
-//! bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
+//! backend reports as always ready, from a list of its own): create,
+//! `dup`, close (also while registered), register, reregister, deregister,
+//! deregister by number, write, read, shutdown, and bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
 //! and oneshot. Beside the real selector runs a model: what each descriptor
 //! number names, what each file would tell `poll(2)`, and what each backend
 //! keeps registered. Every operation's result and every wait is compared with
