@@ -4,7 +4,8 @@
 //! socketpairs and regular files (which epoll refuses and the epoll
 //! backend reports as always ready, from a list of its own): create,
 //! `dup`, close (also while registered), register, reregister, deregister,
-//! deregister by number, write, read, shutdown, and bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
+//! deregister by number, write, read, shutdown, wakers (new, wake, drop),
+//! and bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
 //! and oneshot. Beside the real selector runs a model: what each descriptor
 //! number names, what each file would tell `poll(2)`, and what each backend
 //! keeps registered. Every operation's result and every wait is compared with
@@ -344,6 +345,9 @@ struct Case {
     regs: Vec<Reg>,
     band: RawFd,
     next_token: usize,
+    /// Wakers, with their tokens and whether a wake is pending (wakes
+    /// coalesce: one event until it is reported).
+    wakers: Vec<(ioready::Waker, usize, bool)>,
     log: Vec<String>,
 }
 
@@ -358,6 +362,7 @@ impl Case {
             regs: Vec::new(),
             band,
             next_token: 1,
+            wakers: Vec::new(),
             log: Vec::new(),
         }
     }
@@ -828,6 +833,11 @@ impl Case {
                 .regs
                 .iter()
                 .map(|r| (r.token, self.expected_flags(r)))
+                .chain(
+                    self.wakers
+                        .iter()
+                        .map(|&(_, t, pending)| (t, if pending { IN } else { 0 })),
+                )
                 .filter(|&(_, f)| f != 0)
                 .collect();
             // No ready registration waits more than ceil(ready / capacity)
@@ -898,11 +908,15 @@ impl Case {
                     }
                 }
             }
-            // Oneshot registrations are disarmed by their report.
+            // Oneshot registrations are disarmed by their report, and a
+            // reported wake is consumed.
             for r in self.regs.iter_mut() {
                 if r.trigger == Trigger::Oneshot && seen.contains(&r.token) {
                     r.armed = false;
                 }
+            }
+            for w in self.wakers.iter_mut() {
+                w.2 &= !seen.contains(&w.1);
             }
             for &token in expected.keys() {
                 if seen.contains(&token) {
@@ -922,6 +936,40 @@ impl Case {
         }
     }
 
+    /// A new waker, a wake (sometimes several: they coalesce), or a waker
+    /// dropped.
+    fn waker_op(&mut self) {
+        match self.rng.below(10) {
+            0..=2 if self.wakers.len() < 3 => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let w = ioready::Waker::new(self.sel.registry(), Token(token))
+                    .unwrap_or_else(|e| self.fail(format!("Waker::new: {e}")));
+                self.log.push(format!("waker token {token}"));
+                self.wakers.push((w, token, false));
+            }
+            0..=7 if !self.wakers.is_empty() => {
+                let i = self.rng.below(self.wakers.len());
+                let times = 1 + self.rng.below(3);
+                for _ in 0..times {
+                    if let Err(e) = self.wakers[i].0.wake() {
+                        self.fail(format!("wake: {e}"));
+                    }
+                }
+                self.wakers[i].2 = true;
+                self.log
+                    .push(format!("wake token {} x{times}", self.wakers[i].1));
+            }
+            _ if !self.wakers.is_empty() => {
+                let i = self.rng.below(self.wakers.len());
+                let (w, token, _) = self.wakers.swap_remove(i);
+                drop(w);
+                self.log.push(format!("drop waker token {token}"));
+            }
+            _ => {}
+        }
+    }
+
     fn step(&mut self) {
         let n = self.world.fds.len();
         match self.rng.below(100) {
@@ -937,7 +985,8 @@ impl Case {
             52..=55 => self.deregister_raw_op(),
             56..=68 => self.write_op(),
             69..=76 => self.read_op(),
-            77..=80 => self.shutdown_op(),
+            77..=79 => self.shutdown_op(),
+            80..=82 => self.waker_op(),
             _ => self.wait_burst(),
         }
     }
