@@ -206,10 +206,9 @@ impl FromRawFd for Epoll {
     ///
     /// `fd` must be an open descriptor that the new `Epoll` owns.
     unsafe fn from_raw_fd(fd: RawFd) -> Self {
-        // SAFETY: forwarded to the caller.
-        Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        }
+        // SAFETY: forwarded to the caller (see above).
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Epoll { fd }
     }
 }
 

@@ -213,13 +213,14 @@ impl FdSet {
         if !used || self.words.is_empty() {
             return None;
         }
+        let words = self.words.as_mut_slice();
         // SAFETY: `FdSetElement` is `repr(transparent)` over `Word` (checked
         // by the size and alignment assertions above); the slice covers
         // exactly our initialised words and borrows `self` mutably.
-        let words = self.words.as_mut_slice();
-        Some(unsafe {
+        let elements = unsafe {
             std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<FdSetElement>(), words.len())
-        })
+        };
+        Some(elements)
     }
 }
 
