@@ -6,7 +6,7 @@
 mod common;
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -280,6 +280,7 @@ mod poll_obj {
 mod epoll_obj {
     use super::*;
     use ioready::{Epoll, EpollEvents, EpollFlags};
+    use std::os::fd::{FromRawFd, IntoRawFd};
 
     fn wait(ep: &Epoll, t: Duration) -> Vec<(u64, EpollFlags)> {
         let mut ev = EpollEvents::with_capacity(64);
