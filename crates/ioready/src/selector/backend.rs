@@ -59,7 +59,7 @@ impl Backend {
         Self::ALL.into_iter().filter(|b| b.is_available())
     }
 
-    /// True if registrations may use [`Trigger::Edge`].
+    /// True if registrations may use [`Trigger::Edge`](crate::Trigger::Edge).
     pub const fn supports_edge(self) -> bool {
         matches!(self, Backend::Epoll | Backend::Kqueue)
     }

@@ -20,11 +20,13 @@
 //! * [`poll`]: `pollfd(fd, events)`, `poll_once` (`poll(2)` for no timeout
 //!   or whole milliseconds, `ppoll` for the rest), and the translation of
 //!   this platform's `POLL*` values to event bits and back.
-//! * [`epoll`] (`ioready_epoll`): `create`, `add`/`modify`/`delete` over one
+//! * `epoll` (`ioready_epoll`): `create`, `add`/`modify`/`delete` over one
 //!   private `ctl`, and `wait_into` (`epoll_pwait2` for sub-millisecond
 //!   timeouts, with its `ENOSYS` fallback latched for the process).
-//! * [`kqueue`] (`ioready_kqueue`): `new`, `apply` (changes with
-//!   `EV_RECEIPT`, one error per change), `wait_into` and `trigger_user`.
+//! * `kqueue` (`ioready_kqueue`): `new`, `set_filters` (read and write
+//!   filters changed with `EV_RECEIPT`, one error per change), `wait_into`,
+//!   `token_and_bits` (a `kevent` as event bits) and `user_event` (the
+//!   `EVFILT_USER` event behind the waker).
 //! * [`notify`]: `Notifier`, a descriptor another thread can make readable
 //!   (an `eventfd` on epoll platforms, a non-blocking pipe elsewhere).
 //! * [`borrow_number`], [`is_open`], [`identity`]: descriptor *numbers*
