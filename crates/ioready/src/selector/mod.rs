@@ -23,13 +23,18 @@
 //! 2. **The OS module**: `sys/uring.rs`, declared in `sys/mod.rs` under the
 //!    same cfg, holding every syscall and kernel struct the backend needs
 //!    (and nothing about tokens or tables); list it in the contract at the
-//!    top of `sys/mod.rs`.
+//!    top of `sys/mod.rs`. A dependency it needs (the `io-uring` crate) is
+//!    optional in `crates/ioready/Cargo.toml`, enabled by the feature.
 //! 3. **The selector module**: `selector/uring.rs`, declared below under
 //!    the same cfg, with a unit type implementing `dispatch::Driver`
 //!    (registry, waiter, waker; see the epoll backend for a kernel-side
 //!    registry and `table.rs` for a user-space one), and one line in the
 //!    `backends!` list at the bottom of `dispatch.rs`:
 //!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Uring,`.
+//!    Only `Driver`'s methods are needed: the enums, `Selector::with_backend`,
+//!    `Registry`, `Waker` and the wait all reach the backend through that
+//!    list. Events go into `Events` with `Events::push` (or, as epoll does,
+//!    straight into its buffer when the kernel's record is `RawEvent`).
 //! 4. **The tests**: one line in `for_each_selector_backend!` in
 //!    `tests/common/mod.rs` (under the same cfg); the conformance,
 //!    selector and zero-allocation suites then run on it.
