@@ -5,11 +5,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use rustix::event::epoll::EventFlags;
-
 use crate::error::check_fd;
 use crate::flags::flag_set;
-use crate::sys::epoll::{self as sys_epoll, wait_into};
+use crate::sys::epoll::{self as sys_epoll, wait_into, Flags as EventFlags};
 use crate::timeout;
 
 flag_set! {

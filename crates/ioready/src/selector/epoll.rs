@@ -12,8 +12,8 @@ use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::epoll::{self as sys_epoll, wait_into};
 use crate::sys::event::bits;
-use crate::sys::identity;
 use crate::sys::notify::Notifier;
+use crate::sys::{identity, Errno};
 
 /// The epoll backend (see [`Driver`]).
 #[derive(Debug)]
@@ -113,7 +113,7 @@ fn to_epoll(interest: Interest, trigger: Trigger) -> u32 {
 }
 
 fn is_eperm(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+    e.raw_os_error() == Some(Errno::PERM.raw_os_error())
 }
 
 impl Registry {

@@ -10,8 +10,8 @@ use super::table::{self, Entry, Registry, Table, TableDriver, TableWaiter};
 use super::Backend;
 use crate::event::{Events, Interest};
 use crate::sys::event::bits;
-use crate::sys::is_open;
 use crate::sys::select::FdSets;
+use crate::sys::{is_open, Errno};
 
 /// The select backend (see [`Driver`](super::dispatch::Driver)). Boxed:
 /// its `fd_set`s are kept inline.
@@ -113,7 +113,7 @@ impl TableWaiter for Waiter {
         match result {
             Ok(0) => return Ok(0),
             Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error()) => {
+            Err(e) if e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
                 return self.report_closed(registry, events, e);
             }
             Err(e) => return Err(e),

@@ -13,7 +13,7 @@ use rustix::event::epoll::{self, EventData, EventFlags};
 
 use crate::timeout;
 
-pub(crate) use rustix::event::epoll::Event;
+pub(crate) use rustix::event::epoll::{Event, EventFlags as Flags};
 
 /// `EPOLLET`: edge-triggered.
 pub(crate) const ET: u32 = EventFlags::ET.bits();

@@ -30,7 +30,8 @@
 //! * [`notify`]: `Notifier`, a descriptor another thread can make readable
 //!   (an `eventfd` on epoll platforms, a non-blocking pipe elsewhere).
 //! * [`borrow_number`], [`is_open`], [`identity`]: descriptor *numbers*
-//!   handed to calls that only look them up.
+//!   handed to calls that only look them up; [`Errno`], the kernel's error
+//!   numbers.
 //!
 //! Every function here takes timeouts as `Option<Duration>` (`None` blocks)
 //! and does one attempt: `EINTR` comes back as `Interrupted`, and the
@@ -41,6 +42,9 @@
 //! same shape: the syscalls and structs, nothing about tokens or tables.
 
 use std::os::fd::{BorrowedFd, RawFd};
+
+/// The kernel's error numbers, for the backends that branch on one.
+pub(crate) use rustix::io::Errno;
 
 pub(crate) mod event;
 pub(crate) mod notify;
