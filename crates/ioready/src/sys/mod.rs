@@ -6,8 +6,10 @@
 //! # The contract
 //!
 //! Each piece below is written once, for every platform it exists on, with
-//! the platform differences behind item-level `#[cfg]`s here and nowhere
-//! else:
+//! the platform differences behind item-level `#[cfg]`s here. Above this
+//! layer a cfg only decides which backends and public types exist (the
+//! `Epoll` type, a backend module, a line in the backend list), never how
+//! a call is made:
 //!
 //! * [`event`]: `RawEvent`, the kernel's own event record on epoll
 //!   platforms (so the kernel writes events straight into the caller's
