@@ -6,7 +6,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ioready_server::{Bytes, PyAddr, RFC868_EPOCH_OFFSET};
+use ioready_server::rfc868;
+
+use crate::transcript::{Bytes, PyAddr};
 
 /// The multi-socket client's messages (PyMOTW).
 pub const MESSAGES: [&str; 3] = ["This is the message. ", "It will be sent ", "in parts."];
@@ -151,7 +153,9 @@ pub fn time_client(addr: SocketAddr, out: &mut dyn FnMut(&str)) -> io::Result<()
         )
     })?;
     let value = u32::from_be_bytes(bytes);
-    let unix = rfc868_to_unix(value);
+    let unix = rfc868::decode(value)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let local_secs = local
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -164,18 +168,6 @@ pub fn time_client(addr: SocketAddr, out: &mut dyn FnMut(&str)) -> io::Result<()
         unix as f64 - local_secs
     ));
     Ok(())
-}
-
-/// Unix seconds of an RFC 868 value: values below the 1970 offset are taken
-/// to be after the 32-bit wrap of 2036.
-pub fn rfc868_to_unix(value: u32) -> i64 {
-    let v = i64::from(value);
-    let offset = RFC868_EPOCH_OFFSET as i64;
-    if v < offset {
-        v + (1i64 << 32) - offset
-    } else {
-        v - offset
-    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of Unix seconds (proleptic Gregorian, UTC).

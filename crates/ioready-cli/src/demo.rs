@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ioready_server::{Config, Echo, Server, ServerEvent};
 
-use crate::{clients, out};
+use crate::{clients, out, transcript};
 
 /// The server's timeout: short, so "timed out" lines show during the slow
 /// client's pauses.
@@ -32,7 +32,7 @@ pub fn run() -> Result<i32, String> {
             if let ServerEvent::Sent(_, data) = e {
                 echoed_in_server.fetch_add(data.len() as u64, Ordering::Relaxed);
             }
-            out::stdout_line(&format!("[server] {e}"));
+            out::stdout_line(&format!("[server] {}", transcript::echo_line(e)));
             if let ServerEvent::Starting(_) = e {
                 let _ = started_tx.send(());
             }

@@ -5,6 +5,7 @@
 mod clients;
 mod demo;
 mod out;
+mod transcript;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ioready::Backend;
-use ioready_server::{Config, Echo, PyAddr, Server, ServerEvent, TimeService};
+use ioready_server::{Config, Echo, Server, ServerEvent, TimeService};
 
 /// Wait for I/O efficiently: Python's select-module servers and clients,
 /// done properly in Rust.
@@ -255,10 +256,10 @@ fn echo_server(args: EchoServerArgs) -> Result<i32, String> {
     let server = Server::bind(args.addr.as_str(), config, Echo)
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let mut server = server.with_observer(|e: &ServerEvent<'_>| match e {
-        _ if e.is_warning() => out::stderr_line(&e.to_string()),
+        _ if e.is_warning() => out::stderr_line(&transcript::echo_line(e)),
         // The seeds print a blank line before each wait.
-        ServerEvent::Waiting => out::stdout_line("\nwaiting for the next event"),
-        _ => out::stdout_line(&e.to_string()),
+        ServerEvent::Waiting => out::stdout_line(&format!("\n{}", transcript::echo_line(e))),
+        _ => out::stdout_line(&transcript::echo_line(e)),
     });
     let summary = server.run().map_err(|e| format!("echo-server: {e}"))?;
     out::stdout_line(&format!(
@@ -281,15 +282,14 @@ fn time_server(addr: &str, timeout: Duration) -> Result<i32, String> {
     let server = Server::bind(addr, config, TimeService)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     // effbot's lines, not the echo server's.
-    let mut server = server.with_observer(|e: &ServerEvent<'_>| match e {
-        _ if e.is_warning() => out::stderr_line(&e.to_string()),
-        ServerEvent::Starting(a) => {
-            out::stdout_line(&format!("listening on {} port {}", a.ip(), a.port()))
+    let mut server = server.with_observer(|e: &ServerEvent<'_>| {
+        if let Some(line) = transcript::time_line(e) {
+            if e.is_warning() {
+                out::stderr_line(&line);
+            } else {
+                out::stdout_line(&line);
+            }
         }
-        ServerEvent::Accepted(p) => out::stdout_line(&format!("connection from {}", PyAddr(*p))),
-        ServerEvent::TimedOut => out::stdout_line("still waiting"),
-        ServerEvent::ShuttingDown { .. } => out::stdout_line(&e.to_string()),
-        _ => {}
     });
     server.run().map_err(|e| format!("time-server: {e}"))?;
     Ok(0)
