@@ -9,6 +9,12 @@ use ioready::Backend;
 
 /// How a [`Server`](crate::Server) behaves. `Config::default()` is the
 /// `ioready echo-server` default.
+///
+/// Every value of every field is either served as documented or refused by
+/// [`Config::validate`] with an error; none makes the server panic.
+/// Durations may be anything up to [`Duration::MAX`]: a deadline too far
+/// away to be represented is never reached (a `shutdown_grace` of
+/// `Duration::MAX` waits for every byte to be sent, however long).
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The kernel mechanism to wait with (default: [`Backend::best`]).
@@ -20,7 +26,8 @@ pub struct Config {
     /// reading from it (default 1 MiB). Reading resumes at half of it.
     pub output_cap: usize,
     /// Size of the one read buffer shared by all connections (default
-    /// 64 KiB): the most one read takes.
+    /// 64 KiB, at most [`Config::MAX_READ_BUFFER`]): the most one read
+    /// takes.
     pub read_buffer: usize,
     /// Wait at most this long; a wait that ends with nothing ready is
     /// reported as [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut)
@@ -28,7 +35,9 @@ pub struct Config {
     /// `select(..., timeout)`). Default: none.
     pub tick: Option<Duration>,
     /// Close connections with no traffic for this long (checked every half
-    /// of it, so a connection lives at most 1.5 times this). Default: none.
+    /// of it, so a connection lives at most 1.5 times this; but not more
+    /// often than once a millisecond). Default: none; `Some(Duration::ZERO)`
+    /// is refused.
     pub idle_timeout: Option<Duration>,
     /// How long shutdown waits for queued output to drain (default 2 s).
     pub shutdown_grace: Duration,
@@ -70,8 +79,15 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks the values that have no meaning: zero `max_conns`,
-    /// `output_cap` or `read_buffer`.
+    /// The largest [`read_buffer`](Config::read_buffer) accepted: 1 GiB.
+    /// One read never needs more, and the buffer is allocated (and zeroed)
+    /// up front.
+    pub const MAX_READ_BUFFER: usize = 1 << 30;
+
+    /// Checks the values that have no meaning: zero `max_conns` or
+    /// `output_cap`, a `read_buffer` of zero or above
+    /// [`MAX_READ_BUFFER`](Self::MAX_READ_BUFFER), a zero `idle_timeout`
+    /// (`None` means no timeout).
     ///
     /// # Errors
     ///
@@ -84,8 +100,11 @@ impl Config {
         if self.output_cap == 0 {
             return bad("config: output_cap must be positive");
         }
-        if self.read_buffer == 0 {
-            return bad("config: read_buffer must be positive");
+        if self.read_buffer == 0 || self.read_buffer > Self::MAX_READ_BUFFER {
+            return bad("config: read_buffer must be 1 to 1073741824 bytes");
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return bad("config: idle_timeout must be positive (None: no timeout)");
         }
         Ok(())
     }

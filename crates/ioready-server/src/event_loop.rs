@@ -18,7 +18,7 @@ use crate::net::is_resource_exhaustion;
 use crate::report::{CloseReason, Reporter, ServerEvent};
 use crate::signals::Signals;
 use crate::slot::{ConnState, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
-use crate::timers::Timers;
+use crate::timers::{after, Timers};
 use crate::{Config, Service};
 
 /// The listener's token.
@@ -38,6 +38,13 @@ fn conn_token(i: usize) -> Token {
 #[inline]
 fn conn_index(t: Token) -> usize {
     t.0 - FIRST_CONN
+}
+
+/// How often idle connections are looked for: every half of the idle
+/// timeout, but not more than once a millisecond (a timeout of nanoseconds
+/// must not turn the loop into a busy one).
+fn sweep_period(idle: Duration) -> Duration {
+    (idle / 2).max(Duration::from_millis(1))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +127,7 @@ impl<S: Service> Loop<S> {
     pub(crate) fn start(&mut self) {
         self.report.event(&ServerEvent::Starting(self.local_addr));
         if let Some(idle) = self.config.idle_timeout {
-            self.timers.next_sweep = Some(Instant::now() + idle / 2);
+            self.timers.next_sweep = Some(after(Instant::now(), sweep_period(idle)));
         }
     }
 
@@ -233,7 +240,7 @@ impl<S: Service> Loop<S> {
             pending,
         });
         self.state = State::Draining {
-            deadline: Instant::now() + self.config.shutdown_grace,
+            deadline: after(Instant::now(), self.config.shutdown_grace),
         };
     }
 
@@ -256,7 +263,7 @@ impl<S: Service> Loop<S> {
                         if self.registry.deregister(listener).is_ok() {
                             self.listener_registered = false;
                         }
-                        self.timers.accept_paused_until = Some(Instant::now() + backoff);
+                        self.timers.accept_paused_until = Some(after(Instant::now(), backoff));
                         return;
                     }
                     _ => {
@@ -458,7 +465,7 @@ impl<S: Service> Loop<S> {
                 c.error = Some(e);
                 return self.close(i, None);
             }
-            let until = Instant::now() + self.config.shutdown_grace;
+            let until = after(Instant::now(), self.config.shutdown_grace);
             c.linger_until = Some(until);
             self.lingering += 1;
             let next = &mut self.timers.next_linger_check;
@@ -524,7 +531,7 @@ impl<S: Service> Loop<S> {
                     // Level-triggered: pending connections are reported by
                     // the next wait.
                 } else {
-                    self.timers.accept_paused_until = Some(now + self.config.accept_backoff);
+                    self.timers.accept_paused_until = Some(after(now, self.config.accept_backoff));
                 }
             }
         }
@@ -539,7 +546,7 @@ impl<S: Service> Loop<S> {
                         self.close(i, Some(CloseReason::Idle));
                     }
                 }
-                self.timers.next_sweep = Some(now + idle / 2);
+                self.timers.next_sweep = Some(after(now, sweep_period(idle)));
             }
         }
     }
