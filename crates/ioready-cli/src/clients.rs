@@ -122,7 +122,7 @@ pub fn slow_client(
         for message in SLOW_MESSAGES {
             out(&format!("sending {}", Bytes(message.as_bytes())));
             sock.write_all(message.as_bytes())?;
-            std::thread::sleep(pause.mul_f64(1.5));
+            std::thread::sleep(one_and_a_half(pause));
         }
         read_echo(&mut sock, expected.len(), 16, "", out)
     })();
@@ -137,6 +137,12 @@ pub fn slow_client(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// 1.5 × `pause`, saturating at `Duration::MAX` (`mul_f64` panics on
+/// overflow, and `--pause` takes values up to `Duration::MAX`).
+fn one_and_a_half(pause: Duration) -> Duration {
+    pause.saturating_add(pause / 2)
 }
 
 /// RFC 868 client: read the four bytes, print the time and its offset from
@@ -282,4 +288,19 @@ pub fn connect(target: &str, timeout: Duration) -> i32 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slow_clients_pause_saturates() {
+        assert_eq!(one_and_a_half(Duration::ZERO), Duration::ZERO);
+        assert_eq!(one_and_a_half(Duration::from_secs(1)), Duration::from_millis(1500));
+        assert_eq!(one_and_a_half(Duration::MAX), Duration::MAX);
+        // The largest --pause the command accepts.
+        let max = crate::args::parse_secs("18446744073709549568").unwrap();
+        assert_eq!(one_and_a_half(max), Duration::MAX);
+    }
 }

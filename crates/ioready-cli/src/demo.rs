@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ioready::Backend;
 use ioready_server::{Config, Echo, Server, ServerEvent};
 
 use crate::{clients, out, transcript};
@@ -16,9 +17,10 @@ const TICK: Duration = Duration::from_millis(300);
 /// The slow client's pause (the seed's is 1 s).
 const PAUSE: Duration = Duration::from_millis(400);
 
-pub fn run() -> Result<i32, String> {
+pub fn run(backend: Backend) -> Result<i32, String> {
     let started = Instant::now();
     let config = Config {
+        backend,
         tick: Some(TICK),
         trace: true,
         ..Config::default()
