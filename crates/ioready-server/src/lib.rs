@@ -59,6 +59,7 @@
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg(unix)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Leaves first: each file uses only those above it.
 mod config;
