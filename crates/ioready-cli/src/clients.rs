@@ -297,7 +297,10 @@ mod tests {
     #[test]
     fn the_slow_clients_pause_saturates() {
         assert_eq!(one_and_a_half(Duration::ZERO), Duration::ZERO);
-        assert_eq!(one_and_a_half(Duration::from_secs(1)), Duration::from_millis(1500));
+        assert_eq!(
+            one_and_a_half(Duration::from_secs(1)),
+            Duration::from_millis(1500)
+        );
         assert_eq!(one_and_a_half(Duration::MAX), Duration::MAX);
         // The largest --pause the command accepts.
         let max = crate::args::parse_secs("18446744073709549568").unwrap();

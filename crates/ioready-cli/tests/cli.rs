@@ -424,5 +424,62 @@ fn client_durations_and_counts_at_their_extremes() {
         LONG,
     );
     assert!(out.status.success(), "{out:?}");
+    // The other counts and durations of bench at their largest, each run
+    // bounded by --timeout: a result or a clear error, never a panic.
+    for (extra, codes) in [
+        (vec!["-c", "1", "-p", "4096", "-n", "3"], &[0][..]),
+        (
+            vec!["-c", "1", "-d", "86400", "-w", "86400", "--timeout", "0.5"],
+            &[0, 1][..],
+        ),
+        (
+            vec![
+                "-c",
+                "1",
+                "--isolated",
+                "--gap-us",
+                "10000000",
+                "-n",
+                "1",
+                "--timeout",
+                "0.5",
+            ],
+            &[0, 1][..],
+        ),
+        (
+            vec![
+                "-c",
+                "1",
+                "--isolated",
+                "--server-pid",
+                "4294967295",
+                "-n",
+                "1",
+            ],
+            &[1][..],
+        ),
+    ]
+    .into_iter()
+    // More connections than the descriptor limit allows: refused before
+    // connecting, with the reason (where the hard limit is below that).
+    .chain((limit < 1_000_032).then(|| (vec!["-c", "1000000", "-n", "1"], &[1][..])))
+    {
+        let mut args = vec!["bench", "--addr", &addr];
+        args.extend_from_slice(&extra);
+        let out = run(&args, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code().is_some_and(|c| codes.contains(&c)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        if codes == [1] {
+            assert!(
+                stderr.contains("ioready: error: bench: "),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
     terminate(server, "echo-server after the clients");
 }
