@@ -235,7 +235,8 @@ impl BackendArg {
             Ok(b)
         } else {
             Err(format!(
-                "--backend {b}: not available on this platform (this build has: {})",
+                "--backend {b} (or {BACKEND_ENV}={b}): not available on this platform \
+                 (this build has: {})",
                 Backend::available()
                     .map(|b| b.to_string())
                     .collect::<Vec<_>>()
