@@ -49,8 +49,10 @@
 //! For minutes: `IOREADY_MODEL_CASES=1000000 IOREADY_MODEL_SECONDS=300
 //! IOREADY_MODEL_BASE=$RANDOM cargo test --release -p ioready --test model`.
 
+// The model is of Linux's `pipe_poll` and `unix_poll`.
 #![cfg(target_os = "linux")]
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -465,11 +467,11 @@ impl Case {
         }
     }
 
-    /// Select cannot tell end of file from data: a registration that asks
-    /// for `READ_CLOSED` without `READABLE` is refused there.
+    /// select and poll refuse edges; select cannot tell end of file from
+    /// data, so it refuses `READ_CLOSED` without `READABLE`.
     fn refused(&self, interest: Interest, trigger: Trigger) -> bool {
         (self.by_number && trigger == Trigger::Edge)
-            || (self.backend == Backend::Select
+            || (!self.backend.supports_read_closed()
                 && interest.contains(Interest::READ_CLOSED)
                 && !interest.contains(Interest::READABLE))
     }
@@ -1015,11 +1017,18 @@ fn run_case(backend: Backend, seed: u64, band: RawFd, steps: usize) {
 }
 
 /// Runs the cases of one backend within the bounds of the knobs, each in
-/// the band of descriptor numbers at `band`; a failing case is reported
-/// with its seed.
-fn run(backend: Backend, band_index: RawFd) {
+/// the backend's own band of descriptor numbers; a failing case is
+/// reported with its seed.
+fn run(backend: Backend) {
     let limit = common::raise_nofile().min(i32::MAX as u64) as RawFd;
-    let band = 1000 + 100 * band_index;
+    let band = 1000
+        + 100
+            * match backend {
+                Backend::Select => 0,
+                Backend::Poll => 1,
+                Backend::Epoll => 2,
+                _ => 3,
+            };
     assert!(
         band + 100 < limit,
         "RLIMIT_NOFILE {limit} is too low for the model's descriptor bands"
@@ -1056,20 +1065,15 @@ fn run(backend: Backend, band_index: RawFd) {
     );
 }
 
-#[test]
-#[ignore = "finds issue 10 defects 1 and 3 (select): un-ignored with the fixes"]
-fn select() {
-    run(Backend::Select, 0);
+/// One test per backend of the one list in `common`.
+macro_rules! model_tests {
+    ($($(#[$cfg:meta])* $name:ident => $backend:expr;)*) => {$(
+        $(#[$cfg])*
+        #[test]
+        fn $name() {
+            run($backend);
+        }
+    )*};
 }
 
-#[test]
-#[ignore = "finds issue 10 defect 3 and an unfair rotation after a oneshot report (poll): un-ignored with the fixes"]
-fn poll() {
-    run(Backend::Poll, 1);
-}
-
-#[test]
-#[ignore = "finds issue 10 defect 3 and two faults of the always-ready files (epoll): un-ignored with the fixes"]
-fn epoll() {
-    run(Backend::Epoll, 2);
-}
+for_each_selector_backend!(model_tests);

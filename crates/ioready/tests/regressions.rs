@@ -2,9 +2,11 @@
 //! the model test (`tests/model.rs`), one scenario each, on every backend:
 //! each failed before its fix.
 
-// The suite drives epoll directly: Linux only.
+// What the scenarios pin down for epoll and for descriptor numbers is
+// Linux's behaviour.
 #![cfg(target_os = "linux")]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -142,7 +144,7 @@ mod scenarios {
     pub fn read_closed_alone(mut s: Selector) {
         let (a, b) = UnixStream::pair().unwrap();
         let r = s.registry().register(&a, Token(1), Interest::READ_CLOSED);
-        if s.backend() == Backend::Select {
+        if !s.backend().supports_read_closed() {
             let e = r.unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
             // Nothing was registered.
@@ -288,8 +290,10 @@ mod scenarios {
     }
 }
 
+/// One module per backend of the one list in `common`.
 macro_rules! backends {
-    ($($module:ident => $backend:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $backend:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
             use super::*;
 
@@ -298,37 +302,31 @@ macro_rules! backends {
             }
 
             #[test]
-            #[ignore = "issue 10 defect 1: un-ignored with the fix"]
             fn invalid_registrations_do_not_starve_live_ones() {
                 scenarios::invalid_registrations_do_not_starve_live_ones(make());
             }
 
             #[test]
-            #[ignore = "found by tests/model.rs (select): un-ignored with the fix"]
             fn oneshot_invalid_is_reported_once() {
                 scenarios::oneshot_invalid_is_reported_once(make());
             }
 
             #[test]
-            #[ignore = "found by tests/model.rs (select, poll): un-ignored with the fix"]
             fn oneshot_disarm_keeps_the_rotation_fair() {
                 scenarios::oneshot_disarm_keeps_the_rotation_fair(make());
             }
 
             #[test]
-            #[ignore = "issue 10 defect 3: un-ignored with the fix"]
             fn read_closed_alone() {
                 scenarios::read_closed_alone(make());
             }
 
             #[test]
-            #[ignore = "found by tests/model.rs (epoll): un-ignored with the fix"]
             fn files_and_descriptors_share_the_rotation() {
                 scenarios::files_and_descriptors_share_the_rotation(make());
             }
 
             #[test]
-            #[ignore = "found by tests/model.rs (epoll): un-ignored with the fix"]
             fn closed_file_number_and_inode_reused() {
                 scenarios::closed_file_number_and_inode_reused(make());
             }
@@ -341,8 +339,4 @@ macro_rules! backends {
     )*};
 }
 
-backends! {
-    select => Backend::Select;
-    poll => Backend::Poll;
-    epoll => Backend::Epoll;
-}
+for_each_selector_backend!(backends);
