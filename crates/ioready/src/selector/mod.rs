@@ -208,19 +208,22 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// `NotFound` if `fd` is not registered (on epoll also `EBADF` if it was
-    /// closed, which removed the registration already).
+    /// `NotFound` if `fd` is not registered (on epoll: this number for this
+    /// file; see the lifetime rules of [`Registry`]).
     pub fn deregister(&self, fd: impl AsFd) -> io::Result<()> {
         self.deregister_raw(fd.as_fd().as_raw_fd())
     }
 
-    /// [`deregister`](Self::deregister) by number: the way to drop the
-    /// registration of a descriptor that was closed without deregistering
-    /// (select and poll backends keep reporting it as invalid until then).
+    /// [`deregister`](Self::deregister) by number: on select and poll, the
+    /// way to drop the registration of a descriptor that was closed without
+    /// deregistering (they report it, as invalid or, once the number is
+    /// reused, as the new file, until then).
     ///
     /// # Errors
     ///
-    /// As `deregister`, plus `InvalidInput` for a negative `fd`.
+    /// As `deregister`, plus `InvalidInput` for a negative `fd` and, on
+    /// epoll, `EBADF` for a number that is not open (the kernel cannot be
+    /// asked about it; see the lifetime rules of [`Registry`]).
     pub fn deregister_raw(&self, fd: RawFd) -> io::Result<()> {
         error::check_fd(fd)?;
         self.shared.deregister(fd)
