@@ -112,6 +112,14 @@ mod timeout;
 #[cfg(ioready_epoll)]
 mod epoll;
 
+// io_uring (feature `uring`, Linux): the ring in the OS layer, and its
+// public front for completion-style loops.
+#[cfg(all(feature = "uring", target_os = "linux"))]
+#[path = "sys/uring/mod.rs"]
+mod sys_uring;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub mod uring;
+
 #[cfg(ioready_epoll)]
 pub use epoll::{Epoll, EpollEvents, EpollFlags};
 pub use event::{Event, Events, Interest, Token, Trigger};
