@@ -841,3 +841,8 @@ conformance! {
     selector_epoll => Box::new(SelectorObj::new(Some(Backend::Epoll)));
     selector_default => Box::new(SelectorObj::new(None));
 }
+
+#[cfg(all(feature = "uring", target_os = "linux"))]
+conformance! {
+    selector_uring => Box::new(SelectorObj::new(Some(Backend::Uring)));
+}

@@ -11,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use ioready::uring::{cqueue, opcode, types, BufRing, Capability, Ring};
+use ioready::{Backend, Selector};
 use ioready_testkit::seccomp;
 
 const SOON: Duration = Duration::from_secs(5);
@@ -252,6 +253,19 @@ fn refusal_child() {
     );
     let e = Ring::new(8).unwrap_err();
     println!("REFUSED kind={:?} msg={e}", e.kind());
+    // The Selector backend fails the same way, named and by environment,
+    // never falling back to another backend.
+    let s = Selector::with_backend(Backend::Uring).unwrap_err();
+    assert_eq!(s.kind(), e.kind());
+    assert_eq!(s.to_string(), e.to_string());
+    std::env::set_var("IOREADY_BACKEND", "uring");
+    let s = Selector::new().unwrap_err();
+    assert_eq!(s.to_string(), e.to_string());
+    println!("SELECTOR REFUSED TOO");
+    // The other backends are unaffected.
+    for b in [Backend::Epoll, Backend::Poll, Backend::Select] {
+        Selector::with_backend(b).unwrap();
+    }
 }
 
 fn refusal(errno: i32) -> String {
@@ -263,6 +277,7 @@ fn refusal(errno: i32) -> String {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(stdout.contains("SELECTOR REFUSED TOO"), "{stdout}");
     stdout
         .lines()
         .find_map(|l| l.find("REFUSED").map(|i| l[i..].to_string()))

@@ -262,6 +262,11 @@ zero_alloc! {
     selector_default => Selector::new();
 }
 
+#[cfg(all(feature = "uring", target_os = "linux"))]
+zero_alloc! {
+    selector_uring => Selector::with_backend(Backend::Uring);
+}
+
 #[test]
 fn epoll_wait() {
     let ep = Epoll::new().unwrap();

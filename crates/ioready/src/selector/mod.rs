@@ -21,6 +21,8 @@ mod kqueue;
 mod poll;
 mod select;
 mod table;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+mod uring;
 
 /// The kernel mechanism a [`Selector`] waits with.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +38,12 @@ pub enum Backend {
     /// `kqueue(2)`: macOS and the BSDs; O(ready) per wait. Level, edge and
     /// oneshot. (Not exercised by this project's CI, which runs on Linux.)
     Kqueue,
+    /// io_uring poll requests: Linux with the cargo feature `uring`; level,
+    /// edge and oneshot. Registration changes cost no system call (they
+    /// ride in the next wait's `io_uring_enter`); a wait is one call.
+    /// Refused where io_uring is (seccomp, `kernel.io_uring_disabled`):
+    /// [`Selector::with_backend`] then fails with the reason.
+    Uring,
 }
 
 impl Backend {
@@ -57,6 +65,7 @@ impl Backend {
             Backend::Select | Backend::Poll => true,
             Backend::Epoll => cfg!(ioready_epoll),
             Backend::Kqueue => cfg!(ioready_kqueue),
+            Backend::Uring => cfg!(all(feature = "uring", target_os = "linux")),
         }
     }
 
@@ -67,6 +76,7 @@ impl Backend {
             Backend::Poll,
             Backend::Epoll,
             Backend::Kqueue,
+            Backend::Uring,
         ]
         .into_iter()
         .filter(|b| b.is_available())
@@ -74,7 +84,7 @@ impl Backend {
 
     /// True if registrations may use [`Trigger::Edge`].
     pub const fn supports_edge(self) -> bool {
-        matches!(self, Backend::Epoll | Backend::Kqueue)
+        matches!(self, Backend::Epoll | Backend::Kqueue | Backend::Uring)
     }
 
     /// The lowercase name (`"select"`, `"poll"`, `"epoll"`, `"kqueue"`).
@@ -84,6 +94,7 @@ impl Backend {
             Backend::Poll => "poll",
             Backend::Epoll => "epoll",
             Backend::Kqueue => "kqueue",
+            Backend::Uring => "uring",
         }
     }
 
@@ -114,6 +125,12 @@ impl Backend {
 }
 
 fn unsupported_backend(b: Backend) -> io::Error {
+    if b == Backend::Uring && cfg!(target_os = "linux") {
+        return io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the uring backend is not available: ioready was built without its cargo feature `uring`",
+        );
+    }
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!("the {} backend is not available on this platform", b.name()),
@@ -130,11 +147,12 @@ impl std::str::FromStr for Backend {
             "poll" => Ok(Backend::Poll),
             "epoll" => Ok(Backend::Epoll),
             "kqueue" => Ok(Backend::Kqueue),
+            "uring" => Ok(Backend::Uring),
             "auto" => Ok(Backend::best()),
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "backend: unknown name {s:?} (expected auto, select, poll, epoll or kqueue)"
+                    "backend: unknown name {s:?} (expected auto, select, poll, epoll, kqueue or uring)"
                 ),
             )),
         }
@@ -154,6 +172,8 @@ enum Shared {
     Epoll(Arc<epoll::Registry>),
     #[cfg(ioready_kqueue)]
     Kqueue(Arc<kqueue::Registry>),
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring(Arc<uring::Registry>),
     /// select and poll share the user-space registration table.
     Table(Arc<table::Registry>),
 }
@@ -165,6 +185,8 @@ enum Waiter {
     Epoll,
     #[cfg(ioready_kqueue)]
     Kqueue(kqueue::Waiter),
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring(Box<uring::Waiter>),
     Poll(poll::Waiter),
     /// Boxed: its `fd_set`s keep 1024 descriptors inline.
     Select(Box<select::Waiter>),
@@ -216,6 +238,8 @@ impl Registry {
             Shared::Epoll(_) => Backend::Epoll,
             #[cfg(ioready_kqueue)]
             Shared::Kqueue(_) => Backend::Kqueue,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Shared::Uring(_) => Backend::Uring,
             Shared::Table(t) => t.backend(),
         }
     }
@@ -256,6 +280,8 @@ impl Registry {
             Shared::Epoll(r) => r.register(fd, token, interest, trigger),
             #[cfg(ioready_kqueue)]
             Shared::Kqueue(r) => r.register(fd, token, interest, trigger),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Shared::Uring(r) => r.register(fd, token, interest, trigger),
             Shared::Table(r) => r.register(fd, token, interest, trigger),
         }
     }
@@ -289,6 +315,8 @@ impl Registry {
             Shared::Epoll(r) => r.reregister(fd, token, interest, trigger),
             #[cfg(ioready_kqueue)]
             Shared::Kqueue(r) => r.reregister(fd, token, interest, trigger),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Shared::Uring(r) => r.reregister(fd, token, interest, trigger),
             Shared::Table(r) => r.reregister(fd, token, interest, trigger),
         }
     }
@@ -317,6 +345,8 @@ impl Registry {
             Shared::Epoll(r) => r.deregister(fd),
             #[cfg(ioready_kqueue)]
             Shared::Kqueue(r) => r.deregister(fd),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Shared::Uring(r) => r.deregister(fd),
             Shared::Table(r) => r.deregister(fd),
         }
     }
@@ -379,6 +409,11 @@ impl Selector {
                 Shared::Kqueue(Arc::new(kqueue::Registry::new()?)),
                 Waiter::Kqueue(kqueue::Waiter::default()),
             ),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Backend::Uring => {
+                let (r, w) = uring::new()?;
+                (Shared::Uring(Arc::new(r)), Waiter::Uring(Box::new(w)))
+            }
             Backend::Poll => (
                 Shared::Table(Arc::new(table::Registry::new(Backend::Poll)?)),
                 Waiter::Poll(poll::Waiter::default()),
@@ -466,6 +501,8 @@ impl Selector {
             (Shared::Epoll(r), Waiter::Epoll) => r.select(events, timeout),
             #[cfg(ioready_kqueue)]
             (Shared::Kqueue(r), Waiter::Kqueue(w)) => w.select(r, events, timeout),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            (Shared::Uring(r), Waiter::Uring(w)) => w.select(r, events, timeout),
             (Shared::Table(r), Waiter::Poll(w)) => w.select(r, events, timeout),
             (Shared::Table(r), Waiter::Select(w)) => w.select(r, events, timeout),
             #[allow(unreachable_patterns)]
@@ -497,6 +534,8 @@ enum WakerInner {
     Epoll(epoll::Waker),
     #[cfg(ioready_kqueue)]
     Kqueue(kqueue::Waker),
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring(uring::Waker),
     Table(table::Waker),
 }
 
@@ -512,6 +551,8 @@ impl Waker {
             Shared::Epoll(r) => WakerInner::Epoll(epoll::Waker::new(r, token)?),
             #[cfg(ioready_kqueue)]
             Shared::Kqueue(r) => WakerInner::Kqueue(kqueue::Waker::new(r, token)?),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Shared::Uring(r) => WakerInner::Uring(uring::Waker::new(r, token)?),
             Shared::Table(r) => WakerInner::Table(table::Waker::new(r, token)?),
         };
         Ok(Waker { inner })
@@ -529,6 +570,8 @@ impl Waker {
             WakerInner::Epoll(w) => w.wake(),
             #[cfg(ioready_kqueue)]
             WakerInner::Kqueue(w) => w.wake(),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            WakerInner::Uring(w) => w.wake(),
             WakerInner::Table(w) => w.wake(),
         }
     }
