@@ -93,6 +93,9 @@ struct Reg {
     /// reaped). False for a oneshot registration that fired, a level one
     /// between its report and its re-arm, a closed descriptor.
     armed: bool,
+    /// That request is still in `Table::queue` (not yet submitted): a
+    /// change takes it out instead of queueing its removal.
+    queued: bool,
     /// The wait that last reported this registration, and where in
     /// `events`: a second completion in the same wait (a multishot poll
     /// woken twice) is merged into that event.
@@ -147,6 +150,7 @@ impl Table {
         let slot = &mut self.slots[index as usize];
         let Some(reg) = slot.reg.as_mut() else { return };
         reg.armed = true;
+        reg.queued = true;
         let entry = opcode::PollAdd::new(types::Fd(reg.fd), poll_mask(reg.interest))
             .multi(reg.trigger == Trigger::Edge)
             .build()
@@ -159,8 +163,18 @@ impl Table {
     /// and anything else in flight for it, are stale from now on).
     fn disarm(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
-        let armed = slot.reg.as_ref().is_some_and(|r| r.armed);
-        if armed {
+        let (armed, queued) = slot
+            .reg
+            .as_ref()
+            .map_or((false, false), |r| (r.armed, r.queued));
+        if queued {
+            // Never submitted: take it back (the queue holds the changes of
+            // one wait, so the search is short).
+            let ud = user_data(index, slot.generation);
+            if let Some(i) = self.queue.iter().position(|e| e.get_user_data() == ud) {
+                self.queue.swap_remove(i);
+            }
+        } else if armed {
             let mut entry = opcode::PollRemove::new(user_data(index, slot.generation))
                 .build()
                 .user_data(REMOVE_UD);
@@ -172,6 +186,7 @@ impl Table {
         slot.generation = slot.generation.wrapping_add(1);
         if let Some(reg) = slot.reg.as_mut() {
             reg.armed = false;
+            reg.queued = false;
         }
     }
 
@@ -243,6 +258,7 @@ impl Registry {
             interest,
             trigger,
             armed: false,
+            queued: false,
             reported_in: 0,
             event_index: 0,
             waker: None,
@@ -346,14 +362,37 @@ impl Waiter {
         remaining: Option<Duration>,
     ) -> io::Result<usize> {
         let submitting = {
-            let mut table = registry.lock();
+            let mut guard = registry.lock();
+            let table = &mut *guard;
             let submitting = !table.queue.is_empty();
-            for entry in table.queue.drain(..) {
+            let mut pushed = 0;
+            let mut failed = None;
+            for entry in &table.queue {
                 // SAFETY: poll requests and removals name descriptors only
                 // (no buffers). A descriptor closed before the request is
                 // submitted fails it with EBADF, reported below; the
                 // kernel's request holds its own reference to the file.
-                unsafe { self.ring.push(&entry)? };
+                if let Err(e) = unsafe { self.ring.push(entry) } {
+                    failed = Some(e);
+                    break;
+                }
+                pushed += 1;
+            }
+            // The pushed ones are the kernel's now (in the submission queue
+            // if not yet submitted); the rest stay queued for the retry.
+            for entry in table.queue.drain(..pushed) {
+                let ud = entry.get_user_data();
+                if let Some(reg) = table
+                    .slots
+                    .get_mut(ud as u32 as usize)
+                    .filter(|s| s.generation == (ud >> 32) as u32)
+                    .and_then(|s| s.reg.as_mut())
+                {
+                    reg.queued = false;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
             registry.waiting.store(true, Ordering::SeqCst);
             submitting
@@ -520,6 +559,7 @@ impl Waker {
             interest: Interest::READABLE,
             trigger: Trigger::Edge,
             armed: false,
+            queued: false,
             reported_in: 0,
             event_index: 0,
             waker: Some(notifier.clone()),

@@ -459,7 +459,9 @@ impl Ring {
     /// `io_uring_enter`.
     ///
     /// `want` 0 submits without waiting (and, with `DEFER_TASKRUN`, lets the
-    /// kernel post the completions that are done). The timeout is the enter
+    /// kernel post the completions that are done), as does a zero timeout
+    /// (no timer is armed: the kernel's timer slack would make a zero timer
+    /// sleep tens of microseconds). The timeout is the enter
     /// call's own argument (`IORING_ENTER_EXT_ARG`), in nanoseconds, relative;
     /// `None` waits without one; a huge one is clamped (to a year) and returns
     /// early with nothing, as the other waits of this crate do before they
@@ -492,6 +494,13 @@ impl Ring {
             self.bind()?
         };
         let to_submit = self.ring.submission().len() as u32;
+        // A zero timeout is a poll: ask for no completion rather than arm a
+        // zero timer, which the kernel's timer slack (50 us by default)
+        // turns into a sleep.
+        let (want, timeout) = match timeout {
+            Some(d) if d.is_zero() => (0, None),
+            t => (want, t),
+        };
         match enter::enter(fd, registered, to_submit, want, timeout) {
             Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(0),
             other => other,
