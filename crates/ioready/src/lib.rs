@@ -11,6 +11,9 @@
 //!   a named one ([`Backend`]), with [`Token`]s, [`Interest`]s,
 //!   [`Trigger`] modes, a thread-safe [`Registry`] and cross-thread
 //!   [`Waker`]s.
+//! * io_uring (Linux, cargo feature `uring`): `Backend::Uring` for the
+//!   [`Selector`] (registration changes at no system call), and the
+//!   `uring` module, the ring itself for completion-style loops.
 //!
 //! # Timeouts
 //!

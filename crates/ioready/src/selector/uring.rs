@@ -319,11 +319,15 @@ pub(crate) struct Waiter {
 /// Builds the selector's ring and its registry.
 pub(super) fn new() -> io::Result<(Registry, Waiter)> {
     // Not single-issuer (see the module documentation): the selector may
-    // move between threads.
+    // move between threads. Nor a registered ring descriptor: it lives in
+    // the registering thread's table, so a selector dropped on another
+    // thread could not give it back, and the ring (with every file its
+    // requests hold) would live on until that thread exits.
     let ring = Ring::builder()
         .entries(SQ_ENTRIES)
         .cq_entries(CQ_ENTRIES)
         .single_issuer(false)
+        .register_ring_fd(false)
         .require(crate::sys_uring::Capability::PollMultishot)
         .build()?;
     let table = Table {

@@ -182,6 +182,12 @@ impl RingBuilder {
 
     /// Register the ring descriptor on the first submitting thread (default
     /// true), so that each enter skips a descriptor lookup.
+    ///
+    /// The registration is an entry in that thread's table and holds a
+    /// reference to the ring: dropping the [`Ring`] on that thread gives it
+    /// back; dropping it on another leaves the ring (and every file its
+    /// requests hold) alive until the registering thread exits. Turn it off
+    /// for a ring that may be dropped elsewhere.
     pub fn register_ring_fd(&mut self, on: bool) -> &mut Self {
         self.register_ring_fd = on;
         self
