@@ -12,12 +12,16 @@
 //!   (Multishot polls behave edge-like on Linux 6.x, and
 //!   `IORING_POLL_ADD_LEVEL` is refused with `EINVAL`.)
 //! * **Edge**: a multishot poll, armed once; re-armed only if the kernel
-//!   ends it (a completion without `IORING_CQE_F_MORE` while the completion
-//!   queue overflowed). A file that cannot be polled (a regular file) gets
-//!   one completion and is reported once, as the epoll backend does.
+//!   ends a live one (a completion without `IORING_CQE_F_MORE` after one
+//!   with it, or while the completion queue overflowed). The new poll
+//!   checks readiness when armed, so after an overflow an edge registration
+//!   that is still ready is reported once more (a spurious edge; edge users
+//!   read until `WouldBlock` anyway). A file that cannot be polled (a
+//!   regular file) gets one completion and is reported once, as on epoll.
 //! * **Oneshot**: a single-shot poll, re-armed by `reregister`.
 //! * **Wakers**: an eventfd each, under a multishot poll: a `wake` is one
-//!   `write`, and the selector never reads the eventfd.
+//!   `write`, and the selector reads the eventfd only to re-arm the poll
+//!   after an overflow ended it (so one wake is never reported twice).
 //!
 //! # Threads
 //!
@@ -96,6 +100,12 @@ struct Reg {
     /// That request is still in `Table::queue` (not yet submitted): a
     /// change takes it out instead of queueing its removal.
     queued: bool,
+    /// A completion with `IORING_CQE_F_MORE` came for the current request:
+    /// it was a live multishot poll, so a completion without the flag means
+    /// the kernel ended it (overflow, cancellation) and it must be re-armed;
+    /// without one, a first completion without the flag means the file
+    /// cannot be polled at all (a regular file: ready once, for edge).
+    more_seen: bool,
     /// The wait that last reported this registration, and where in
     /// `events`: a second completion in the same wait (a multishot poll
     /// woken twice) is merged into that event.
@@ -151,6 +161,7 @@ impl Table {
         let Some(reg) = slot.reg.as_mut() else { return };
         reg.armed = true;
         reg.queued = true;
+        reg.more_seen = false;
         let entry = opcode::PollAdd::new(types::Fd(reg.fd), poll_mask(reg.interest))
             .multi(reg.trigger == Trigger::Edge)
             .build()
@@ -259,6 +270,7 @@ impl Registry {
             trigger,
             armed: false,
             queued: false,
+            more_seen: false,
             reported_in: 0,
             event_index: 0,
             waker: None,
@@ -503,7 +515,9 @@ impl Waiter {
             } else {
                 bits::ERR
             };
-            if !more {
+            if more {
+                reg.more_seen = true;
+            } else {
                 reg.armed = false;
             }
             if flags != 0 {
@@ -516,21 +530,29 @@ impl Waiter {
                 }
             }
             // Re-arm: level always (that is what makes it level); edge
-            // when the kernel ended the multishot poll by overflow or
-            // cancellation, not when the file cannot be polled at all.
+            // when the kernel ended a live multishot poll (overflow,
+            // cancellation), not when the file cannot be polled at all.
             let rearm = !more
                 && match reg.trigger {
                     Trigger::Level => true,
-                    Trigger::Edge => overflow || res == -libc::ECANCELED,
+                    Trigger::Edge => reg.more_seen || overflow || res == -libc::ECANCELED,
                     Trigger::Oneshot => false,
                 };
             if rearm {
+                // A waker's eventfd is never read, so a new poll would find
+                // it readable at once and report a wake twice: empty it
+                // first (only here, after an overflow). A wake after this
+                // read makes it readable again and is reported.
+                if let Some(w) = &reg.waker {
+                    w.drain();
+                }
                 table.arm(index);
             }
         }
         drop(cq);
         drop(table);
         if rearm_notifier {
+            registry.notifier.drain();
             self.arm_notifier(registry)?;
         }
         Ok(consumed)
@@ -564,6 +586,7 @@ impl Waker {
             trigger: Trigger::Edge,
             armed: false,
             queued: false,
+            more_seen: false,
             reported_in: 0,
             event_index: 0,
             waker: Some(notifier.clone()),
