@@ -11,6 +11,9 @@
 //!
 //! `cargo bench -p ioready-bench --features uring --bench uring`
 
+// `criterion_group!` defines a public function it does not document.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;

@@ -99,27 +99,22 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg(unix)]
 
 mod error;
 mod event;
 mod flags;
-mod notify;
 mod poll;
 mod select;
 mod selector;
+mod sys;
 mod timeout;
 
 #[cfg(ioready_epoll)]
 mod epoll;
 
-// io_uring (feature `uring`, Linux): the ring in the OS layer, and its
-// public front for completion-style loops.
-#[cfg(all(feature = "uring", target_os = "linux"))]
-#[path = "sys/uring/mod.rs"]
-mod sys_uring;
+// io_uring (feature `uring`, Linux): the public front of `sys::uring`, the
+// ring, for completion-style loops.
 #[cfg(all(feature = "uring", target_os = "linux"))]
 pub mod uring;
 

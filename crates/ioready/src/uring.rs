@@ -71,12 +71,12 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-pub use crate::sys_uring::{BufRing, Capability, Features, Ring, RingBuilder};
+pub use crate::sys::uring::{BufRing, Capability, Features, Ring, RingBuilder};
 pub use io_uring::{cqueue, opcode, squeue, types, Probe};
 
 /// The value of the sysctl `kernel.io_uring_disabled` (Linux 6.6+): 0
 /// allowed, 1 only for privileged processes and `kernel.io_uring_group`, 2
 /// nobody. `None` where the sysctl does not exist or cannot be read.
 pub fn io_uring_disabled() -> Option<u32> {
-    crate::sys_uring::refusal::io_uring_disabled()
+    crate::sys::uring::refusal::io_uring_disabled()
 }

@@ -66,10 +66,12 @@ use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types};
 
+use super::dispatch::Driver;
 use crate::error::{already_registered, not_registered};
-use crate::event::{bits, Events, Interest, Token, Trigger};
-use crate::notify::Notifier;
-use crate::sys_uring::Ring;
+use crate::event::{Events, Interest, Token, Trigger};
+use crate::sys::event::{self, bits};
+use crate::sys::notify::Notifier;
+use crate::sys::uring::{Capability, Ring};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -137,23 +139,6 @@ fn user_data(index: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(index)
 }
 
-fn poll_mask(interest: Interest) -> u32 {
-    let mut m = 0;
-    if interest.contains(Interest::READABLE) {
-        m |= bits::IN;
-    }
-    if interest.contains(Interest::WRITABLE) {
-        m |= bits::OUT;
-    }
-    if interest.contains(Interest::PRIORITY) {
-        m |= bits::PRI;
-    }
-    if interest.contains(Interest::READ_CLOSED) {
-        m |= bits::RDHUP;
-    }
-    m
-}
-
 impl Table {
     /// Queues the poll request of slot `index` (the registration's mode).
     fn arm(&mut self, index: u32) {
@@ -162,7 +147,7 @@ impl Table {
         reg.armed = true;
         reg.queued = true;
         reg.more_seen = false;
-        let entry = opcode::PollAdd::new(types::Fd(reg.fd), poll_mask(reg.interest))
+        let entry = opcode::PollAdd::new(types::Fd(reg.fd), reg.interest.event_bits())
             .multi(reg.trigger == Trigger::Edge)
             .build()
             .user_data(user_data(index, slot.generation));
@@ -256,7 +241,7 @@ impl Registry {
         Ok(())
     }
 
-    pub(super) fn register(
+    fn register(
         &self,
         fd: RawFd,
         token: Token,
@@ -282,7 +267,7 @@ impl Registry {
         self.changed()
     }
 
-    pub(super) fn reregister(
+    fn reregister(
         &self,
         fd: RawFd,
         token: Token,
@@ -303,7 +288,7 @@ impl Registry {
         self.changed()
     }
 
-    pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
         let waker = {
             let mut table = self.lock();
             let index = table.index(fd)?;
@@ -324,12 +309,69 @@ impl Registry {
 /// and the number of the current wait.
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    ring: Ring,
+    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
+    ring: Box<Ring>,
     wait_no: u64,
 }
 
+/// The io_uring backend, for the dispatch list.
+#[derive(Debug)]
+pub(crate) struct Uring;
+
+impl Driver for Uring {
+    type Registry = Registry;
+    type Waiter = Waiter;
+    type Waker = Waker;
+
+    fn new() -> io::Result<(Registry, Waiter)> {
+        new()
+    }
+
+    fn register(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.register(fd, token, interest, trigger)
+    }
+
+    fn reregister(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.reregister(fd, token, interest, trigger)
+    }
+
+    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
+        r.deregister(fd)
+    }
+
+    #[inline]
+    fn select(
+        r: &Registry,
+        w: &mut Waiter,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        w.select(r, events, timeout)
+    }
+
+    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
+        Waker::new(r, token)
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.wake()
+    }
+}
+
 /// Builds the selector's ring and its registry.
-pub(super) fn new() -> io::Result<(Registry, Waiter)> {
+fn new() -> io::Result<(Registry, Waiter)> {
     // Not single-issuer (see the module documentation): the selector may
     // move between threads. Nor a registered ring descriptor: it lives in
     // the registering thread's table, so a selector dropped on another
@@ -340,7 +382,7 @@ pub(super) fn new() -> io::Result<(Registry, Waiter)> {
         .cq_entries(CQ_ENTRIES)
         .single_issuer(false)
         .register_ring_fd(false)
-        .require(crate::sys_uring::Capability::PollMultishot)
+        .require(Capability::PollMultishot)
         .build()?;
     let table = Table {
         skip_success: ring.params().is_feature_skip_cqe_on_success(),
@@ -351,7 +393,10 @@ pub(super) fn new() -> io::Result<(Registry, Waiter)> {
         waiting: AtomicBool::new(false),
         notifier: Notifier::new()?,
     };
-    let mut waiter = Waiter { ring, wait_no: 0 };
+    let mut waiter = Waiter {
+        ring: Box::new(ring),
+        wait_no: 0,
+    };
     waiter.arm_notifier(&registry)?;
     Ok((registry, waiter))
 }
@@ -371,7 +416,7 @@ impl Waiter {
 
     /// One wait: submit the queued changes and wait, in one enter; then
     /// report what completed.
-    pub(super) fn select(
+    fn select(
         &mut self,
         registry: &Registry,
         events: &mut Events,
@@ -563,8 +608,7 @@ impl Waiter {
 /// registration in one wait).
 fn merge(events: &mut Events, i: usize, flags: u32) {
     if let Some(e) = events.buf.get_mut(i) {
-        let old = e.flags;
-        e.flags = old | rustix::event::epoll::EventFlags::from_bits_retain(flags);
+        *e = event::new(event::token(e), event::flags(e) | flags);
     }
 }
 
@@ -577,7 +621,7 @@ pub(crate) struct Waker {
 }
 
 impl Waker {
-    pub(super) fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
         let notifier = Arc::new(Notifier::new()?);
         registry.insert(Reg {
             fd: notifier.as_fd().as_raw_fd(),
@@ -597,7 +641,7 @@ impl Waker {
         })
     }
 
-    pub(super) fn wake(&self) -> io::Result<()> {
+    fn wake(&self) -> io::Result<()> {
         self.notifier.notify()
     }
 }
