@@ -92,10 +92,9 @@ use dispatch::{Shared, Waiter, WakerInner};
 ///   Once that request has completed, the re-arm names the closed number and
 ///   the registration is reported as invalid on every wait, as on poll;
 ///   registering the reused number fails with `AlreadyExists` until
-///   `deregister_raw`. On this backend a deregistration lets go of the file
-///   at the next wait, when its cancellation is submitted (dropping the
-///   selector lets go of every file shortly after, as the kernel tears the
-///   ring down).
+///   `deregister_raw`, which cancels the request at once (so a close after
+///   it closes, as on epoll). Dropping the selector lets go of every file
+///   shortly after, as the kernel tears the ring down.
 ///
 /// As on select and poll, a number closed and reused *before* it is
 /// deregistered is watched, by number, for the new file under the old

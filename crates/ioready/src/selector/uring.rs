@@ -50,16 +50,22 @@
 //!
 //! # Costs
 //!
-//! Register, reregister, deregister and every re-arm: no system call (one
-//! `write` to the internal eventfd only when another thread is blocked in
-//! the wait). A wait: one `io_uring_enter` that submits the queued changes
+//! Register, reregister and every re-arm: no system call (one `write` to
+//! the internal eventfd only when another thread is blocked in the wait).
+//! Deregister: none either, unless the registration's poll request is armed
+//! in the kernel; that one holds the file, so it is cancelled at once
+//! (`IORING_REGISTER_SYNC_CANCEL`, one call, Linux 6.0; on older kernels the
+//! removal rides in the next wait), and a close right after the deregister
+//! really closes the file, as on epoll, instead of leaving it open until
+//! the next wait (with input arriving meanwhile, the close would then send
+//! the peer a reset). A wait: one `io_uring_enter` that submits the queued changes
 //! and waits, with its timeout in the call's own argument (nanoseconds). No
 //! allocation per wait: the queue of changes and the slot table keep their
 //! capacity.
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -71,7 +77,7 @@ use crate::error::{already_registered, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::event::{self, bits};
 use crate::sys::notify::Notifier;
-use crate::sys::uring::{Capability, Ring};
+use crate::sys::uring::{sync_cancel, Capability, Ring};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -158,31 +164,49 @@ impl Table {
     /// moves the slot to a new generation (so the request's completions,
     /// and anything else in flight for it, are stale from now on).
     fn disarm(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
+        self.disarm_then(index, true);
+    }
+
+    /// [`disarm`](Self::disarm); with `remove` false, a request in the
+    /// kernel is left for the caller to cancel. Returns its `user_data` if
+    /// there is one.
+    fn disarm_then(&mut self, index: u32, remove: bool) -> Option<u64> {
+        let slot = &self.slots[index as usize];
         let (armed, queued) = slot
             .reg
             .as_ref()
             .map_or((false, false), |r| (r.armed, r.queued));
+        let ud = user_data(index, slot.generation);
+        let mut in_kernel = None;
         if queued {
             // Never submitted: take it back (the queue holds the changes of
             // one wait, so the search is short).
-            let ud = user_data(index, slot.generation);
             if let Some(i) = self.queue.iter().position(|e| e.get_user_data() == ud) {
                 self.queue.swap_remove(i);
             }
         } else if armed {
-            let mut entry = opcode::PollRemove::new(user_data(index, slot.generation))
-                .build()
-                .user_data(REMOVE_UD);
-            if self.skip_success {
-                entry = entry.flags(squeue::Flags::SKIP_SUCCESS);
+            in_kernel = Some(ud);
+            if remove {
+                let entry = self.remove_entry(ud);
+                self.queue.push(entry);
             }
-            self.queue.push(entry);
         }
+        let slot = &mut self.slots[index as usize];
         slot.generation = slot.generation.wrapping_add(1);
         if let Some(reg) = slot.reg.as_mut() {
             reg.armed = false;
             reg.queued = false;
+        }
+        in_kernel
+    }
+
+    /// The removal of the poll request `ud`.
+    fn remove_entry(&self, ud: u64) -> squeue::Entry {
+        let entry = opcode::PollRemove::new(ud).build().user_data(REMOVE_UD);
+        if self.skip_success {
+            entry.flags(squeue::Flags::SKIP_SUCCESS)
+        } else {
+            entry
         }
     }
 
@@ -220,6 +244,9 @@ impl Table {
 #[derive(Debug)]
 pub(crate) struct Registry {
     table: Mutex<Table>,
+    /// A descriptor of the ring, for cancelling from any thread; taken away
+    /// (closed) when the selector goes, so the ring dies with it.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
     /// True while the waiting thread is (about to be) inside the enter.
     waiting: AtomicBool,
     notifier: Notifier,
@@ -289,17 +316,35 @@ impl Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        let waker = {
+        let (waker, in_kernel) = {
             let mut table = self.lock();
             let index = table.index(fd)?;
-            table.disarm(index);
+            let in_kernel = table.disarm_then(index, false);
             table.by_fd.remove(&fd);
             table.free.push(index);
-            table.slots[index as usize].reg.take().and_then(|r| r.waker)
+            let waker = table.slots[index as usize].reg.take().and_then(|r| r.waker);
+            (waker, in_kernel)
         };
+        // A request in the kernel holds the file: cancel it now (one
+        // system call), not at the next wait, so that a close right after
+        // this really closes (as on epoll), instead of later, perhaps with
+        // unread input (a reset for the peer). Without the table lock: the
+        // cancellation may need the waiting thread to run.
+        if let Some(ud) = in_kernel {
+            let cancelled = match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
+                None => true, // the selector is gone: its ring cancelled all
+            };
+            if !cancelled {
+                // A kernel without synchronous cancellation (before 6.0):
+                // the removal rides in the next wait.
+                let mut table = self.lock();
+                let entry = table.remove_entry(ud);
+                table.queue.push(entry);
+            }
+        }
         // A waker's eventfd is closed (by its last `Arc`) only now, after
-        // its removal is queued; the kernel's request holds its own
-        // reference until the removal is submitted.
+        // its request is cancelled.
         drop(waker);
         self.changed()
     }
@@ -311,6 +356,8 @@ impl Registry {
 pub(crate) struct Waiter {
     /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
     ring: Box<Ring>,
+    /// The registry's descriptor of the ring, taken away on drop.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
     wait_no: u64,
 }
 
@@ -388,13 +435,19 @@ fn new() -> io::Result<(Registry, Waiter)> {
         skip_success: ring.params().is_feature_skip_cqe_on_success(),
         ..Table::default()
     };
+    let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
+        ring.as_fd(),
+        0,
+    )?)));
     let registry = Registry {
         table: Mutex::new(table),
+        ring_fd: ring_fd.clone(),
         waiting: AtomicBool::new(false),
         notifier: Notifier::new()?,
     };
     let mut waiter = Waiter {
         ring: Box::new(ring),
+        ring_fd,
         wait_no: 0,
     };
     waiter.arm_notifier(&registry)?;
@@ -601,6 +654,17 @@ impl Waiter {
             self.arm_notifier(registry)?;
         }
         Ok(consumed)
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // The ring dies with the selector, not with the last registry
+        // clone: its requests are cancelled and their files let go of.
+        self.ring_fd
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }
 
