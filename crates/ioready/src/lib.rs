@@ -107,7 +107,31 @@ mod notify;
 mod poll;
 mod select;
 mod selector;
+mod source;
 mod timeout;
+
+// The OS layer of the event sources (timers, signals, child processes).
+// TODO(merge): moves into `src/sys/mod.rs` once the OS layer lands.
+mod sys {
+    pub(crate) mod signal;
+
+    #[cfg(ioready_epoll)]
+    mod pidfd;
+    #[cfg(ioready_epoll)]
+    mod timerfd;
+    #[cfg(ioready_epoll)]
+    pub(crate) use {pidfd::Process, timerfd::Timer};
+
+    #[cfg(ioready_kqueue)]
+    mod kqueue_sources;
+    #[cfg(ioready_kqueue)]
+    pub(crate) use kqueue_sources::{Process, Timer};
+
+    #[cfg(not(any(ioready_epoll, ioready_kqueue)))]
+    mod unsupported_sources;
+    #[cfg(not(any(ioready_epoll, ioready_kqueue)))]
+    pub(crate) use unsupported_sources::{Process, Timer};
+}
 
 #[cfg(ioready_epoll)]
 mod epoll;
@@ -118,4 +142,5 @@ pub use event::{Event, Events, Interest, Token, Trigger};
 pub use poll::{Poll, PollFlags, PollReady};
 pub use select::{select, select_once, SelectSets, Selected};
 pub use selector::{Backend, Registry, Selector, Waker};
+pub use source::{Process, ReceivedSignals, Signal, Signals, Timer};
 pub use timeout::Deadline;

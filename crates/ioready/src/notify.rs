@@ -76,6 +76,14 @@ impl Notifier {
         Ok(())
     }
 
+    /// The number of the descriptor that [`notify`](Self::notify) writes to,
+    /// for a signal handler, which must write with one `write(2)` and no
+    /// lock (the eventfd itself on Linux, the pipe's write end elsewhere).
+    pub(crate) fn raw_write_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.write.as_ref().unwrap_or(&self.read).as_raw_fd()
+    }
+
     /// Consumes every pending notification (the read end stops being readable).
     pub(crate) fn drain(&self) {
         let mut buf = [0u8; 64];
