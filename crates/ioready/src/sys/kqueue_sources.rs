@@ -46,7 +46,12 @@ fn take(kq: &OwnedFd) -> io::Result<(usize, i64)> {
     };
     // SAFETY: empty change list; the output is our own buffer.
     let n = unsafe {
-        kqueue::kevent_timespec(kq, &[], rustix::buffer::spare_capacity(&mut buf), Some(&zero))?
+        kqueue::kevent_timespec(
+            kq,
+            &[],
+            rustix::buffer::spare_capacity(&mut buf),
+            Some(&zero),
+        )?
     };
     Ok((n, buf.iter().map(|e| e.data()).sum()))
 }
@@ -87,7 +92,10 @@ impl Timer {
 
     pub(crate) fn set(&self, first: Duration, period: Option<Duration>) -> io::Result<()> {
         self.cancel()?;
-        let mut deferred = self.deferred_period.lock().unwrap_or_else(|p| p.into_inner());
+        let mut deferred = self
+            .deferred_period
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match period {
             Some(p) if p == first => self.arm(p, false),
             Some(p) => {
@@ -99,7 +107,10 @@ impl Timer {
     }
 
     pub(crate) fn cancel(&self) -> io::Result<()> {
-        *self.deferred_period.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .deferred_period
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         let del = KEvent::new(
             EventFilter::Timer {
                 ident: TIMER_IDENT as _,
@@ -119,7 +130,10 @@ impl Timer {
     pub(crate) fn acknowledge(&self) -> io::Result<u64> {
         let (n, expirations) = take(&self.kq)?;
         if n > 0 {
-            let mut deferred = self.deferred_period.lock().unwrap_or_else(|p| p.into_inner());
+            let mut deferred = self
+                .deferred_period
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(p) = deferred.take() {
                 self.arm(p, false)?;
             }
@@ -150,7 +164,10 @@ impl Process {
                 "pid: {pid} is not an unreaped child of this process"
             ))
         };
-        let raw = i32::try_from(pid).ok().and_then(Pid::from_raw).ok_or_else(not_child)?;
+        let raw = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(not_child)?;
         let kq = new_kqueue()?;
         let add = KEvent::new(
             EventFilter::Proc {

@@ -39,7 +39,10 @@ impl Process {
                 "pid: {pid} is not an unreaped child of this process"
             ))
         };
-        let raw = i32::try_from(pid).ok().and_then(Pid::from_raw).ok_or_else(not_child)?;
+        let raw = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(not_child)?;
         let fd = match pidfd_open(raw, PidfdFlags::empty()) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::SRCH) => return Err(not_child()),
