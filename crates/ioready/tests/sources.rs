@@ -549,3 +549,72 @@ sources! {
     poll => Backend::Poll;
     epoll => Backend::Epoll;
 }
+
+/// Owners made and dropped by several threads while another thread sends
+/// the signal without pause: no delivery reaches a closed descriptor (the
+/// process would see a byte written into another file, or crash), every
+/// owner alive at a send sees it, and when all are gone no descriptor is
+/// left and the disposition is the default again.
+#[test]
+fn owners_come_and_go_under_a_signal_storm() {
+    let _serial = serial();
+    let rt = Signal::realtime(3).unwrap();
+    let fds_before = open_fds();
+    let before = disposition(rt);
+    // A guard owner keeps the handler installed while the storm runs, so a
+    // signal never meets the default action (which ends the process).
+    let mut guard_selector = Selector::with_backend(Backend::Poll).unwrap();
+    let guard = Signals::new(guard_selector.registry(), Token(0), &[rt]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 1_000_000 {
+                // SAFETY: kill has no memory preconditions. EAGAIN (the
+                // queue of real-time signals is full) only skips one.
+                if unsafe { libc::kill(libc::getpid(), rt.raw()) } == 0 {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    };
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let backend = [Backend::Select, Backend::Poll, Backend::Epoll][w % 3];
+                let mut s = Selector::with_backend(backend).unwrap();
+                let mut ev = Events::with_capacity(4);
+                let mut seen = 0;
+                for i in 0..1_000 {
+                    let owner = Signals::new(s.registry(), Token(i), &[rt, Signal::WINCH]).unwrap();
+                    if i % 50 == 0 {
+                        // Now and then wait for a delivery to this owner.
+                        wait_for(&mut s, &mut ev, i);
+                        seen += owner.receive().count(rt).min(1);
+                    }
+                    drop(owner);
+                }
+                seen
+            })
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), 20, "every waiting owner got the signal");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    settle(rt);
+    // Take the guard's last deliveries before it goes.
+    let mut ev = Events::with_capacity(4);
+    let _ = wait_tokens(&mut guard_selector, &mut ev, Duration::from_millis(10));
+    let got = guard.receive().count(rt);
+    println!("{sent} signals sent, the guard owner counted {got} in its last wait");
+    assert!(got > 0);
+    drop(guard);
+    drop(guard_selector);
+    assert_eq!(disposition(rt), before);
+    assert_eq!(disposition(Signal::WINCH), libc::SIG_DFL);
+    assert_eq!(open_fds(), fds_before);
+}
