@@ -618,3 +618,12 @@ fn owners_come_and_go_under_a_signal_storm() {
     assert_eq!(disposition(Signal::WINCH), libc::SIG_DFL);
     assert_eq!(open_fds(), fds_before);
 }
+
+#[test]
+fn sources_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Timer>();
+    send_sync::<Signals>();
+    send_sync::<Process>();
+    send_sync::<ioready::ReceivedSignals>();
+}
