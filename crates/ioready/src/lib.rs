@@ -96,42 +96,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg(unix)]
 
 mod error;
 mod event;
 mod flags;
-mod notify;
 mod poll;
 mod select;
 mod selector;
 mod source;
+mod sys;
 mod timeout;
-
-// The OS layer of the event sources (timers, signals, child processes).
-// TODO(merge): moves into `src/sys/mod.rs` once the OS layer lands.
-mod sys {
-    pub(crate) mod signal;
-
-    #[cfg(ioready_epoll)]
-    mod pidfd;
-    #[cfg(ioready_epoll)]
-    mod timerfd;
-    #[cfg(ioready_epoll)]
-    pub(crate) use {pidfd::Process, timerfd::Timer};
-
-    #[cfg(ioready_kqueue)]
-    mod kqueue_sources;
-    #[cfg(ioready_kqueue)]
-    pub(crate) use kqueue_sources::{Process, Timer};
-
-    #[cfg(not(any(ioready_epoll, ioready_kqueue)))]
-    mod unsupported_sources;
-    #[cfg(not(any(ioready_epoll, ioready_kqueue)))]
-    pub(crate) use unsupported_sources::{Process, Timer};
-}
 
 #[cfg(ioready_epoll)]
 mod epoll;

@@ -6,9 +6,10 @@
 //! binary holds [`serial`]: a signal sent by one test is never seen by
 //! another, and `/proc/self/fd` changes only under the test that looks.
 
-// pidfd and /proc/self/fd: Linux.
+// pidfd, real-time signals and /proc/self/fd: Linux.
 #![cfg(target_os = "linux")]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -512,9 +513,10 @@ mod scenarios {
     }
 }
 
-/// One `#[test]` per scenario and backend.
+/// One `#[test]` per scenario and backend, on the shared backend list.
 macro_rules! sources {
-    ($($module:ident => $backend:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $backend:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
             use super::*;
             fn make() -> Selector {
@@ -544,11 +546,7 @@ macro_rules! sources {
     )*};
 }
 
-sources! {
-    select => Backend::Select;
-    poll => Backend::Poll;
-    epoll => Backend::Epoll;
-}
+for_each_selector_backend!(sources);
 
 /// Owners made and dropped by several threads while another thread sends
 /// the signal without pause: no delivery reaches a closed descriptor (the
@@ -583,7 +581,8 @@ fn owners_come_and_go_under_a_signal_storm() {
     let workers: Vec<_> = (0..4)
         .map(|w| {
             std::thread::spawn(move || {
-                let backend = [Backend::Select, Backend::Poll, Backend::Epoll][w % 3];
+                let all: Vec<Backend> = Backend::available().collect();
+                let backend = all[w % all.len()];
                 let mut s = Selector::with_backend(backend).unwrap();
                 let mut ev = Events::with_capacity(4);
                 let mut seen = 0;

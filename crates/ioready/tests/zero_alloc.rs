@@ -7,10 +7,7 @@
 //! that run in parallel (and the helper threads that send signals) do not
 //! disturb each other's counts.
 
-// The suite drives epoll directly: Linux only (the select and poll parts
-// run on Linux too, and CI is Linux).
-#![cfg(target_os = "linux")]
-
+#[macro_use]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -18,8 +15,8 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use common::*;
-use ioready::{Backend, Epoll, EpollEvents, EpollFlags, Events, Interest, Poll, PollFlags};
-use ioready::{Process, Selector, Signal, Signals, Timer, Token, Trigger, Waker};
+use ioready::{Events, Interest, Poll, PollFlags};
+use ioready::{Selector, Token, Trigger, Waker};
 
 struct Counting;
 
@@ -191,8 +188,11 @@ mod scenarios {
     }
 
     /// A periodic timer, a signal and a running child registered: waits,
-    /// `acknowledge`, `receive` and `try_wait` allocate nothing.
+    /// `acknowledge`, `receive` and `try_wait` allocate nothing. (Linux: it
+    /// sends itself real-time signals.)
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     pub fn sources(mut s: Selector) {
+        use ioready::{Process, Signal, Signals, Timer};
         let timer = Timer::new(s.registry(), Token(1)).unwrap();
         timer
             .set_periodic(Duration::ZERO, Duration::from_micros(200))
@@ -284,9 +284,10 @@ mod scenarios {
 }
 
 macro_rules! zero_alloc {
-    ($($module:ident => $make:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $make:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
-            use super::*;
+            use crate::*;
 
             fn make() -> Selector {
                 $make.expect("selector")
@@ -312,6 +313,7 @@ macro_rules! zero_alloc {
                 scenarios::oneshot_rearm_cycle(make());
             }
 
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             #[test]
             fn sources() {
                 scenarios::sources(make());
@@ -326,14 +328,25 @@ macro_rules! zero_alloc {
 }
 
 zero_alloc! {
-    selector_select => Selector::with_backend(Backend::Select);
-    selector_poll => Selector::with_backend(Backend::Poll);
-    selector_epoll => Selector::with_backend(Backend::Epoll);
     selector_default => Selector::new();
 }
 
+/// The `Selector` on each backend of the one list: `selector::epoll::...`.
+mod selector {
+    macro_rules! on_each_backend {
+        ($($(#[$cfg:meta])* $name:ident => $backend:expr;)*) => {
+            zero_alloc! {
+                $($(#[$cfg])* $name => crate::Selector::with_backend($backend);)*
+            }
+        };
+    }
+    for_each_selector_backend!(on_each_backend);
+}
+
+#[cfg(ioready_epoll)]
 #[test]
 fn epoll_wait() {
+    use ioready::{Epoll, EpollEvents, EpollFlags};
     let ep = Epoll::new().unwrap();
     let (r, w) = pipe();
     let (quiet, _q) = pipe();

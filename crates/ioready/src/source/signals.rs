@@ -14,33 +14,33 @@ pub struct Signal(i32);
 
 impl Signal {
     /// `SIGHUP`: the terminal hung up; by convention, reload configuration.
-    pub const HUP: Signal = Signal(libc::SIGHUP);
+    pub const HUP: Signal = Signal(sys::numbers::HUP);
     /// `SIGINT`: Ctrl-C.
-    pub const INT: Signal = Signal(libc::SIGINT);
+    pub const INT: Signal = Signal(sys::numbers::INT);
     /// `SIGQUIT`: Ctrl-\.
-    pub const QUIT: Signal = Signal(libc::SIGQUIT);
+    pub const QUIT: Signal = Signal(sys::numbers::QUIT);
     /// `SIGUSR1`.
-    pub const USR1: Signal = Signal(libc::SIGUSR1);
+    pub const USR1: Signal = Signal(sys::numbers::USR1);
     /// `SIGUSR2`.
-    pub const USR2: Signal = Signal(libc::SIGUSR2);
+    pub const USR2: Signal = Signal(sys::numbers::USR2);
     /// `SIGPIPE`: a write to a closed pipe or socket.
-    pub const PIPE: Signal = Signal(libc::SIGPIPE);
+    pub const PIPE: Signal = Signal(sys::numbers::PIPE);
     /// `SIGALRM`.
-    pub const ALRM: Signal = Signal(libc::SIGALRM);
+    pub const ALRM: Signal = Signal(sys::numbers::ALRM);
     /// `SIGTERM`: the polite request to stop.
-    pub const TERM: Signal = Signal(libc::SIGTERM);
+    pub const TERM: Signal = Signal(sys::numbers::TERM);
     /// `SIGCHLD`: a child stopped or exited (see [`Process`](crate::Process)
     /// for a race-free way to wait for one).
-    pub const CHLD: Signal = Signal(libc::SIGCHLD);
+    pub const CHLD: Signal = Signal(sys::numbers::CHLD);
     /// `SIGCONT`.
-    pub const CONT: Signal = Signal(libc::SIGCONT);
+    pub const CONT: Signal = Signal(sys::numbers::CONT);
     /// `SIGTSTP`: Ctrl-Z.
-    pub const TSTP: Signal = Signal(libc::SIGTSTP);
+    pub const TSTP: Signal = Signal(sys::numbers::TSTP);
     /// `SIGWINCH`: the terminal was resized.
-    pub const WINCH: Signal = Signal(libc::SIGWINCH);
+    pub const WINCH: Signal = Signal(sys::numbers::WINCH);
     /// `SIGKILL`: can be sent ([`Process::kill`](crate::Process::kill)),
     /// never received ([`Signals::new`] refuses it).
-    pub const KILL: Signal = Signal(libc::SIGKILL);
+    pub const KILL: Signal = Signal(sys::numbers::KILL);
 
     /// The signal numbered `raw`.
     ///
@@ -65,23 +65,17 @@ impl Signal {
     /// `InvalidInput` past `SIGRTMAX`; `Unsupported` where the platform has
     /// no real-time signals.
     pub fn realtime(n: u32) -> io::Result<Signal> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-            match i32::try_from(n).ok().and_then(|n| min.checked_add(n)) {
-                Some(s) if s <= max => Signal::from_raw(s),
-                _ => Err(error::invalid_input(&format!(
-                    "realtime: SIGRTMIN + {n} is past SIGRTMAX ({max})"
-                ))),
-            }
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        {
-            let _ = n;
-            Err(io::Error::new(
+        let Some((min, max)) = sys::realtime_range() else {
+            return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "realtime: no real-time signals on this platform",
-            ))
+            ));
+        };
+        match i32::try_from(n).ok().and_then(|n| min.checked_add(n)) {
+            Some(s) if s <= max => Signal::from_raw(s),
+            _ => Err(error::invalid_input(&format!(
+                "realtime: SIGRTMIN + {n} is past SIGRTMAX ({max})"
+            ))),
         }
     }
 

@@ -39,8 +39,8 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 use std::sync::Mutex;
 
+use super::notify::Notifier;
 use crate::error;
-use crate::notify::Notifier;
 
 /// The highest signal number that can be asked for (`_NSIG - 1` on Linux,
 /// where real-time signals go up to 64; 128 covers FreeBSD's).
@@ -63,6 +63,37 @@ const FORBIDDEN: [libc::c_int; 6] = [
     libc::SIGILL,
     libc::SIGFPE,
 ];
+
+/// Signal numbers of this platform, for the front's `Signal` constants.
+pub(crate) mod numbers {
+    pub(crate) const HUP: i32 = libc::SIGHUP;
+    pub(crate) const INT: i32 = libc::SIGINT;
+    pub(crate) const QUIT: i32 = libc::SIGQUIT;
+    pub(crate) const USR1: i32 = libc::SIGUSR1;
+    pub(crate) const USR2: i32 = libc::SIGUSR2;
+    pub(crate) const PIPE: i32 = libc::SIGPIPE;
+    pub(crate) const ALRM: i32 = libc::SIGALRM;
+    pub(crate) const TERM: i32 = libc::SIGTERM;
+    pub(crate) const CHLD: i32 = libc::SIGCHLD;
+    pub(crate) const CONT: i32 = libc::SIGCONT;
+    pub(crate) const TSTP: i32 = libc::SIGTSTP;
+    pub(crate) const WINCH: i32 = libc::SIGWINCH;
+    pub(crate) const KILL: i32 = libc::SIGKILL;
+}
+
+/// `SIGRTMIN..=SIGRTMAX` as the C library leaves them to programs (glibc
+/// keeps the first two for its threads), or `None` where the platform has
+/// no real-time signals.
+pub(crate) fn realtime_range() -> Option<(i32, i32)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        Some((libc::SIGRTMIN(), libc::SIGRTMAX()))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
 
 /// Checks that `signal` can be owned.
 ///
@@ -168,14 +199,10 @@ fn notify_raw(fd: RawFd) {
     // SAFETY: `fd` was published by an owner that keeps it open until no
     // handler runs (module docs).
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    // An eventfd takes a native-endian u64 (any non-zero value makes it
-    // readable); a pipe takes any byte.
+    // The notifier's eventfd takes a native-endian u64 (any non-zero value
+    // makes it readable); its pipe takes any byte.
     const ONE: [u8; 8] = 1u64.to_ne_bytes();
-    let bytes: &[u8] = if cfg!(any(target_os = "linux", target_os = "android")) {
-        &ONE
-    } else {
-        &ONE[..1]
-    };
+    let bytes: &[u8] = if cfg!(ioready_epoll) { &ONE } else { &ONE[..1] };
     let _ = rustix::io::write(fd, bytes);
 }
 
