@@ -463,23 +463,34 @@ impl<S: Service> Loop<S> {
     /// Closes a connection whose output is all sent but whose peer may still
     /// be sending. Closing a socket with unread input makes the kernel send
     /// a reset, which throws away what the peer has not read yet; so unread
-    /// input is discarded first, and if more keeps coming the writing side
-    /// is shut down (the peer sees end of file after the last byte) and
-    /// input is discarded until the peer closes or
-    /// [`Config::shutdown_grace`] passes (a "lingering close").
+    /// input is discarded first; if there was none, the connection closes at
+    /// once; otherwise the peer may still be sending, so the writing side is
+    /// shut down (the peer sees end of file after the last byte) and input
+    /// is discarded until the peer closes or [`Config::shutdown_grace`]
+    /// passes (a "lingering close").
     fn linger(&mut self, i: usize) {
         let Some(c) = &mut self.conns[i] else {
             return;
         };
-        for _ in 0..8 {
+        for attempt in 0..8 {
             match c.recv(&mut self.read_buf) {
                 Ok(0) => {
                     c.flags |= READ_CLOSED;
                     return self.close(i, None);
                 }
                 Ok(_) => {}
-                // Nothing unread: a close now sends end of file, not a reset.
-                Err(Errno::AGAIN) => return self.close(i, None),
+                // Nothing was unread at all: the peer is not sending, and a
+                // close now sends end of file, not a reset.
+                Err(Errno::AGAIN) if attempt == 0 && c.linger_until.is_none() => {
+                    return self.close(i, None)
+                }
+                // Input was discarded and nothing more has arrived *yet*:
+                // the peer may still be sending (held back by flow control
+                // until we read), and a close would answer its next segment
+                // with a reset, destroying echoed bytes it has not read yet.
+                // Linger: only its end of file, an error or the grace's end
+                // close the connection.
+                Err(Errno::AGAIN) => break,
                 Err(e) => {
                     c.error = Some(e.into());
                     return self.close(i, None);
