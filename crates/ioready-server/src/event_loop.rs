@@ -194,10 +194,8 @@ impl<S: Service> Loop<S> {
     fn control_event(&mut self, token: Token, in_wait: usize) {
         match token {
             LISTENER => self.accept_all(),
-            WAKER => {
-                if self.shutdown_requested.swap(false, Ordering::SeqCst) {
-                    self.begin_shutdown();
-                }
+            WAKER if self.shutdown_requested.swap(false, Ordering::SeqCst) => {
+                self.begin_shutdown();
             }
             SIGNALS => {
                 let n: u32 = self
