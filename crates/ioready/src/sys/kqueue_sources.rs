@@ -36,24 +36,18 @@ fn apply(kq: &OwnedFd, change: KEvent) -> io::Result<()> {
     Ok(())
 }
 
-/// Takes the pending events without waiting; returns the `data` of each,
-/// summed (expirations of a timer).
+/// Takes the pending events without waiting; returns how many there were
+/// and the sum of their `data` (a timer's expirations). No allocation: the
+/// events land in a small array on the stack.
 fn take(kq: &OwnedFd) -> io::Result<(usize, i64)> {
-    let mut buf: Vec<KEvent> = Vec::with_capacity(2);
+    let mut buf = [const { std::mem::MaybeUninit::<KEvent>::uninit() }; 2];
     let zero = rustix::time::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: empty change list; the output is our own buffer.
-    let n = unsafe {
-        kqueue::kevent_timespec(
-            kq,
-            &[],
-            rustix::buffer::spare_capacity(&mut buf),
-            Some(&zero),
-        )?
-    };
-    Ok((n, buf.iter().map(|e| e.data()).sum()))
+    let (events, _) = unsafe { kqueue::kevent_timespec(kq, &[], &mut buf[..], Some(&zero))? };
+    Ok((events.len(), events.iter().map(|e| e.data()).sum()))
 }
 
 #[derive(Debug)]
