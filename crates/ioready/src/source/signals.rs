@@ -140,8 +140,7 @@ impl std::fmt::Debug for Signal {
 ///   asked for are never touched.
 /// * **Several owners.** Any number of `Signals`, in one selector or in
 ///   several, may ask for the same signal: **every owner receives every
-///   delivery** (each counts it and is woken), like several
-///   `signal.set_wakeup_fd` readers would wish, and unlike `signalfd`, where
+///   delivery** (each counts it and is woken), unlike `signalfd`, where
 ///   readers compete for one queue.
 /// * **Threads and children.** A signal is handled on whichever thread the
 ///   kernel picks; the handler only counts (atomically) and writes to the
