@@ -271,8 +271,8 @@ fn a_shutdown_grace_of_duration_max_waits_for_every_byte() {
                 Err(e) => panic!("{backend}: {e}"),
             }
         }
-        // The server lingers (discarding what we sent) until we close: with
-        // no grace deadline, our end of file is what lets it finish.
+        // A lingering close waits for the peer's end of file (with no
+        // deadline here): close as a client does after reading to the end.
         drop(c);
         let summary = thread.join().unwrap().unwrap();
         assert_eq!(summary.unsent_at_shutdown, 0, "{backend}");
