@@ -99,6 +99,7 @@ fn the_examples_build_and_run() {
         "slow_client",
         "time_server",
         "nonblocking_connect",
+        "timers_signals_children",
     ] {
         assert!(
             ex.contains_key(name),
@@ -167,4 +168,48 @@ fn the_examples_build_and_run() {
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert_eq!(finish(&mut c, "nonblocking_connect").code(), Some(1));
     assert_eq!(out.trim(), "refused");
+
+    // Timers, signals and a child in one loop: by itself, on every backend
+    // (it signals itself and spawns a short-lived child) ...
+    let mut backends = vec!["select", "poll"];
+    if cfg!(target_os = "linux") {
+        backends.push("epoll");
+    }
+    for backend in backends {
+        let mut c = Command::new(&ex["timers_signals_children"])
+            .env("IOREADY_BACKEND", backend)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let status = finish(&mut c, "timers_signals_children");
+        assert!(status.success(), "{backend}: {status}\n{out}");
+        for line in [
+            &format!("backend: {backend}"),
+            "tick 2 (",
+            "connection from 127.0.0.1:",
+            "child exited: exit status: 3",
+            "received SIGTERM (1x): shutting down",
+            "our client got: hello from the event loop",
+            "bye",
+        ] {
+            assert!(out.contains(line), "{backend}: no {line:?} in\n{out}");
+        }
+    }
+    // ... and as a server stopped by SIGINT from another process.
+    let mut s = spawn(&ex["timers_signals_children"], &["127.0.0.1:0"]);
+    let (addr, rest) = server_addr(&mut s);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut greeting = String::new();
+    c.read_to_string(&mut greeting).unwrap();
+    assert_eq!(greeting, "hello from the event loop\n");
+    let pid = rustix::process::Pid::from_child(&s);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    assert!(finish(&mut s, "timers_signals_children").success());
+    let log = rest.join().unwrap();
+    assert!(log.contains("received SIGINT (1x): shutting down"), "{log}");
 }

@@ -29,10 +29,13 @@ pub struct Config {
     /// 64 KiB, at most [`Config::MAX_READ_BUFFER`]): the most one read
     /// takes.
     pub read_buffer: usize,
-    /// Wait at most this long; a wait that ends with nothing ready is
-    /// reported as [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut)
-    /// and calls [`Service::on_tick`](crate::Service::on_tick) (the seeds'
-    /// `select(..., timeout)`). Default: none.
+    /// When this long passes with nothing to report, report
+    /// [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut) and call
+    /// [`Service::on_tick`](crate::Service::on_tick) (the seeds'
+    /// `select(..., timeout)` that returned empty lists). An
+    /// [`ioready::Timer`] re-armed before each wait, so it costs one more
+    /// system call per wait (`timerfd_settime`), only when set. Default:
+    /// none.
     pub tick: Option<Duration>,
     /// Close connections with no traffic for this long (checked every half
     /// of it, so a connection lives at most 1.5 times this; but not more

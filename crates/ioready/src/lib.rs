@@ -104,6 +104,7 @@ mod flags;
 mod poll;
 mod select;
 mod selector;
+mod source;
 mod sys;
 mod timeout;
 
@@ -116,4 +117,5 @@ pub use event::{Event, Events, Interest, Token, Trigger};
 pub use poll::{Poll, PollFlags, PollReady};
 pub use select::{select, select_once, SelectSets, Selected};
 pub use selector::{Backend, Registry, Selector, Waker};
+pub use source::{Process, ReceivedSignals, Signal, Signals, Timer};
 pub use timeout::Deadline;
