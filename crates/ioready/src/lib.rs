@@ -10,7 +10,9 @@
 //! * [`Selector`]: the portable front, on the best backend of the platform or
 //!   a named one ([`Backend`]), with [`Token`]s, [`Interest`]s,
 //!   [`Trigger`] modes, a thread-safe [`Registry`] and cross-thread
-//!   [`Waker`]s.
+//!   [`Waker`]s; on epoll and kqueue it can be nested in another poller
+//!   ([`Selector::try_as_fd`]). Register non-blocking descriptors: see
+//!   [`Registry`] for why.
 //!
 //! # Timeouts
 //!
