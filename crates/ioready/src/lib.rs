@@ -10,9 +10,7 @@
 //! * [`Selector`]: the portable front, on the best backend of the platform or
 //!   a named one ([`Backend`]), with [`Token`]s, [`Interest`]s,
 //!   [`Trigger`] modes, a thread-safe [`Registry`] and cross-thread
-//!   [`Waker`]s; on epoll and kqueue it can be nested in another poller
-//!   ([`Selector::try_as_fd`]). Register non-blocking descriptors: see
-//!   [`Registry`] for why.
+//!   [`Waker`]s.
 //!
 //! # Timeouts
 //!
@@ -30,6 +28,13 @@
 //! nanoseconds by re-arming a timerfd around each timed wait. Here the
 //! nanoseconds go into the one wait call (`epoll_pwait2`, with a fallback to
 //! milliseconds rounded up on kernels before 5.11).
+//!
+//! # Non-blocking sources, nesting
+//!
+//! Register non-blocking descriptors and read or write until `WouldBlock`:
+//! an event is a hint, not a promise ([`Registry`] says why). On epoll and
+//! kqueue a [`Selector`] is itself a descriptor another poller can wait on
+//! ([`Selector::try_as_fd`]).
 //!
 //! # Descriptor lifetime
 //!

@@ -2,7 +2,7 @@
 //! `epoll_wait` (or `epoll_pwait2`) straight into the caller's [`Events`].
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -73,7 +73,7 @@ impl Driver for Epoll {
 
     /// The epoll descriptor: readable while an event is ready for a wait
     /// (always-ready files excepted: they are not in the kernel's set).
-    fn as_fd(r: &Registry) -> Option<BorrowedFd<'_>> {
+    fn as_fd(r: &Registry) -> Option<std::os::fd::BorrowedFd<'_>> {
         Some(r.epfd.as_fd())
     }
 }
