@@ -27,6 +27,7 @@ class Server:
             [sys.executable, "-m", "ioready_select.run", os.path.join(SEEDS, script), "0"],
             stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
+        self.changed = threading.Condition()
         self.started = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -38,10 +39,22 @@ class Server:
 
     def _read(self):
         for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
             if line.startswith("starting up on"):
                 self.started.set()
         self.started.set()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, text, count):
+        """Until `count` lines contain `text` (or TIMEOUT): a client's exit
+        does not mean the server has logged what it did about it yet."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: sum(text in line for line in self.lines) >= count
+                or self.proc.poll() is not None, TIMEOUT)
 
     def stop(self):
         self.proc.terminate()
@@ -64,6 +77,7 @@ class SeedPrograms(unittest.TestCase):
         server = Server("select_echo_server.py")
         try:
             client = run_client("select_echo_multiclient.py", server.port)
+            server.wait_for("after reading no data", 2)
         finally:
             log = server.stop()
         self.assertIn("ioready_select.run: select is ioready_select", log[0])
@@ -82,6 +96,7 @@ class SeedPrograms(unittest.TestCase):
         server = Server("select_echo_server_timeout.py")
         try:
             client = run_client("select_echo_slow_client.py", server.port)
+            server.wait_for("after reading no data", 1)
         finally:
             log = server.stop()
         self.assertIn("ioready_select.run: select is ioready_select", log[0])
