@@ -111,7 +111,7 @@ impl EpollObject {
 #[pymethods]
 impl EpollObject {
     #[new]
-    #[pyo3(signature = (sizehint = CInt(-1), flags = CInt(0)))]
+    #[pyo3(signature = (sizehint = CInt(-1), flags = CInt(0)), text_signature = "(sizehint=-1, flags=0)")]
     fn __new__(sizehint: CInt, flags: CInt) -> PyResult<Self> {
         let (sizehint, flags) = (sizehint.0, flags.0);
         if sizehint != -1 && sizehint <= 0 {
@@ -236,7 +236,10 @@ impl EpollObject {
     ///
     /// Returns a list containing any descriptors that have events to report,
     /// as a list of (fd, events) 2-tuples.
-    #[pyo3(signature = (timeout = None, maxevents = CInt(-1)))]
+    #[pyo3(
+        signature = (timeout = None, maxevents = CInt(-1)),
+        text_signature = "($self, /, timeout=None, maxevents=-1)"
+    )]
     fn poll<'py>(
         &self,
         py: Python<'py>,

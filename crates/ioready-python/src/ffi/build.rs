@@ -7,6 +7,41 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+/// Fills slot `i` of a new list, stealing `item` (`PyList_SET_ITEM`; in the
+/// stable ABI its function form, which cannot fail here).
+///
+/// # Safety
+///
+/// GIL held; `list` is a list of more than `i` items whose slot `i` is
+/// empty; `item` is a new reference.
+unsafe fn list_set(list: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        #[cfg(not(feature = "abi3"))]
+        ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, item);
+        // It fails only for a non-list or an index out of range.
+        #[cfg(feature = "abi3")]
+        ffi::PyList_SetItem(list, i as ffi::Py_ssize_t, item);
+    }
+}
+
+/// Fills slot `i` of a new tuple, stealing `item` (`PyTuple_SET_ITEM`, or
+/// its function form in the stable ABI).
+///
+/// # Safety
+///
+/// As [`list_set`], for a tuple.
+unsafe fn tuple_set(tuple: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        #[cfg(not(feature = "abi3"))]
+        ffi::PyTuple_SET_ITEM(tuple, i as ffi::Py_ssize_t, item);
+        // It fails only for a non-tuple or an index out of range.
+        #[cfg(feature = "abi3")]
+        ffi::PyTuple_SetItem(tuple, i as ffi::Py_ssize_t, item);
+    }
+}
+
 /// A new list of the first `n` objects of `items` (each one a new
 /// reference to an object of `items`).
 ///
@@ -30,7 +65,7 @@ pub(crate) fn list_of<'a, 'py: 'a>(
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
         let mut filled = 0;
         for (j, obj) in items.take(n).enumerate() {
-            ffi::PyList_SET_ITEM(list.as_ptr(), j as ffi::Py_ssize_t, obj.clone().into_ptr());
+            list_set(list.as_ptr(), j, obj.clone().into_ptr());
             filled += 1;
         }
         if filled != n {
@@ -66,7 +101,7 @@ pub(crate) fn pair_list<'py>(
                 return Err(PyErr::fetch(py));
             }
             // The tuple is owned by the list from here (freed with it).
-            ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, tuple);
+            list_set(list.as_ptr(), i, tuple);
             for (j, v) in [(0, a), (1, b)] {
                 // `PyLong_FromLong`, as CPython's module: the shorter path
                 // (`long` is 64 bits on 64-bit Linux: the test folds away).
@@ -77,7 +112,7 @@ pub(crate) fn pair_list<'py>(
                 if item.is_null() {
                     return Err(PyErr::fetch(py));
                 }
-                ffi::PyTuple_SET_ITEM(tuple, j, item);
+                tuple_set(tuple, j, item);
             }
             filled += 1;
         }
@@ -103,7 +138,7 @@ pub(crate) fn tuple3<'py>(
     unsafe {
         let tuple = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(3))?;
         for (i, list) in lists.into_iter().enumerate() {
-            ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, list.into_ptr());
+            tuple_set(tuple.as_ptr(), i, list.into_ptr());
         }
         Ok(tuple.downcast_into_unchecked())
     }

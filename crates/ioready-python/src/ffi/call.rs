@@ -1,9 +1,15 @@
 //! Raw entry points: `select()` and `poll.poll()`, the calls made in loops,
-//! are plain `METH_FASTCALL` C functions, as Argument Clinic makes them in
-//! CPython, instead of going through PyO3's generic argument extraction
-//! (about 200 instructions per call). They check the argument count with
-//! CPython's messages (`errors::arg_count_error`) and otherwise run the same
-//! code as everything else.
+//! are plain C functions, as Argument Clinic makes them in CPython, instead
+//! of going through PyO3's generic argument extraction (about 200
+//! instructions per call). They check the argument count with CPython's
+//! messages (`errors::arg_count_error`) and otherwise run the same code as
+//! everything else.
+//!
+//! The calling convention is `METH_FASTCALL` (a vector of arguments), or,
+//! in the stable-ABI build (cargo feature `abi3`, CPython >= 3.9),
+//! `METH_VARARGS` (a tuple): `METH_FASTCALL` is only in the limited API
+//! from 3.10 on. CPython rejects keyword arguments for both, with the same
+//! message.
 //!
 //! A raw entry point is a type implementing [`RawFunction`]; its
 //! definition ([`MethodDef::of`]) becomes a module function
@@ -38,16 +44,27 @@ pub(crate) trait RawFunction {
     ) -> PyResult<Bound<'py, PyAny>>;
 }
 
-/// The positional arguments of one call, borrowed from the caller.
+/// The positional arguments of one call, borrowed from the caller: a
+/// vector (`METH_FASTCALL`) or a tuple (`METH_VARARGS`, stable ABI).
 pub(crate) struct Args<'a, 'py> {
     py: Python<'py>,
+    #[cfg(not(feature = "abi3"))]
     items: &'a [*mut ffi::PyObject],
+    #[cfg(feature = "abi3")]
+    tuple: *mut ffi::PyObject,
+    #[cfg(feature = "abi3")]
+    len: usize,
+    #[cfg(feature = "abi3")]
+    _call: std::marker::PhantomData<&'a ()>,
 }
 
 impl<'a, 'py> Args<'a, 'py> {
     /// How many were passed.
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
+        #[cfg(not(feature = "abi3"))]
+        return self.items.len();
+        #[cfg(feature = "abi3")]
+        return self.len;
     }
 
     /// Argument `i`.
@@ -57,9 +74,18 @@ impl<'a, 'py> Args<'a, 'py> {
     /// If `i >= self.len()`, as slice indexing (callers check the count
     /// first; a panic would become a `PanicException`).
     pub(crate) fn get(&self, i: usize) -> Borrowed<'a, 'py, PyAny> {
+        #[cfg(not(feature = "abi3"))]
+        let item = self.items[i];
+        #[cfg(feature = "abi3")]
+        let item = {
+            assert!(i < self.len(), "argument {i} of {}", self.len());
+            // SAFETY: GIL held; `i` is in range, so `PyTuple_GetItem`
+            // returns the (borrowed) item, never NULL.
+            unsafe { ffi::PyTuple_GetItem(self.tuple, i as ffi::Py_ssize_t) }
+        };
         // SAFETY: CPython passes live objects, borrowed for the call, which
         // outlives `'a`; the GIL is held (`self.py`).
-        unsafe { Borrowed::from_ptr(self.py, self.items[i]) }
+        unsafe { Borrowed::from_ptr(self.py, item) }
     }
 }
 
@@ -89,6 +115,7 @@ where
 }
 
 /// The `METH_FASTCALL` C function of `F`.
+#[cfg(not(feature = "abi3"))]
 unsafe extern "C" fn fastcall<F: RawFunction>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
@@ -111,6 +138,30 @@ unsafe extern "C" fn fastcall<F: RawFunction>(
     })
 }
 
+/// The `METH_VARARGS` C function of `F` (stable ABI).
+#[cfg(feature = "abi3")]
+unsafe extern "C" fn varargs<F: RawFunction>(
+    slf: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls C functions with the GIL held.
+    let py = unsafe { Python::assume_gil_acquired() };
+    entry(py, |py| {
+        // SAFETY: CPython passes the positional arguments as a tuple (never
+        // NULL for `METH_VARARGS`), alive for the call, whose size
+        // `PyTuple_Size` reads (it fails only for a non-tuple); `slf` is
+        // the module or the instance, alive for the call.
+        let (len, slf) = unsafe { (ffi::PyTuple_Size(args), Borrowed::from_ptr(py, slf)) };
+        let args = Args {
+            py,
+            tuple: args,
+            len: usize::try_from(len).unwrap_or(0),
+            _call: std::marker::PhantomData,
+        };
+        F::call(py, slf, args)
+    })
+}
+
 /// A `PyMethodDef` in a `static` (it holds raw pointers, to 'static data).
 pub(crate) struct MethodDef(ffi::PyMethodDef);
 
@@ -123,10 +174,18 @@ impl MethodDef {
     pub(crate) const fn of<F: RawFunction>() -> Self {
         MethodDef(ffi::PyMethodDef {
             ml_name: F::NAME.as_ptr(),
+            #[cfg(not(feature = "abi3"))]
             ml_meth: ffi::PyMethodDefPointer {
                 PyCFunctionFast: fastcall::<F>,
             },
+            #[cfg(not(feature = "abi3"))]
             ml_flags: ffi::METH_FASTCALL,
+            #[cfg(feature = "abi3")]
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunction: varargs::<F>,
+            },
+            #[cfg(feature = "abi3")]
+            ml_flags: ffi::METH_VARARGS,
             ml_doc: F::DOC.as_ptr(),
         })
     }

@@ -116,12 +116,14 @@ pub(crate) fn for_each_item<'py>(
         while i < list.len() {
             // SAFETY: GIL held; `i` is below the list's current length, so
             // the slot holds a live object (borrowed), of which
-            // `from_borrowed_ptr` takes a new reference.
+            // `from_borrowed_ptr` takes a new reference. (In the stable ABI,
+            // `PyList_GetItem`, the checked function form.)
             let obj = unsafe {
-                Bound::from_borrowed_ptr(
-                    py,
-                    ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t),
-                )
+                #[cfg(not(feature = "abi3"))]
+                let item = ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t);
+                #[cfg(feature = "abi3")]
+                let item = ffi::PyList_GetItem(list.as_ptr(), i as ffi::Py_ssize_t);
+                Bound::from_borrowed_ptr(py, item)
             };
             each(obj)?;
             i += 1;
