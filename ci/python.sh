@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI for the Python module (crates/ioready-python, outside the Cargo
-# workspace): lints the crate (both builds), builds every wheel with
-# crates/ioready-python/build-wheels.sh (abi3 + version-specific,
-# manylinux2014, checked with auditwheel), then, for each wheel, installs it
+# workspace): lints the crate (all three builds), builds every wheel with
+# crates/ioready-python/build-wheels.sh (cp39-abi3, cp310-abi3 and
+# version-specific, manylinux2014, checked with auditwheel), then, for each
+# wheel (all on this CPython 3.11), installs it
 # into a virtualenv of its own and runs there:
 #   * its own tests, the seeds' programs and the switching tests (unittest);
 #   * the switching tests under pytest;
@@ -30,10 +31,11 @@ export PYTHONDONTWRITEBYTECODE=1
 
 echo "== python: $("$PYTHON" --version) ($PYTHON)"
 
-echo "== lint: cargo fmt / clippy (ioready-python, full-API and abi3 builds)"
+echo "== lint: cargo fmt / clippy (ioready-python: full-API, abi3 3.9 and 3.10 builds)"
 (cd "$CRATE" && cargo fmt --check)
 (cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets -- -D warnings)
 (cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets --features abi3 -- -D warnings)
+(cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets --features abi3-py310 -- -D warnings)
 
 echo "== wheels: $CRATE/build-wheels.sh"
 PYTHON="$PYTHON" "$CRATE/build-wheels.sh"
@@ -71,12 +73,11 @@ step() {
     summary+=("$name: $p passed, $f failed")
 }
 
-for kind in abi3 full; do
-    if [ "$kind" = abi3 ]; then
-        wheel=$(ls "$CRATE"/dist/ioready_select-*-abi3-*.whl)
-    else
-        wheel=$(ls "$CRATE"/dist/ioready_select-*-cp3*-cp3*-*.whl | grep -v abi3 | head -n 1)
-    fi
+for kind in cp39-abi3 cp310-abi3 full; do
+    case $kind in
+        full) wheel=$(ls "$CRATE"/dist/ioready_select-*.whl | grep -v -- -abi3- | head -n 1) ;;
+        *) wheel=$(ls "$CRATE"/dist/ioready_select-*-"$kind"-*.whl) ;;
+    esac
     venv=$PWD/.venv-ci-$kind
     echo "== [$kind] $(basename "$wheel") into $venv"
     if [ ! -x "$venv/bin/python" ]; then

@@ -10,13 +10,15 @@
 # Wheels (all stripped, release profile, linked by maturin through zig against
 # glibc 2.17, so tagged manylinux2014 / manylinux_2_17 and checked with
 # `auditwheel show`):
-#   * ioready_select-*-cp39-abi3-manylinux_2_17_x86_64...whl: the stable-ABI
-#     wheel (cargo feature `abi3`, limited API only), for every CPython >= 3.9;
-#   * ioready_select-*-cpXY-cpXY-manylinux_2_17_x86_64...whl: one per
-#     interpreter in $PYTHONS (default: python3.11), with the full-API fast
-#     paths (METH_FASTCALL entry points, list/tuple macros).
-# pip prefers a version-specific wheel over abi3 for the interpreter it was
-# built for, and takes the abi3 one everywhere else.
+#   * ...-cp39-abi3-manylinux_2_17_x86_64...whl: stable ABI (cargo feature
+#     `abi3`, limited API of 3.9: METH_VARARGS entry points), for CPython 3.9;
+#   * ...-cp310-abi3-manylinux_2_17_x86_64...whl: stable ABI (`abi3-py310`,
+#     limited API of 3.10, which has METH_FASTCALL), for every CPython >= 3.10;
+#   * ...-cpXY-cpXY-manylinux_2_17_x86_64...whl: one per interpreter in
+#     $PYTHONS (default: python3.11), full C API (list/tuple macros, and
+#     PyO3's fastest method calls).
+# pip picks, for each interpreter, its version-specific wheel if there is
+# one, else the abi3 wheel with the highest version it satisfies.
 #
 # Exit status non-zero if a build fails or a wheel is not manylinux2014.
 set -euo pipefail
@@ -48,8 +50,10 @@ build() {
     "$VENV/bin/maturin" build --release --strip --zig --compatibility "$PLATFORM" \
         --out "$DIST" "$@"
 }
-echo "== build-wheels: abi3 (CPython >= 3.9, limited API)"
+echo "== build-wheels: cp39-abi3 (CPython >= 3.9, limited API)"
 build --interpreter "$PYTHON" --features extension-module,abi3
+echo "== build-wheels: cp310-abi3 (CPython >= 3.10, limited API)"
+build --interpreter "$PYTHON" --features extension-module,abi3-py310
 for py in $PYTHONS; do
     echo "== build-wheels: $("$py" --version) (full API)"
     build --interpreter "$(command -v "$py")"

@@ -17,10 +17,10 @@ use pyo3::types::{PyList, PyTuple};
 unsafe fn list_set(list: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject) {
     // SAFETY: as the caller promises.
     unsafe {
-        #[cfg(not(feature = "abi3"))]
+        #[cfg(not(Py_LIMITED_API))]
         ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, item);
         // It fails only for a non-list or an index out of range.
-        #[cfg(feature = "abi3")]
+        #[cfg(Py_LIMITED_API)]
         ffi::PyList_SetItem(list, i as ffi::Py_ssize_t, item);
     }
 }
@@ -34,10 +34,10 @@ unsafe fn list_set(list: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject)
 unsafe fn tuple_set(tuple: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject) {
     // SAFETY: as the caller promises.
     unsafe {
-        #[cfg(not(feature = "abi3"))]
+        #[cfg(not(Py_LIMITED_API))]
         ffi::PyTuple_SET_ITEM(tuple, i as ffi::Py_ssize_t, item);
         // It fails only for a non-tuple or an index out of range.
-        #[cfg(feature = "abi3")]
+        #[cfg(Py_LIMITED_API)]
         ffi::PyTuple_SetItem(tuple, i as ffi::Py_ssize_t, item);
     }
 }

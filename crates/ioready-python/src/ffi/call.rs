@@ -6,10 +6,10 @@
 //! everything else.
 //!
 //! The calling convention is `METH_FASTCALL` (a vector of arguments), or,
-//! in the stable-ABI build (cargo feature `abi3`, CPython >= 3.9),
-//! `METH_VARARGS` (a tuple): `METH_FASTCALL` is only in the limited API
-//! from 3.10 on. CPython rejects keyword arguments for both, with the same
-//! message.
+//! in the stable-ABI build for CPython >= 3.9 (cargo feature `abi3`),
+//! `METH_VARARGS` (a tuple): `METH_FASTCALL` is in the limited API only
+//! from 3.10 on (feature `abi3-py310` uses it). CPython rejects keyword
+//! arguments for both, with the same message.
 //!
 //! A raw entry point is a type implementing [`RawFunction`]; its
 //! definition ([`MethodDef::of`]) becomes a module function
@@ -45,25 +45,25 @@ pub(crate) trait RawFunction {
 }
 
 /// The positional arguments of one call, borrowed from the caller: a
-/// vector (`METH_FASTCALL`) or a tuple (`METH_VARARGS`, stable ABI).
+/// vector (`METH_FASTCALL`) or a tuple (`METH_VARARGS`, stable ABI for 3.9).
 pub(crate) struct Args<'a, 'py> {
     py: Python<'py>,
-    #[cfg(not(feature = "abi3"))]
+    #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
     items: &'a [*mut ffi::PyObject],
-    #[cfg(feature = "abi3")]
+    #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
     tuple: *mut ffi::PyObject,
-    #[cfg(feature = "abi3")]
+    #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
     len: usize,
-    #[cfg(feature = "abi3")]
+    #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
     _call: std::marker::PhantomData<&'a ()>,
 }
 
 impl<'a, 'py> Args<'a, 'py> {
     /// How many were passed.
     pub(crate) fn len(&self) -> usize {
-        #[cfg(not(feature = "abi3"))]
+        #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
         return self.items.len();
-        #[cfg(feature = "abi3")]
+        #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
         return self.len;
     }
 
@@ -74,9 +74,9 @@ impl<'a, 'py> Args<'a, 'py> {
     /// If `i >= self.len()`, as slice indexing (callers check the count
     /// first; a panic would become a `PanicException`).
     pub(crate) fn get(&self, i: usize) -> Borrowed<'a, 'py, PyAny> {
-        #[cfg(not(feature = "abi3"))]
+        #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
         let item = self.items[i];
-        #[cfg(feature = "abi3")]
+        #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
         let item = {
             assert!(i < self.len(), "argument {i} of {}", self.len());
             // SAFETY: GIL held; `i` is in range, so `PyTuple_GetItem`
@@ -115,7 +115,7 @@ where
 }
 
 /// The `METH_FASTCALL` C function of `F`.
-#[cfg(not(feature = "abi3"))]
+#[cfg(any(not(Py_LIMITED_API), Py_3_10))]
 unsafe extern "C" fn fastcall<F: RawFunction>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
@@ -138,8 +138,8 @@ unsafe extern "C" fn fastcall<F: RawFunction>(
     })
 }
 
-/// The `METH_VARARGS` C function of `F` (stable ABI).
-#[cfg(feature = "abi3")]
+/// The `METH_VARARGS` C function of `F` (stable ABI for 3.9).
+#[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
 unsafe extern "C" fn varargs<F: RawFunction>(
     slf: *mut ffi::PyObject,
     args: *mut ffi::PyObject,
@@ -174,17 +174,17 @@ impl MethodDef {
     pub(crate) const fn of<F: RawFunction>() -> Self {
         MethodDef(ffi::PyMethodDef {
             ml_name: F::NAME.as_ptr(),
-            #[cfg(not(feature = "abi3"))]
+            #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
             ml_meth: ffi::PyMethodDefPointer {
                 PyCFunctionFast: fastcall::<F>,
             },
-            #[cfg(not(feature = "abi3"))]
+            #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
             ml_flags: ffi::METH_FASTCALL,
-            #[cfg(feature = "abi3")]
+            #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
             ml_meth: ffi::PyMethodDefPointer {
                 PyCFunction: varargs::<F>,
             },
-            #[cfg(feature = "abi3")]
+            #[cfg(all(Py_LIMITED_API, not(Py_3_10)))]
             ml_flags: ffi::METH_VARARGS,
             ml_doc: F::DOC.as_ptr(),
         })

@@ -119,9 +119,9 @@ pub(crate) fn for_each_item<'py>(
             // `from_borrowed_ptr` takes a new reference. (In the stable ABI,
             // `PyList_GetItem`, the checked function form.)
             let obj = unsafe {
-                #[cfg(not(feature = "abi3"))]
+                #[cfg(not(Py_LIMITED_API))]
                 let item = ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t);
-                #[cfg(feature = "abi3")]
+                #[cfg(Py_LIMITED_API)]
                 let item = ffi::PyList_GetItem(list.as_ptr(), i as ffi::Py_ssize_t);
                 Bound::from_borrowed_ptr(py, item)
             };
