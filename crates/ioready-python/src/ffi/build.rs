@@ -25,23 +25,6 @@ unsafe fn list_set(list: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject)
     }
 }
 
-/// Fills slot `i` of a new tuple, stealing `item` (`PyTuple_SET_ITEM`, or
-/// its function form in the stable ABI).
-///
-/// # Safety
-///
-/// As [`list_set`], for a tuple.
-unsafe fn tuple_set(tuple: *mut ffi::PyObject, i: usize, item: *mut ffi::PyObject) {
-    // SAFETY: as the caller promises.
-    unsafe {
-        #[cfg(not(Py_LIMITED_API))]
-        ffi::PyTuple_SET_ITEM(tuple, i as ffi::Py_ssize_t, item);
-        // It fails only for a non-tuple or an index out of range.
-        #[cfg(Py_LIMITED_API)]
-        ffi::PyTuple_SetItem(tuple, i as ffi::Py_ssize_t, item);
-    }
-}
-
 /// A new list of the first `n` objects of `items` (each one a new
 /// reference to an object of `items`).
 ///
@@ -96,23 +79,31 @@ pub(crate) fn pair_list<'py>(
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?;
         let mut filled = 0;
         for (i, (a, b)) in pairs.take(n).enumerate() {
-            let tuple = ffi::PyTuple_New(2);
-            if tuple.is_null() {
-                return Err(PyErr::fetch(py));
-            }
-            // The tuple is owned by the list from here (freed with it).
-            list_set(list.as_ptr(), i, tuple);
-            for (j, v) in [(0, a), (1, b)] {
-                // `PyLong_FromLong`, as CPython's module: the shorter path
-                // (`long` is 64 bits on 64-bit Linux: the test folds away).
-                let item = match std::ffi::c_long::try_from(v) {
-                    Ok(v) => ffi::PyLong_FromLong(v),
-                    Err(_) => ffi::PyLong_FromLongLong(v),
-                };
-                if item.is_null() {
+            #[cfg(not(Py_LIMITED_API))]
+            {
+                let tuple = ffi::PyTuple_New(2);
+                if tuple.is_null() {
                     return Err(PyErr::fetch(py));
                 }
-                tuple_set(tuple, j, item);
+                // The tuple is owned by the list from here (freed with it).
+                list_set(list.as_ptr(), i, tuple);
+                for (j, v) in [(0, a), (1, b)] {
+                    let item = Bound::from_owned_ptr_or_err(py, int(v))?;
+                    ffi::PyTuple_SET_ITEM(tuple, j, item.into_ptr());
+                }
+            }
+            // In the limited API the tuple is made by one `PyTuple_Pack`
+            // (new references to both ints) instead of `PyTuple_New` and two
+            // checked `PyTuple_SetItem` calls; our references drop after.
+            #[cfg(Py_LIMITED_API)]
+            {
+                let a = Bound::from_owned_ptr_or_err(py, int(a))?;
+                let b = Bound::from_owned_ptr_or_err(py, int(b))?;
+                let tuple = ffi::PyTuple_Pack(2, a.as_ptr(), b.as_ptr());
+                if tuple.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                list_set(list.as_ptr(), i, tuple);
             }
             filled += 1;
         }
@@ -120,6 +111,23 @@ pub(crate) fn pair_list<'py>(
             return Err(PySystemError::new_err("poll: fewer results than announced"));
         }
         Ok(list.downcast_into_unchecked())
+    }
+}
+
+/// A new int (NULL with an exception if it cannot be allocated):
+/// `PyLong_FromLong`, as CPython's module, the shorter path (`long` is 64
+/// bits on 64-bit Linux: the test folds away).
+///
+/// # Safety
+///
+/// GIL held.
+unsafe fn int(v: i64) -> *mut ffi::PyObject {
+    // SAFETY: GIL held (the caller's promise); both only allocate.
+    unsafe {
+        match std::ffi::c_long::try_from(v) {
+            Ok(v) => ffi::PyLong_FromLong(v),
+            Err(_) => ffi::PyLong_FromLongLong(v),
+        }
     }
 }
 
@@ -135,11 +143,21 @@ pub(crate) fn tuple3<'py>(
     // SAFETY: GIL held; `PyTuple_New(3)` returns a new tuple with 3 NULL
     // slots (or NULL with an exception), owned by the `Bound`; each slot is
     // set once with a new reference, which it steals.
+    #[cfg(not(Py_LIMITED_API))]
     unsafe {
         let tuple = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(3))?;
         for (i, list) in lists.into_iter().enumerate() {
-            tuple_set(tuple.as_ptr(), i, list.into_ptr());
+            ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, list.into_ptr());
         }
         Ok(tuple.downcast_into_unchecked())
+    }
+    // SAFETY: GIL held; `PyTuple_Pack` returns a new tuple holding new
+    // references to the three live lists (or NULL with an exception); ours
+    // drop after. One call instead of three checked `PyTuple_SetItem`.
+    #[cfg(Py_LIMITED_API)]
+    unsafe {
+        let [a, b, c] = &lists;
+        let tuple = ffi::PyTuple_Pack(3, a.as_ptr(), b.as_ptr(), c.as_ptr());
+        Ok(Bound::from_owned_ptr_or_err(py, tuple)?.downcast_into_unchecked())
     }
 }
