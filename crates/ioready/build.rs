@@ -1,12 +1,20 @@
 //! Names the kernel mechanisms of the target once, so the source can say
 //! `#[cfg(ioready_epoll)]` instead of repeating lists of operating systems.
+//!
+//! `IOREADY_TEST_NO_EPOLL=1` builds the library as on a system without
+//! epoll (a pipe notifier, plain event records, poll as the best backend),
+//! so that CI runs those code paths on Linux too (`.ci/run`, in its own
+//! target directory). It is for testing only.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(ioready_epoll)");
     println!("cargo::rustc-check-cfg=cfg(ioready_kqueue)");
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=IOREADY_TEST_NO_EPOLL");
+    let no_epoll = std::env::var_os("IOREADY_TEST_NO_EPOLL").is_some_and(|v| v == "1");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     match os.as_str() {
-        "linux" | "android" => println!("cargo::rustc-cfg=ioready_epoll"),
+        "linux" | "android" if !no_epoll => println!("cargo::rustc-cfg=ioready_epoll"),
         "macos" | "ios" | "tvos" | "watchos" | "visionos" | "freebsd" | "openbsd" | "netbsd"
         | "dragonfly" => println!("cargo::rustc-cfg=ioready_kqueue"),
         _ => {}

@@ -12,6 +12,9 @@
 //! `cargo bench -p ioready-bench` (measurement times are kept short so the
 //! suite takes a few minutes on two cores).
 
+// `criterion_group!` defines a public function it does not document.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;

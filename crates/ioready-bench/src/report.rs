@@ -13,31 +13,44 @@ use std::path::Path;
 /// One measured point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
+    /// The server's name (`ioready-epoll`, `mio`, ...).
     pub server: String,
+    /// Concurrent connections of the load.
     pub connections: u64,
+    /// The server's peak resident set during the load, KiB.
     pub peak_rss_kib: u64,
     /// Server CPU seconds (user + system) spent during the load.
     pub cpu_s: f64,
+    /// Measured throughput.
     pub round_trips_per_s: f64,
     /// Every round trip of the run, warm-up included (the CPU divisor).
     pub all_round_trips: u64,
+    /// 99th percentile round-trip latency, microseconds.
     pub p99_us: f64,
+    /// Failed round trips or connections.
     pub errors: u64,
 }
 
 /// The median of each quantity over the repetitions of one point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
+    /// The server's name.
     pub server: String,
+    /// Concurrent connections of the load.
     pub connections: u64,
+    /// Repetitions the medians are taken over.
     pub runs: usize,
+    /// Median throughput.
     pub round_trips_per_s: f64,
     /// Lowest and highest throughput among the repetitions.
     pub spread: (f64, f64),
+    /// Median 99th percentile latency, microseconds.
     pub p99_us: f64,
+    /// Median peak resident set, KiB.
     pub peak_rss_kib: u64,
     /// Server CPU time per round trip, in microseconds.
     pub cpu_us_per_rt: f64,
+    /// Errors, summed over the repetitions.
     pub errors: u64,
 }
 
@@ -283,7 +296,9 @@ const COLORS: [plotters::style::RGBColor; 8] = [
 /// Which quantity a chart shows.
 #[derive(Clone, Copy, Debug)]
 pub enum Metric {
+    /// Round trips per second.
     Throughput,
+    /// 99th percentile latency.
     P99,
 }
 

@@ -6,7 +6,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ioready_server::{Bytes, PyAddr, RFC868_EPOCH_OFFSET};
+use ioready_server::rfc868;
+
+use crate::transcript::{Bytes, PyAddr};
 
 /// The multi-socket client's messages (PyMOTW).
 pub const MESSAGES: [&str; 3] = ["This is the message. ", "It will be sent ", "in parts."];
@@ -120,7 +122,7 @@ pub fn slow_client(
         for message in SLOW_MESSAGES {
             out(&format!("sending {}", Bytes(message.as_bytes())));
             sock.write_all(message.as_bytes())?;
-            std::thread::sleep(pause.mul_f64(1.5));
+            std::thread::sleep(one_and_a_half(pause));
         }
         read_echo(&mut sock, expected.len(), 16, "", out)
     })();
@@ -137,6 +139,12 @@ pub fn slow_client(
     Ok(true)
 }
 
+/// 1.5 × `pause`, saturating at `Duration::MAX` (`mul_f64` panics on
+/// overflow, and `--pause` takes values up to `Duration::MAX`).
+fn one_and_a_half(pause: Duration) -> Duration {
+    pause.saturating_add(pause / 2)
+}
+
 /// RFC 868 client: read the four bytes, print the time and its offset from
 /// the local clock.
 pub fn time_client(addr: SocketAddr, out: &mut dyn FnMut(&str)) -> io::Result<()> {
@@ -151,7 +159,9 @@ pub fn time_client(addr: SocketAddr, out: &mut dyn FnMut(&str)) -> io::Result<()
         )
     })?;
     let value = u32::from_be_bytes(bytes);
-    let unix = rfc868_to_unix(value);
+    let unix = rfc868::decode(value)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let local_secs = local
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -164,18 +174,6 @@ pub fn time_client(addr: SocketAddr, out: &mut dyn FnMut(&str)) -> io::Result<()
         unix as f64 - local_secs
     ));
     Ok(())
-}
-
-/// Unix seconds of an RFC 868 value: values below the 1970 offset are taken
-/// to be after the 32-bit wrap of 2036.
-pub fn rfc868_to_unix(value: u32) -> i64 {
-    let v = i64::from(value);
-    let offset = RFC868_EPOCH_OFFSET as i64;
-    if v < offset {
-        v + (1i64 << 32) - offset
-    } else {
-        v - offset
-    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of Unix seconds (proleptic Gregorian, UTC).
@@ -290,4 +288,22 @@ pub fn connect(target: &str, timeout: Duration) -> i32 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slow_clients_pause_saturates() {
+        assert_eq!(one_and_a_half(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            one_and_a_half(Duration::from_secs(1)),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(one_and_a_half(Duration::MAX), Duration::MAX);
+        // The largest --pause the command accepts.
+        let max = crate::args::parse_secs("18446744073709549568").unwrap();
+        assert_eq!(one_and_a_half(max), Duration::MAX);
+    }
 }

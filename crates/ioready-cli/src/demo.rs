@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ioready::Backend;
 use ioready_server::{Config, Echo, Server, ServerEvent};
 
-use crate::{clients, out};
+use crate::{clients, out, transcript};
 
 /// The server's timeout: short, so "timed out" lines show during the slow
 /// client's pauses.
@@ -16,9 +17,10 @@ const TICK: Duration = Duration::from_millis(300);
 /// The slow client's pause (the seed's is 1 s).
 const PAUSE: Duration = Duration::from_millis(400);
 
-pub fn run() -> Result<i32, String> {
+pub fn run(backend: Backend) -> Result<i32, String> {
     let started = Instant::now();
     let config = Config {
+        backend,
         tick: Some(TICK),
         trace: true,
         ..Config::default()
@@ -32,7 +34,7 @@ pub fn run() -> Result<i32, String> {
             if let ServerEvent::Sent(_, data) = e {
                 echoed_in_server.fetch_add(data.len() as u64, Ordering::Relaxed);
             }
-            out::stdout_line(&format!("[server] {e}"));
+            out::stdout_line(&format!("[server] {}", transcript::echo_line(e)));
             if let ServerEvent::Starting(_) = e {
                 let _ = started_tx.send(());
             }

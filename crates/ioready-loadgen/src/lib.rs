@@ -33,20 +33,20 @@ pub struct LoadArgs {
     /// Address of the echo server to load.
     #[arg(long, default_value = "127.0.0.1:10000")]
     pub addr: String,
-    /// Number of connections.
-    #[arg(short = 'c', long, default_value_t = 64)]
+    /// Number of connections (1 to 1000000).
+    #[arg(short = 'c', long, default_value_t = 64, value_parser = count(1, 1_000_000))]
     pub connections: usize,
-    /// Message size in bytes.
-    #[arg(short = 's', long, default_value_t = 64)]
+    /// Message size in bytes (1 to 16777216).
+    #[arg(short = 's', long, default_value_t = 64, value_parser = count(1, 16 << 20))]
     pub size: usize,
-    /// Messages in flight per connection.
-    #[arg(short = 'p', long, default_value_t = 1)]
+    /// Messages in flight per connection (1 to 4096).
+    #[arg(short = 'p', long, default_value_t = 1, value_parser = count(1, 4096))]
     pub pipeline: usize,
-    /// Seconds measured (after the warm-up).
-    #[arg(short = 'd', long, default_value_t = 3.0)]
+    /// Seconds measured (after the warm-up; 0 to 86400).
+    #[arg(short = 'd', long, default_value_t = 3.0, value_parser = seconds_arg)]
     pub duration: f64,
-    /// Seconds of load before the measurement starts.
-    #[arg(short = 'w', long, default_value_t = 1.0)]
+    /// Seconds of load before the measurement starts (0 to 86400).
+    #[arg(short = 'w', long, default_value_t = 1.0, value_parser = seconds_arg)]
     pub warmup: f64,
     /// Fixed work: every connection does exactly this many round trips, then
     /// stops (no warm-up, no duration). 0 connects and closes only: the
@@ -56,19 +56,23 @@ pub struct LoadArgs {
     /// One request in flight at a time, across all connections.
     #[arg(long)]
     pub isolated: bool,
-    /// Isolated mode: microseconds to pause before each request.
-    #[arg(long, default_value_t = 200)]
+    /// Isolated mode: microseconds to pause before each request (at most
+    /// 10000000).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=10_000_000))]
     pub gap_us: u64,
     /// Isolated mode: send each request only once this process (the server)
     /// is asleep, i.e. blocked in its wait (read from /proc/PID/stat).
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Hard limit on the whole run in seconds, connects and drain included.
-    /// Default: warm-up + duration + 30 (timed), 120 (fixed work).
-    #[arg(long)]
+    /// Hard limit on the whole run in seconds, connects and drain included
+    /// (more than 0, at most 86400). Default: warm-up + duration + 30
+    /// (timed), 120 (fixed work).
+    #[arg(long, value_parser = seconds_arg)]
     pub timeout: Option<f64>,
-    /// Backend of the load generator's own selector.
-    #[arg(long, default_value = "epoll")]
+    /// Backend of the load generator's own selector. Not taken from
+    /// IOREADY_BACKEND: the client of a benchmark stays the same when the
+    /// server's backend changes.
+    #[arg(long, default_value = "epoll", value_parser = ["auto", "select", "poll", "epoll", "kqueue"])]
     pub backend: String,
     /// Print the report as one JSON object.
     #[arg(long)]
@@ -76,6 +80,41 @@ pub struct LoadArgs {
     /// No progress bar (it is also hidden when stdout is not a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// A count option: an integer from `lo` to `hi`.
+fn count(lo: u64, hi: u64) -> impl clap::builder::TypedValueParser<Value = usize> {
+    use clap::builder::TypedValueParser;
+    // `hi` fits in usize on every platform this runs on (at most 2^24).
+    clap::value_parser!(u64)
+        .range(lo..=hi)
+        .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+}
+
+/// A seconds option: a finite number from 0 to 86400.
+fn seconds_arg(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("expected seconds between 0 and 86400, got {s}"));
+    }
+    Ok(v)
+}
+
+impl LoadArgs {
+    /// Checks what the options' own parsers cannot: combinations, and
+    /// values set directly rather than parsed (each message names the
+    /// option). The address is not resolved here (that is [`run`]'s).
+    /// `ioready bench` reports these as usage errors (status 2).
+    ///
+    /// # Errors
+    ///
+    /// A message naming the option at fault.
+    pub fn check(&self) -> Result<(), String> {
+        checked(self).map(drop).map_err(|e| e.to_string())
+    }
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -91,13 +130,15 @@ fn seconds(name: &str, v: f64) -> io::Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
-fn config(args: &LoadArgs) -> io::Result<Config> {
-    let addr: SocketAddr = args
-        .addr
-        .to_socket_addrs()
-        .map_err(|e| invalid(format!("--addr {:?}: {e}", args.addr)))?
-        .next()
-        .ok_or_else(|| invalid(format!("--addr {:?}: no address", args.addr)))?;
+/// The options once checked, all but the address.
+struct Checked {
+    mode: Mode,
+    timeout: Duration,
+    backend: ioready::Backend,
+    isolation: Option<Isolation>,
+}
+
+fn checked(args: &LoadArgs) -> io::Result<Checked> {
     if args.connections == 0 || args.connections > 1_000_000 {
         return Err(invalid(format!(
             "--connections: expected 1 to 1000000, got {}",
@@ -166,15 +207,31 @@ fn config(args: &LoadArgs) -> io::Result<Config> {
         gap: Duration::from_micros(args.gap_us),
         server_pid: args.server_pid,
     });
+    Ok(Checked {
+        mode,
+        timeout,
+        backend,
+        isolation,
+    })
+}
+
+fn config(args: &LoadArgs) -> io::Result<Config> {
+    let c = checked(args)?;
+    let addr: SocketAddr = args
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| invalid(format!("--addr {:?}: {e}", args.addr)))?
+        .next()
+        .ok_or_else(|| invalid(format!("--addr {:?}: no address", args.addr)))?;
     Ok(Config {
         addr,
         connections: args.connections,
         size: args.size,
         pipeline: args.pipeline,
-        mode,
-        isolation,
-        backend,
-        deadline: Instant::now() + timeout,
+        mode: c.mode,
+        isolation: c.isolation,
+        backend: c.backend,
+        deadline: Instant::now() + c.timeout,
         drain: Duration::from_secs(5),
         progress: !args.quiet && io::stdout().is_terminal(),
     })

@@ -139,22 +139,74 @@ fn an_early_close_is_counted_as_an_error() {
 
 #[test]
 fn bad_options_are_refused_with_their_name() {
+    // Out of range: refused by the option's parser, as a usage error.
     for (opts, name) in [
         (vec!["-c", "0"], "--connections"),
+        (vec!["-c", "1000001"], "--connections"),
+        (vec!["-c", "18446744073709551616"], "--connections"),
         (vec!["-s", "0"], "--size"),
+        (vec!["-s", "16777217"], "--size"),
         (vec!["-p", "0"], "--pipeline"),
+        (vec!["-p", "4097"], "--pipeline"),
         (vec!["--duration=-1"], "--duration"),
-        (vec!["--isolated", "-p", "2"], "--pipeline"),
-        (vec!["--backend", "nope"], "backend"),
-        (vec!["--addr=not an address"], "--addr"),
+        (vec!["--duration=86401"], "--duration"),
+        (vec!["--warmup=nan"], "--warmup"),
+        (vec!["--timeout=inf"], "--timeout"),
+        (vec!["--gap-us=10000001"], "--gap-us"),
+        (vec!["--backend", "nope"], "--backend"),
     ] {
-        let mut v = opts.clone();
-        if !v[0].starts_with("--addr") {
-            v.push("--addr=127.0.0.1:9");
-        }
-        let e = ioready_loadgen::run(&args(&v)).unwrap_err();
+        let mut v = vec!["loadgen"];
+        v.extend_from_slice(&opts);
+        let e = Cli::try_parse_from(&v)
+            .err()
+            .unwrap_or_else(|| panic!("{v:?} parsed"));
+        assert_eq!(e.exit_code(), 2, "{v:?}");
         assert!(e.to_string().contains(name), "{v:?}: {e}");
     }
+    // Combinations: refused by check() and by run(), naming the option.
+    for (opts, name) in [
+        (vec!["--isolated", "-p", "2"], "--pipeline"),
+        (vec!["--duration", "0"], "--duration"),
+        (vec!["--timeout", "0"], "--timeout"),
+        (
+            vec!["-c", "1000000", "-s", "16777216"],
+            "connections x size",
+        ),
+    ] {
+        let mut v = opts.clone();
+        v.push("--addr=127.0.0.1:9");
+        let a = args(&v);
+        let msg = a.check().unwrap_err();
+        assert!(msg.contains(name), "{v:?}: {msg}");
+        let e = ioready_loadgen::run(&a).unwrap_err();
+        assert!(e.to_string().contains(name), "{v:?}: {e}");
+    }
+    // The extremes that are accepted pass check().
+    for opts in [
+        vec!["-c", "1000000"],
+        vec![
+            "-c", "1", "-s", "16777216", "-p", "4", "--gap-us", "10000000",
+        ],
+        vec![
+            "--duration",
+            "86400",
+            "--warmup",
+            "86400",
+            "--timeout",
+            "86400",
+        ],
+        vec!["-n", "18446744073709551615", "--timeout", "0.001"],
+        vec!["-n", "0"],
+    ] {
+        args(&opts)
+            .check()
+            .unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+    }
+    // The address is only resolved by run().
+    let a = args(&["--addr=not an address"]);
+    a.check().unwrap();
+    let e = ioready_loadgen::run(&a).unwrap_err();
+    assert!(e.to_string().contains("--addr"), "{e}");
 }
 
 #[test]

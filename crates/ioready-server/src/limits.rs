@@ -1,4 +1,6 @@
-//! The descriptor limit.
+//! The descriptor limit. Also used by the load generator and the
+//! benchmark peers, which depend on this crate for this function only (it
+//! is light: no reason to give it a crate of its own).
 
 use std::io;
 

@@ -3,13 +3,11 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
-
-use rustix::event::epoll::{self, EventData, EventFlags};
 
 use crate::error::check_fd;
 use crate::flags::flag_set;
+use crate::sys::epoll::{self as sys_epoll, wait_into, Flags as EventFlags};
 use crate::timeout;
 
 flag_set! {
@@ -60,16 +58,6 @@ pub struct Epoll {
     fd: OwnedFd,
 }
 
-/// Borrows a caller's descriptor number for one `epoll_ctl`.
-///
-/// `epoll_ctl` only looks the number up in the descriptor table and answers
-/// `EBADF` for one that is not open; no I/O is done through it, so a stale
-/// number can only produce that error.
-fn borrow(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: see above; the borrow does not outlive the syscall it is made for.
-    unsafe { BorrowedFd::borrow_raw(fd) }
-}
-
 impl Epoll {
     /// A new epoll instance (`epoll_create1(EPOLL_CLOEXEC)`).
     ///
@@ -77,8 +65,9 @@ impl Epoll {
     ///
     /// `EMFILE`/`ENFILE` when out of descriptors, `ENOMEM`.
     pub fn new() -> io::Result<Self> {
-        let fd = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        Ok(Epoll { fd })
+        Ok(Epoll {
+            fd: sys_epoll::create()?,
+        })
     }
 
     /// Adopts an existing epoll descriptor (Python's `epoll.fromfd`).
@@ -110,13 +99,7 @@ impl Epoll {
     /// closed one.
     pub fn add_raw(&self, fd: RawFd, data: u64, events: EpollFlags) -> io::Result<()> {
         check_fd(fd)?;
-        epoll::add(
-            &self.fd,
-            borrow(fd),
-            EventData::new_u64(data),
-            EventFlags::from_bits_retain(events.bits()),
-        )?;
-        Ok(())
+        sys_epoll::add(self.fd.as_fd(), fd, data, events.bits())
     }
 
     /// Changes the mask and user value of a registered descriptor; re-arms a
@@ -128,13 +111,7 @@ impl Epoll {
     /// `InvalidInput` if negative, `EINVAL` with `EXCLUSIVE`.
     pub fn modify_raw(&self, fd: RawFd, data: u64, events: EpollFlags) -> io::Result<()> {
         check_fd(fd)?;
-        epoll::modify(
-            &self.fd,
-            borrow(fd),
-            EventData::new_u64(data),
-            EventFlags::from_bits_retain(events.bits()),
-        )?;
-        Ok(())
+        sys_epoll::modify(self.fd.as_fd(), fd, data, events.bits())
     }
 
     /// [`modify_raw`](Self::modify_raw) for an `AsFd` value.
@@ -154,8 +131,7 @@ impl Epoll {
     /// `InvalidInput` if negative.
     pub fn delete_raw(&self, fd: RawFd) -> io::Result<()> {
         check_fd(fd)?;
-        epoll::delete(&self.fd, borrow(fd))?;
-        Ok(())
+        sys_epoll::delete(self.fd.as_fd(), fd)
     }
 
     /// [`delete_raw`](Self::delete_raw) for an `AsFd` value.
@@ -228,16 +204,15 @@ impl FromRawFd for Epoll {
     ///
     /// `fd` must be an open descriptor that the new `Epoll` owns.
     unsafe fn from_raw_fd(fd: RawFd) -> Self {
-        // SAFETY: forwarded to the caller.
-        Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        }
+        // SAFETY: forwarded to the caller (see above).
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Epoll { fd }
     }
 }
 
 /// A buffer of epoll events with a fixed capacity, reused across waits.
 pub struct EpollEvents {
-    buf: Vec<epoll::Event>,
+    buf: Vec<sys_epoll::Event>,
 }
 
 // SAFETY: rustix's `epoll::Event` is `!Send`/`!Sync` only because its data
@@ -290,86 +265,4 @@ impl std::fmt::Debug for EpollEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
-}
-
-/// One wait into the spare capacity of `buf`, appending after what it holds.
-///
-/// Shared by [`Epoll`] and the epoll backend of the `Selector`, so both
-/// make exactly one syscall per wait.
-#[inline]
-pub(crate) fn wait_into(
-    epfd: BorrowedFd<'_>,
-    buf: &mut Vec<epoll::Event>,
-    remaining: Option<Duration>,
-) -> io::Result<usize> {
-    if buf.len() == buf.capacity() {
-        return Ok(0);
-    }
-    let ts = match remaining {
-        None => None,
-        Some(d) => {
-            if d.subsec_nanos() % 1_000_000 != 0 && pwait2_supported() {
-                return pwait2(epfd, buf, d);
-            }
-            // Whole milliseconds, rounded up, never above what epoll_wait
-            // takes: rustix then makes the one epoll_pwait call.
-            let ms = timeout::to_millis_ceil(Some(d));
-            Some(rustix::time::Timespec {
-                tv_sec: i64::from(ms / 1000),
-                tv_nsec: i64::from(ms % 1000) * 1_000_000,
-            })
-        }
-    };
-    let n = epoll::wait(epfd, rustix::buffer::spare_capacity(buf), ts.as_ref())?;
-    Ok(n)
-}
-
-const PWAIT2_UNKNOWN: u8 = 0;
-const PWAIT2_YES: u8 = 1;
-const PWAIT2_NO: u8 = 2;
-static PWAIT2: AtomicU8 = AtomicU8::new(PWAIT2_UNKNOWN);
-
-fn pwait2_supported() -> bool {
-    PWAIT2.load(Ordering::Relaxed) != PWAIT2_NO
-}
-
-/// `epoll_pwait2` with a nanosecond timeout. rustix offers it only behind a
-/// feature that would require Linux 5.11 for *every* wait, so it is called
-/// here, once known to exist; on `ENOSYS` we fall back to milliseconds
-/// (rounded up) for the life of the process.
-fn pwait2(epfd: BorrowedFd<'_>, buf: &mut Vec<epoll::Event>, d: Duration) -> io::Result<usize> {
-    let ts = libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as _,
-    };
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: the buffer pointer and length describe `spare`, writable memory
-    // for `spare.len()` events with the kernel's layout (rustix's
-    // `epoll::Event` is `repr(C)`/packed exactly as `struct epoll_event`);
-    // `ts` lives across the call; a null sigmask means "do not change it".
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_epoll_pwait2,
-            epfd.as_raw_fd(),
-            spare.as_mut_ptr(),
-            spare.len() as libc::c_int,
-            &ts as *const libc::timespec,
-            std::ptr::null::<libc::sigset_t>(),
-            0usize,
-        )
-    };
-    if r < 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ENOSYS) {
-            PWAIT2.store(PWAIT2_NO, Ordering::Relaxed);
-            return wait_into(epfd, buf, Some(d));
-        }
-        return Err(err);
-    }
-    PWAIT2.store(PWAIT2_YES, Ordering::Relaxed);
-    let n = r as usize;
-    // SAFETY: the kernel initialised the first `n` events of the spare
-    // capacity, which follow the `buf.len()` events already there.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
 }

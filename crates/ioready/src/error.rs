@@ -3,6 +3,16 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks `m`, also when a thread panicked while holding it. Used only for
+/// the crate's registration lists, where every change under the lock is a
+/// single insert, remove or assignment: a panic cannot leave one half-made,
+/// so a poisoned lock still guards a consistent list, and a registry must
+/// not become unusable because some other thread panicked.
+pub(crate) fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// `InvalidInput`, with a message that names the argument.
 pub(crate) fn invalid_input(what: &str) -> io::Error {

@@ -3,20 +3,7 @@
 //! ([`Event`], [`Events`]).
 
 use crate::flags::flag_set;
-
-/// Readiness bits as they travel inside an [`Event`]. They are Linux's
-/// `POLL*`/`EPOLL*` values (identical for these bits), so the epoll backend
-/// hands the kernel's events over without translating them; other backends
-/// translate into these.
-pub(crate) mod bits {
-    pub const IN: u32 = 0x001;
-    pub const PRI: u32 = 0x002;
-    pub const OUT: u32 = 0x004;
-    pub const ERR: u32 = 0x008;
-    pub const HUP: u32 = 0x010;
-    pub const NVAL: u32 = 0x020;
-    pub const RDHUP: u32 = 0x2000;
-}
+use crate::sys::event::{self as sys_event, bits, RawEvent};
 
 /// Identifies a registration: the value given to `register`, handed back in
 /// every [`Event`] for that descriptor.
@@ -61,10 +48,20 @@ impl Interest {
     pub(crate) fn known(self) -> Interest {
         self & (Self::READABLE | Self::WRITABLE | Self::PRIORITY | Self::READ_CLOSED)
     }
+
+    /// The known interest as event bits (`POLLIN`, `POLLOUT`, `POLLPRI`,
+    /// `POLLRDHUP`; the same values as `EPOLL*`): the interest's own bits,
+    /// which are defined as those.
+    pub(crate) fn event_bits(self) -> u32 {
+        self.known().bits()
+    }
 }
 
 /// How readiness is reported.
+///
+/// Non-exhaustive: a mode may be added, so a `match` on it needs a `_` arm.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Trigger {
     /// Reported on every wait for as long as the descriptor is ready, like
     /// `poll(2)` and Python's `poll`/`epoll` defaults. The default.
@@ -82,66 +79,26 @@ pub enum Trigger {
 
 /// One readiness event: a [`Token`] and what became ready.
 ///
-/// On Linux this is the kernel's own `epoll_event` (no translation on the
-/// epoll backend); elsewhere an equivalent pair.
-#[cfg(ioready_epoll)]
+/// On Linux this is the kernel's own `epoll_event` (the epoll backend has
+/// the kernel write events straight into [`Events`]); elsewhere an
+/// equivalent pair. Either way the OS layer reads it (`sys::event`).
 #[repr(transparent)]
 #[derive(Copy, Clone)]
-pub struct Event(rustix::event::epoll::Event);
-
-/// One readiness event: a [`Token`] and what became ready.
-#[cfg(not(ioready_epoll))]
-#[derive(Copy, Clone)]
 pub struct Event {
-    flags: u32,
-    token: usize,
+    inner: RawEvent,
 }
 
 impl Event {
-    #[cfg(ioready_epoll)]
-    pub(crate) fn new(token: Token, flags: u32) -> Self {
-        use rustix::event::epoll;
-        Event(epoll::Event {
-            flags: epoll::EventFlags::from_bits_retain(flags),
-            data: epoll::EventData::new_u64(token.0 as u64),
-        })
-    }
-
-    #[cfg(not(ioready_epoll))]
-    pub(crate) fn new(token: Token, flags: u32) -> Self {
-        Event {
-            flags,
-            token: token.0,
-        }
-    }
-
     /// The token of the registration this event is for.
     pub fn token(&self) -> Token {
-        #[cfg(ioready_epoll)]
-        {
-            let data = self.0.data;
-            Token(data.u64() as usize)
-        }
-        #[cfg(not(ioready_epoll))]
-        {
-            Token(self.token)
-        }
+        Token(sys_event::token(&self.inner))
     }
 
     /// The raw readiness bits, in Linux's `POLL*` numbering (`POLLIN` = 1,
     /// `POLLPRI` = 2, `POLLOUT` = 4, `POLLERR` = 8, `POLLHUP` = 0x10,
     /// `POLLNVAL` = 0x20, `POLLRDHUP` = 0x2000) on every platform.
     pub fn raw_flags(&self) -> u32 {
-        #[cfg(ioready_epoll)]
-        {
-            // Copy the field out: the kernel's struct is packed.
-            let flags = self.0.flags;
-            flags.bits()
-        }
-        #[cfg(not(ioready_epoll))]
-        {
-            self.flags
-        }
+        sys_event::flags(&self.inner)
     }
 
     fn has(&self, bit: u32) -> bool {
@@ -207,25 +164,20 @@ impl std::fmt::Debug for Event {
 /// that many events (the rest stay pending for the next wait), and no wait
 /// allocates.
 pub struct Events {
-    #[cfg(ioready_epoll)]
-    pub(crate) buf: Vec<rustix::event::epoll::Event>,
-    #[cfg(not(ioready_epoll))]
-    pub(crate) buf: Vec<Event>,
+    /// Written by the kernel itself on the epoll backend (`sys::epoll`).
+    pub(crate) buf: Vec<RawEvent>,
 }
 
-// SAFETY: rustix's `epoll::Event` is `!Send`/`!Sync` only because its data
-// union has a pointer variant. This crate stores only the token (a `u64`) in
-// it and never dereferences it, so the buffer and its events are plain data.
-#[cfg(ioready_epoll)]
+// SAFETY: the raw event is plain integers: a `(bits, token)` pair, or on
+// epoll the kernel's struct, `!Send`/`!Sync` in rustix only because its
+// data union has a pointer variant. This crate stores only the token (a
+// `u64`) in it and never dereferences it.
 unsafe impl Send for Events {}
 // SAFETY: as for `Send`: shared references only read plain integers.
-#[cfg(ioready_epoll)]
 unsafe impl Sync for Events {}
-// SAFETY: as for `Events`: the data field holds a token, never a pointer.
-#[cfg(ioready_epoll)]
+// SAFETY: as for `Events`: the data holds a token, never a pointer.
 unsafe impl Send for Event {}
 // SAFETY: as above.
-#[cfg(ioready_epoll)]
 unsafe impl Sync for Event {}
 
 impl Events {
@@ -263,16 +215,9 @@ impl Events {
     }
 
     fn as_slice(&self) -> &[Event] {
-        #[cfg(ioready_epoll)]
-        {
-            // SAFETY: `Event` is `repr(transparent)` over `epoll::Event`, so a
-            // slice of one is a slice of the other with the same length.
-            unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<Event>(), self.buf.len()) }
-        }
-        #[cfg(not(ioready_epoll))]
-        {
-            &self.buf
-        }
+        // SAFETY: `Event` is `repr(transparent)` over `RawEvent`, so a slice
+        // of one is a slice of the other with the same length.
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<Event>(), self.buf.len()) }
     }
 
     /// Appends an event if there is room; returns false when full.
@@ -280,10 +225,7 @@ impl Events {
         if self.buf.len() == self.buf.capacity() {
             return false;
         }
-        #[cfg(ioready_epoll)]
-        self.buf.push(Event::new(token, flags).0);
-        #[cfg(not(ioready_epoll))]
-        self.buf.push(Event::new(token, flags));
+        self.buf.push(sys_event::new(token.0, flags));
         true
     }
 }

@@ -96,17 +96,15 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg(unix)]
 
 mod error;
 mod event;
 mod flags;
-mod notify;
 mod poll;
 mod select;
 mod selector;
+mod sys;
 mod timeout;
 
 #[cfg(ioready_epoll)]

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
-
-use rustix::event::{PollFd, PollFlags as SysPollFlags};
 
 use crate::error::{check_fd, not_registered};
 use crate::flags::flag_set;
+use crate::sys::poll::{poll_once, PollFd, PollFlags as SysPollFlags};
 use crate::timeout;
 
 flag_set! {
@@ -195,67 +194,7 @@ impl Poll {
 }
 
 fn pollfd(fd: RawFd, events: PollFlags) -> PollFd<'static> {
-    // SAFETY: `poll(2)` only reads the descriptor number and reports
-    // `POLLNVAL` for one that is not open; the registry never does I/O on it,
-    // so no `'static` borrow of an open file is really relied upon.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    PollFd::from_borrowed_fd(borrowed, SysPollFlags::from_bits_retain(events.bits()))
-}
-
-fn poll_once(fds: &mut [PollFd<'static>], remaining: Option<Duration>) -> io::Result<usize> {
-    #[cfg(target_os = "linux")]
-    match remaining {
-        None => return poll_millis(fds, -1),
-        Some(d) => {
-            if let Some(ms) = whole_millis(d) {
-                return poll_millis(fds, ms);
-            }
-        }
-    }
-    let ts = timeout::to_timespec(remaining);
-    Ok(rustix::event::poll(fds, ts.as_ref())?)
-}
-
-/// A timeout that is a whole number of milliseconds within `poll(2)`'s
-/// `int` (zero included), or `None`.
-#[cfg(target_os = "linux")]
-fn whole_millis(d: Duration) -> Option<i32> {
-    if d.subsec_nanos() % 1_000_000 != 0 {
-        return None;
-    }
-    i32::try_from(d.as_millis()).ok()
-}
-
-// rustix's `PollFd` is `#[repr(C)]` over the kernel's `struct pollfd`
-// (it passes it to the kernel itself); `poll_millis` relies on that.
-#[cfg(target_os = "linux")]
-const _: () = {
-    assert!(std::mem::size_of::<PollFd<'static>>() == std::mem::size_of::<libc::pollfd>());
-    assert!(std::mem::align_of::<PollFd<'static>>() == std::mem::align_of::<libc::pollfd>());
-};
-
-/// `poll(2)` with a millisecond timeout (-1: none), for no timeout or one
-/// of whole milliseconds (the Python module's always are), as C callers
-/// and CPython make it. rustix always calls
-/// `ppoll` with a `timespec`, which the kernel copies in and, with the time
-/// left, back out (and reads the clock once more for): about 40 ns more per
-/// call for a zero timeout, measured. Same results and errors (`EINTR` is
-/// `Interrupted`).
-#[cfg(target_os = "linux")]
-fn poll_millis(fds: &mut [PollFd<'static>], ms: i32) -> io::Result<usize> {
-    // SAFETY: `PollFd` has `struct pollfd`'s layout (asserted above); the
-    // pointer and length describe `fds`, whose `revents` the kernel writes.
-    let n = unsafe {
-        libc::poll(
-            fds.as_mut_ptr().cast::<libc::pollfd>(),
-            fds.len() as libc::nfds_t,
-            ms,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
+    crate::sys::poll::pollfd(fd, SysPollFlags::from_bits_retain(events.bits()))
 }
 
 /// The ready descriptors of one [`Poll::poll`], as `(fd, events)` pairs.

@@ -97,7 +97,7 @@ pub(crate) fn to_timespec(remaining: Option<Duration>) -> Option<Timespec> {
 
 /// Milliseconds for `epoll_wait`-style calls: `-1` for none, rounded *up*,
 /// clamped to `i32::MAX`.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(ioready_epoll), allow(dead_code))]
 pub(crate) fn to_millis_ceil(remaining: Option<Duration>) -> i32 {
     match remaining {
         None => -1,

@@ -5,15 +5,15 @@
 //! Each way is wrapped in a small [`Harness`] (add a descriptor with a key,
 //! wait, get `(key, readable, writable, error, hup)` back) and the
 //! `conformance!` macro generates one module per way with one `#[test]` per
-//! scenario, so a failure names both: `selector_poll::eintr_retries_until_deadline`.
+//! scenario, so a failure names both: `selector::poll::eintr_retries_until_deadline`.
+//! The `Selector` backends come from the one list in `common`
+//! (`for_each_selector_backend!`; see "Adding a backend" in the library's
+//! `selector` module).
 //!
 //! All scenarios use real descriptors: pipes, socketpairs and TCP on
 //! 127.0.0.1.
 
-// The suite drives epoll directly: Linux only (the select and poll parts
-// run on Linux too, and CI is Linux).
-#![cfg(target_os = "linux")]
-
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,8 +24,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ioready::{Backend, Epoll, EpollEvents, EpollFlags, Events, Interest, Poll, PollFlags};
-use ioready::{Selector, Token};
+use ioready::{Backend, Events, Interest, Poll, PollFlags, Selector, Token};
 
 /// What a wait reported for one key, in the vocabulary common to all APIs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -195,65 +194,75 @@ impl Harness for PollObj {
     }
 }
 
-/// `ioready::Epoll`, level-triggered, `data` = key.
-struct EpollObj {
-    epoll: Epoll,
-    events: EpollEvents,
-}
+/// The harness that drives `Epoll` directly: the only Linux-only part of
+/// the suite.
+#[cfg(ioready_epoll)]
+mod epoll_harness {
+    use super::*;
+    use ioready::{Epoll, EpollEvents, EpollFlags};
 
-impl EpollObj {
-    fn new() -> Self {
-        EpollObj {
-            epoll: Epoll::new().expect("epoll_create1"),
-            events: EpollEvents::with_capacity(16 * 1024),
-        }
+    /// `ioready::Epoll`, level-triggered, `data` = key.
+    pub(super) struct EpollObj {
+        epoll: Epoll,
+        events: EpollEvents,
     }
-    fn collect(&self) -> Vec<Ready> {
-        self.events
-            .iter()
-            .map(|(data, f)| Ready {
-                key: data as usize,
-                readable: f.contains(EpollFlags::IN),
-                writable: f.contains(EpollFlags::OUT),
-                error: f.contains(EpollFlags::ERR),
-                hup: f.contains(EpollFlags::HUP),
-            })
-            .collect()
-    }
-}
 
-impl Harness for EpollObj {
-    fn name(&self) -> String {
-        "Epoll".into()
-    }
-    fn select_like(&self) -> bool {
-        false
-    }
-    fn add(&mut self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
-        let mut f = EpollFlags::empty();
-        if interest.contains(Interest::READABLE) {
-            f |= EpollFlags::IN;
+    impl EpollObj {
+        pub(super) fn new() -> Self {
+            EpollObj {
+                epoll: Epoll::new().expect("epoll_create1"),
+                events: EpollEvents::with_capacity(16 * 1024),
+            }
         }
-        if interest.contains(Interest::WRITABLE) {
-            f |= EpollFlags::OUT;
+        fn collect(&self) -> Vec<Ready> {
+            self.events
+                .iter()
+                .map(|(data, f)| Ready {
+                    key: data as usize,
+                    readable: f.contains(EpollFlags::IN),
+                    writable: f.contains(EpollFlags::OUT),
+                    error: f.contains(EpollFlags::ERR),
+                    hup: f.contains(EpollFlags::HUP),
+                })
+                .collect()
         }
-        if interest.contains(Interest::PRIORITY) {
-            f |= EpollFlags::PRI;
+    }
+
+    impl Harness for EpollObj {
+        fn name(&self) -> String {
+            "Epoll".into()
         }
-        self.epoll.add_raw(fd, key as u64, f)
-    }
-    fn remove(&mut self, fd: RawFd) -> io::Result<()> {
-        self.epoll.delete_raw(fd)
-    }
-    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
-        self.epoll.wait(&mut self.events, timeout)?;
-        Ok(self.collect())
-    }
-    fn wait_once(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
-        self.epoll.wait_once(&mut self.events, timeout)?;
-        Ok(self.collect())
+        fn select_like(&self) -> bool {
+            false
+        }
+        fn add(&mut self, fd: RawFd, key: usize, interest: Interest) -> io::Result<()> {
+            let mut f = EpollFlags::empty();
+            if interest.contains(Interest::READABLE) {
+                f |= EpollFlags::IN;
+            }
+            if interest.contains(Interest::WRITABLE) {
+                f |= EpollFlags::OUT;
+            }
+            if interest.contains(Interest::PRIORITY) {
+                f |= EpollFlags::PRI;
+            }
+            self.epoll.add_raw(fd, key as u64, f)
+        }
+        fn remove(&mut self, fd: RawFd) -> io::Result<()> {
+            self.epoll.delete_raw(fd)
+        }
+        fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
+            self.epoll.wait(&mut self.events, timeout)?;
+            Ok(self.collect())
+        }
+        fn wait_once(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
+            self.epoll.wait_once(&mut self.events, timeout)?;
+            Ok(self.collect())
+        }
     }
 }
+#[cfg(ioready_epoll)]
+use epoll_harness::EpollObj;
 
 /// `ioready::Selector` on a given backend (or `Selector::new()`).
 struct SelectorObj {
@@ -789,16 +798,17 @@ macro_rules! scenario_tests {
         #[test]
         fn $name() {
             let mut h = $make();
-            super::scenarios::$name(&mut *h);
+            crate::scenarios::$name(&mut *h);
         }
     )*};
 }
 
 /// One module per way of waiting, each with the whole scenario set.
 macro_rules! conformance {
-    ($($module:ident => $make:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $make:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
-            use super::*;
+            use crate::*;
 
             fn make() -> Box<dyn Harness> {
                 $make
@@ -835,9 +845,19 @@ macro_rules! conformance {
 conformance! {
     select_fn => Box::new(SelectFn::default());
     poll_obj => Box::new(PollObj::default());
+    #[cfg(ioready_epoll)]
     epoll_obj => Box::new(EpollObj::new());
-    selector_select => Box::new(SelectorObj::new(Some(Backend::Select)));
-    selector_poll => Box::new(SelectorObj::new(Some(Backend::Poll)));
-    selector_epoll => Box::new(SelectorObj::new(Some(Backend::Epoll)));
     selector_default => Box::new(SelectorObj::new(None));
+}
+
+/// The `Selector` on each backend of the one list: `selector::epoll::...`.
+mod selector {
+    macro_rules! on_each_backend {
+        ($($(#[$cfg:meta])* $name:ident => $backend:expr;)*) => {
+            conformance! {
+                $($(#[$cfg])* $name => Box::new(crate::SelectorObj::new(Some($backend)));)*
+            }
+        };
+    }
+    for_each_selector_backend!(on_each_backend);
 }

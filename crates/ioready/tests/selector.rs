@@ -1,13 +1,11 @@
 //! The `Selector`, `Registry` and `Waker` on every backend: registration
 //! errors, trigger modes, always-ready files, descriptors closed without
 //! deregistering, registration from another thread during a wait, and
-//! wakers. The `selector!` macro generates one module per backend, plus
-//! `default` for `Selector::new()` (which `IOREADY_BACKEND` can force).
+//! wakers. The `selector!` macro generates one module per backend of the
+//! one list in `common` (`for_each_selector_backend!`), plus `default` for
+//! `Selector::new()` (which `IOREADY_BACKEND` can force).
 
-// The suite drives epoll directly: Linux only (the select and poll parts
-// run on Linux too, and CI is Linux).
-#![cfg(target_os = "linux")]
-
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -66,19 +64,24 @@ fn backend_names_and_the_environment() {
     assert_eq!("auto".parse::<Backend>().unwrap(), Backend::best());
     let e = "bogus".parse::<Backend>().unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    #[cfg(ioready_epoll)]
     assert_eq!(Backend::best(), Backend::Epoll);
-    assert!(!Backend::Kqueue.is_available());
+    #[cfg(ioready_kqueue)]
+    assert_eq!(Backend::best(), Backend::Kqueue);
+    #[cfg(ioready_epoll)]
+    let missing = Backend::Kqueue;
+    #[cfg(not(ioready_epoll))]
+    let missing = Backend::Epoll;
+    assert!(!missing.is_available());
     assert_eq!(
-        Selector::with_backend(Backend::Kqueue).unwrap_err().kind(),
+        Selector::with_backend(missing).unwrap_err().kind(),
         io::ErrorKind::Unsupported
     );
     // Selector::new() follows IOREADY_BACKEND (CI runs this suite with it
     // unset, `poll` and `select`).
     let want = match std::env::var("IOREADY_BACKEND").as_deref() {
-        Ok("poll") => Backend::Poll,
-        Ok("select") => Backend::Select,
-        Ok("epoll") | Ok("") | Ok("auto") | Err(_) => Backend::Epoll,
-        Ok(other) => panic!("unexpected IOREADY_BACKEND={other}"),
+        Ok("") | Ok("auto") | Err(_) => Backend::best(),
+        Ok(name) => name.parse().expect("IOREADY_BACKEND names a backend"),
     };
     assert_eq!(Selector::new().unwrap().backend(), want);
     println!("Selector::new() uses {want}");
@@ -664,7 +667,8 @@ macro_rules! selector_tests {
 }
 
 macro_rules! selector {
-    ($($module:ident => $make:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $make:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
             use super::*;
 
@@ -698,9 +702,16 @@ macro_rules! selector {
     )*};
 }
 
+/// The backends of the one list, each by name.
+macro_rules! on_each_backend {
+    ($($(#[$cfg:meta])* $name:ident => $backend:expr;)*) => {
+        selector! {
+            $($(#[$cfg])* $name => Selector::with_backend($backend);)*
+        }
+    };
+}
+for_each_selector_backend!(on_each_backend);
+
 selector! {
-    select => Selector::with_backend(Backend::Select);
-    poll => Selector::with_backend(Backend::Poll);
-    epoll => Selector::with_backend(Backend::Epoll);
     default => Selector::new();
 }

@@ -7,10 +7,7 @@
 //! that run in parallel (and the helper threads that send signals) do not
 //! disturb each other's counts.
 
-// The suite drives epoll directly: Linux only (the select and poll parts
-// run on Linux too, and CI is Linux).
-#![cfg(target_os = "linux")]
-
+#[macro_use]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -18,7 +15,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use common::*;
-use ioready::{Backend, Epoll, EpollEvents, EpollFlags, Events, Interest, Poll, PollFlags};
+use ioready::{Events, Interest, Poll, PollFlags};
 use ioready::{Selector, Token, Trigger, Waker};
 
 struct Counting;
@@ -219,9 +216,10 @@ mod scenarios {
 }
 
 macro_rules! zero_alloc {
-    ($($module:ident => $make:expr;)*) => {$(
+    ($($(#[$cfg:meta])* $module:ident => $make:expr;)*) => {$(
+        $(#[$cfg])*
         mod $module {
-            use super::*;
+            use crate::*;
 
             fn make() -> Selector {
                 $make.expect("selector")
@@ -256,14 +254,25 @@ macro_rules! zero_alloc {
 }
 
 zero_alloc! {
-    selector_select => Selector::with_backend(Backend::Select);
-    selector_poll => Selector::with_backend(Backend::Poll);
-    selector_epoll => Selector::with_backend(Backend::Epoll);
     selector_default => Selector::new();
 }
 
+/// The `Selector` on each backend of the one list: `selector::epoll::...`.
+mod selector {
+    macro_rules! on_each_backend {
+        ($($(#[$cfg:meta])* $name:ident => $backend:expr;)*) => {
+            zero_alloc! {
+                $($(#[$cfg])* $name => crate::Selector::with_backend($backend);)*
+            }
+        };
+    }
+    for_each_selector_backend!(on_each_backend);
+}
+
+#[cfg(ioready_epoll)]
 #[test]
 fn epoll_wait() {
+    use ioready::{Epoll, EpollEvents, EpollFlags};
     let ep = Epoll::new().unwrap();
     let (r, w) = pipe();
     let (quiet, _q) = pipe();

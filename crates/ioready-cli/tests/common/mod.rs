@@ -47,9 +47,20 @@ pub fn parse_addr(line: &str) -> Option<SocketAddr> {
     format!("{host}:{}", port.trim()).parse().ok()
 }
 
-/// Spawns `ioready ARGS` with stdin closed and its output read line by line.
-fn start(args: &[&str]) -> (Child, Receiver<String>, Receiver<String>) {
-    let mut child = Command::new(BIN)
+/// The variables that give the command's options defaults: unset for
+/// every run unless a test sets them, so that the caller's environment
+/// cannot change what a test checks.
+pub const ENV_VARS: [&str; 3] = ["IOREADY_BACKEND", "IOREADY_ADDR", "IOREADY_TIME_ADDR"];
+
+/// Spawns `ioready ARGS` with stdin closed, the environment `env` (over the
+/// test's own, without [`ENV_VARS`]) and its output read line by line.
+fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, Receiver<String>, Receiver<String>) {
+    let mut cmd = Command::new(BIN);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -64,7 +75,12 @@ fn start(args: &[&str]) -> (Child, Receiver<String>, Receiver<String>) {
 impl Proc {
     /// Spawns `ioready ARGS` and waits (at most 30 s) for its address line.
     pub fn spawn(args: &[&str]) -> Proc {
-        let (mut child, stdout, stderr) = start(args);
+        Proc::spawn_env(args, &[])
+    }
+
+    /// [`Proc::spawn`] with environment variables.
+    pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let (mut child, stdout, stderr) = start(args, env);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -179,7 +195,12 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 
 /// Runs `ioready ARGS` to completion (killed and failed after `timeout`).
 pub fn run(args: &[&str], timeout: Duration) -> Output {
-    let (mut child, out, err) = start(args);
+    run_env(args, &[], timeout)
+}
+
+/// [`run`] with environment variables.
+pub fn run_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Output {
+    let (mut child, out, err) = start(args, env);
     let status = match wait_exit(&mut child, timeout) {
         Some(s) => s,
         None => {

@@ -2,15 +2,75 @@
 //! `epoll_wait` (or `epoll_pwait2`) straight into the caller's [`Events`].
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::epoll::{wait_into, Epoll, EpollFlags};
-use crate::error::{already_registered, not_registered};
-use crate::event::{bits, Events, Interest, Token, Trigger};
-use crate::notify::Notifier;
+use super::dispatch::Driver;
+use crate::error::{already_registered, lock_unpoisoned, not_registered};
+use crate::event::{Events, Interest, Token, Trigger};
+use crate::sys::epoll::{self as sys_epoll, wait_into};
+use crate::sys::event::bits;
+use crate::sys::notify::Notifier;
+use crate::sys::{identity, Errno};
+
+/// The epoll backend (see [`Driver`]).
+#[derive(Debug)]
+pub(crate) struct Epoll;
+
+impl Driver for Epoll {
+    type Registry = Registry;
+    /// Nothing: the kernel writes straight into the caller's `Events`.
+    type Waiter = ();
+    type Waker = Waker;
+
+    fn new() -> io::Result<(Registry, ())> {
+        Ok((Registry::new()?, ()))
+    }
+
+    fn register(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.register(fd, token, interest, trigger)
+    }
+
+    fn reregister(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.reregister(fd, token, interest, trigger)
+    }
+
+    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
+        r.deregister(fd)
+    }
+
+    #[inline]
+    fn select(
+        r: &Registry,
+        _: &mut (),
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        r.select(events, timeout)
+    }
+
+    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
+        Waker::new(r, token)
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.wake()
+    }
+}
 
 /// A descriptor epoll refuses with `EPERM` (a regular file, `/dev/null`):
 /// it is always ready, so it is reported without asking the kernel, as
@@ -22,25 +82,15 @@ struct AlwaysReady {
     interest: Interest,
     trigger: Trigger,
     armed: bool,
-    /// The file behind `fd` at registration (see [`identity`]): when the
+    /// The file behind `fd` at registration (see `sys::identity`): when the
     /// number is closed, or names another file, the registration is
     /// forgotten, as epoll forgets the registrations of closed files.
     id: (u64, u64),
 }
 
-/// The device and inode of the file a descriptor number names, or `None`
-/// if the number is not open.
-fn identity(fd: RawFd) -> Option<(u64, u64)> {
-    // SAFETY: fstat only looks the number up (a closed one gives EBADF) and
-    // the borrow does not outlive the call.
-    let st = rustix::fs::fstat(unsafe { BorrowedFd::borrow_raw(fd) }).ok()?;
-    #[allow(clippy::unnecessary_cast)] // the field types differ by platform
-    Some((st.st_dev as u64, st.st_ino as u64))
-}
-
 #[derive(Debug)]
 pub(crate) struct Registry {
-    epoll: Epoll,
+    epfd: OwnedFd,
     always_ready: Mutex<Vec<AlwaysReady>>,
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
@@ -51,48 +101,48 @@ pub(crate) struct Registry {
     files_first: AtomicBool,
 }
 
-fn to_epoll(interest: Interest, trigger: Trigger) -> EpollFlags {
-    // The interest bits are the kernel's EPOLL* values (see `event::bits`).
-    let mut flags = EpollFlags::from_bits(interest.known().bits());
-    match trigger {
-        Trigger::Level => {}
-        Trigger::Edge => flags |= EpollFlags::ET,
-        Trigger::Oneshot => flags |= EpollFlags::ONESHOT,
-    }
-    flags
+/// The `EPOLL*` bits of a registration: the interest bits are the
+/// kernel's values (see `sys::event::bits`), plus the mode.
+fn to_epoll(interest: Interest, trigger: Trigger) -> u32 {
+    interest.event_bits()
+        | match trigger {
+            Trigger::Level => 0,
+            Trigger::Edge => sys_epoll::ET,
+            Trigger::Oneshot => sys_epoll::ONESHOT,
+        }
 }
 
 fn is_eperm(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+    e.raw_os_error() == Some(Errno::PERM.raw_os_error())
 }
 
 impl Registry {
-    pub(super) fn new() -> io::Result<Self> {
+    fn new() -> io::Result<Self> {
         Ok(Registry {
-            epoll: Epoll::new()?,
+            epfd: sys_epoll::create()?,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
             files_first: AtomicBool::new(true),
         })
     }
 
-    fn always_ready(&self) -> std::sync::MutexGuard<'_, Vec<AlwaysReady>> {
-        // Every change to the list is a single push/remove/assignment, so a
-        // poisoned lock still holds a consistent list.
-        self.always_ready.lock().unwrap_or_else(|p| p.into_inner())
+    fn always_ready(&self) -> MutexGuard<'_, Vec<AlwaysReady>> {
+        lock_unpoisoned(&self.always_ready)
     }
 
-    pub(super) fn register(
+    fn register(
         &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        match self
-            .epoll
-            .add_raw(fd, token.0 as u64, to_epoll(interest, trigger))
-        {
+        match sys_epoll::add(
+            self.epfd.as_fd(),
+            fd,
+            token.0 as u64,
+            to_epoll(interest, trigger),
+        ) {
             Err(e) if is_eperm(&e) => {
                 let id = identity(fd).ok_or(e)?;
                 let mut list = self.always_ready();
@@ -118,17 +168,19 @@ impl Registry {
         }
     }
 
-    pub(super) fn reregister(
+    fn reregister(
         &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        match self
-            .epoll
-            .modify_raw(fd, token.0 as u64, to_epoll(interest, trigger))
-        {
+        match sys_epoll::modify(
+            self.epfd.as_fd(),
+            fd,
+            token.0 as u64,
+            to_epoll(interest, trigger),
+        ) {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
                 let a = list
@@ -145,8 +197,8 @@ impl Registry {
         }
     }
 
-    pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        match self.epoll.delete_raw(fd) {
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        match sys_epoll::delete(self.epfd.as_fd(), fd) {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
                 let i = list
@@ -164,15 +216,11 @@ impl Registry {
     /// One wait. With always-ready files registered, they are reported first
     /// and the kernel is only polled (timeout zero) for the rest.
     #[inline]
-    pub(super) fn select(
-        &self,
-        events: &mut Events,
-        remaining: Option<Duration>,
-    ) -> io::Result<usize> {
+    fn select(&self, events: &mut Events, remaining: Option<Duration>) -> io::Result<usize> {
         if self.always_ready_len.load(Ordering::Acquire) != 0 {
             return self.select_with_files(events, remaining);
         }
-        wait_into(self.epoll.as_fd(), &mut events.buf, remaining)
+        wait_into(self.epfd.as_fd(), &mut events.buf, remaining)
     }
 
     /// A wait with always-ready files registered: files and kernel events
@@ -184,7 +232,7 @@ impl Registry {
         events: &mut Events,
         remaining: Option<Duration>,
     ) -> io::Result<usize> {
-        let epfd = self.epoll.as_fd();
+        let epfd = self.epfd.as_fd();
         let files_first = self.files_first.fetch_xor(true, Ordering::Relaxed);
         if files_first {
             self.report_always_ready(events);
@@ -214,7 +262,7 @@ impl Registry {
         }
         let mut full_at = None;
         for (i, a) in list.iter_mut().enumerate() {
-            let flags = (bits::IN | bits::OUT) & interest_mask(a.interest);
+            let flags = (bits::IN | bits::OUT) & a.interest.event_bits();
             if !a.armed || flags == 0 {
                 continue;
             }
@@ -236,17 +284,6 @@ impl Registry {
     }
 }
 
-fn interest_mask(interest: Interest) -> u32 {
-    let mut m = 0;
-    if interest.contains(Interest::READABLE) {
-        m |= bits::IN;
-    }
-    if interest.contains(Interest::WRITABLE) {
-        m |= bits::OUT;
-    }
-    m
-}
-
 /// The epoll waker: an eventfd registered edge-triggered, so a wake needs
 /// one write and the wait needs no read to re-arm it (each write is a new
 /// edge). Closing it on drop removes the registration.
@@ -256,17 +293,18 @@ pub(crate) struct Waker {
 }
 
 impl Waker {
-    pub(super) fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+    fn new(registry: &Registry, token: Token) -> io::Result<Self> {
         let notifier = Notifier::new()?;
-        registry.epoll.add_raw(
-            notifier.as_fd().as_raw_fd(),
+        sys_epoll::add(
+            registry.epfd.as_fd(),
+            notifier.as_raw_fd(),
             token.0 as u64,
-            EpollFlags::IN | EpollFlags::ET,
+            bits::IN | sys_epoll::ET,
         )?;
         Ok(Waker { notifier })
     }
 
-    pub(super) fn wake(&self) -> io::Result<()> {
+    fn wake(&self) -> io::Result<()> {
         self.notifier.notify()
     }
 }

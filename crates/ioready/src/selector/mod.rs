@@ -1,19 +1,57 @@
 //! The portable front: a [`Selector`] that waits on the best mechanism of
 //! the platform, or on one named for comparison and tests.
 //!
-//! Each backend lives in its own module with the same shape: a `Registry`
-//! (the shared, thread-safe side: register, reregister, deregister, wakers)
-//! and a `Waiter` (the state of the thread that waits).
+//! Layers, top down: the front here ([`Selector`], [`Registry`],
+//! [`Waker`]: argument checks, the `EINTR`/deadline loop) calls the
+//! dispatch (`dispatch.rs`: one `match` per operation over the backends,
+//! generated from one list), which calls a backend module (`epoll.rs`,
+//! `kqueue.rs`, `poll.rs`, `select.rs`, the last two over the shared
+//! registration table `table.rs`), which calls the OS layer (`crate::sys`).
+//! A backend imports only `crate::sys`, the portable types of
+//! `crate::event` and `crate::error`: never the public `select`, `poll` or
+//! `epoll` modules.
+//!
+//! # Adding a backend
+//!
+//! Say io_uring, as `Backend::Uring` behind the cargo feature `uring`:
+//!
+//! 1. **The variant**: `Backend::Uring` in `selector/backend.rs`, with its
+//!    arm in `is_available` (`cfg!(all(feature = "uring", target_os =
+//!    "linux"))`), `supports_edge` and `name`, and in `Backend::ALL` (which
+//!    gives `available()` and the parsing of `IOREADY_BACKEND`). The
+//!    compiler points at every `match` that lacks it.
+//! 2. **The OS module**: `sys/uring.rs`, declared in `sys/mod.rs` under the
+//!    same cfg, holding every syscall and kernel struct the backend needs
+//!    (and nothing about tokens or tables); list it in the contract at the
+//!    top of `sys/mod.rs`. A dependency it needs (the `io-uring` crate) is
+//!    optional in `crates/ioready/Cargo.toml`, enabled by the feature.
+//! 3. **The selector module**: `selector/uring.rs`, declared below under
+//!    the same cfg, with a unit type implementing `dispatch::Driver`
+//!    (registry, waiter, waker; see the epoll backend for a kernel-side
+//!    registry and `table.rs` for a user-space one), and one line in the
+//!    `backends!` list at the bottom of `dispatch.rs`:
+//!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Uring,`.
+//!    Only `Driver`'s methods are needed: the enums, `Selector::with_backend`,
+//!    `Registry`, `Waker` and the wait all reach the backend through that
+//!    list. Events go into `Events` with `Events::push` (or, as epoll does,
+//!    straight into its buffer when the kernel's record is `RawEvent`).
+//! 4. **The tests**: one line in `for_each_selector_backend!` in
+//!    `tests/common/mod.rs` (under the same cfg); the conformance,
+//!    selector and zero-allocation suites then run on it.
+//! 5. **CI**: in `.ci/run`, run the library suite again with
+//!    `IOREADY_BACKEND=uring` (and `--features uring`), as for poll and
+//!    select; add the backend to the README's list.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error;
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::timeout;
 
+mod backend;
+mod dispatch;
 #[cfg(ioready_epoll)]
 mod epoll;
 #[cfg(ioready_kqueue)]
@@ -22,153 +60,9 @@ mod poll;
 mod select;
 mod table;
 
-/// The kernel mechanism a [`Selector`] waits with.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// `select(2)`: every Unix; O(highest fd) per wait; no `FD_SETSIZE` limit
-    /// here. Level-triggered and emulated oneshot only.
-    Select,
-    /// `poll(2)`: every Unix; O(registered) per wait. Level-triggered and
-    /// emulated oneshot only.
-    Poll,
-    /// `epoll(7)`: Linux; O(ready) per wait. Level, edge and oneshot.
-    Epoll,
-    /// `kqueue(2)`: macOS and the BSDs; O(ready) per wait. Level, edge and
-    /// oneshot. (Not exercised by this project's CI, which runs on Linux.)
-    Kqueue,
-}
-
-impl Backend {
-    /// The best backend for this platform: epoll on Linux, kqueue on macOS
-    /// and the BSDs, poll elsewhere.
-    pub const fn best() -> Backend {
-        if cfg!(ioready_epoll) {
-            Backend::Epoll
-        } else if cfg!(ioready_kqueue) {
-            Backend::Kqueue
-        } else {
-            Backend::Poll
-        }
-    }
-
-    /// True if this platform has the backend.
-    pub const fn is_available(self) -> bool {
-        match self {
-            Backend::Select | Backend::Poll => true,
-            Backend::Epoll => cfg!(ioready_epoll),
-            Backend::Kqueue => cfg!(ioready_kqueue),
-        }
-    }
-
-    /// The backends this platform has, best last.
-    pub fn available() -> impl Iterator<Item = Backend> {
-        [
-            Backend::Select,
-            Backend::Poll,
-            Backend::Epoll,
-            Backend::Kqueue,
-        ]
-        .into_iter()
-        .filter(|b| b.is_available())
-    }
-
-    /// True if registrations may use [`Trigger::Edge`].
-    pub const fn supports_edge(self) -> bool {
-        matches!(self, Backend::Epoll | Backend::Kqueue)
-    }
-
-    /// The lowercase name (`"select"`, `"poll"`, `"epoll"`, `"kqueue"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Backend::Select => "select",
-            Backend::Poll => "poll",
-            Backend::Epoll => "epoll",
-            Backend::Kqueue => "kqueue",
-        }
-    }
-
-    /// The backend [`Selector::new`] uses: the one named by the environment
-    /// variable `IOREADY_BACKEND` (`select`, `poll`, `epoll`, `kqueue` or
-    /// `auto`), else [`Backend::best`]. The variable exists so that a whole
-    /// program (or test suite) can be run on another backend without being
-    /// rebuilt.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` if the variable names no backend, `Unsupported` if it
-    /// names one this platform lacks.
-    pub fn from_env() -> io::Result<Backend> {
-        match std::env::var("IOREADY_BACKEND") {
-            Ok(name) if name.is_empty() || name == "auto" => Ok(Backend::best()),
-            Ok(name) => {
-                let b: Backend = name.parse()?;
-                if b.is_available() {
-                    Ok(b)
-                } else {
-                    Err(unsupported_backend(b))
-                }
-            }
-            Err(_) => Ok(Backend::best()),
-        }
-    }
-}
-
-fn unsupported_backend(b: Backend) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("the {} backend is not available on this platform", b.name()),
-    )
-}
-
-impl std::str::FromStr for Backend {
-    type Err = io::Error;
-
-    /// Parses `select`, `poll`, `epoll`, `kqueue` (and `auto` for the best).
-    fn from_str(s: &str) -> io::Result<Backend> {
-        match s.to_ascii_lowercase().as_str() {
-            "select" => Ok(Backend::Select),
-            "poll" => Ok(Backend::Poll),
-            "epoll" => Ok(Backend::Epoll),
-            "kqueue" => Ok(Backend::Kqueue),
-            "auto" => Ok(Backend::best()),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "backend: unknown name {s:?} (expected auto, select, poll, epoll or kqueue)"
-                ),
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The shared side of a backend.
-#[derive(Clone, Debug)]
-enum Shared {
-    #[cfg(ioready_epoll)]
-    Epoll(Arc<epoll::Registry>),
-    #[cfg(ioready_kqueue)]
-    Kqueue(Arc<kqueue::Registry>),
-    /// select and poll share the user-space registration table.
-    Table(Arc<table::Registry>),
-}
-
-/// The waiting side of a backend.
-#[derive(Debug)]
-enum Waiter {
-    #[cfg(ioready_epoll)]
-    Epoll,
-    #[cfg(ioready_kqueue)]
-    Kqueue(kqueue::Waiter),
-    Poll(poll::Waiter),
-    /// Boxed: its `fd_set`s keep 1024 descriptors inline.
-    Select(Box<select::Waiter>),
-}
+use backend::unsupported_backend;
+pub use backend::Backend;
+use dispatch::{Shared, Waiter, WakerInner};
 
 /// Registers descriptors with a [`Selector`]; cheap to clone, and usable
 /// from any thread, also while another thread waits (the new registration
@@ -211,13 +105,7 @@ fn check_interest(interest: Interest) -> io::Result<()> {
 impl Registry {
     /// The backend behind this registry.
     pub fn backend(&self) -> Backend {
-        match &self.shared {
-            #[cfg(ioready_epoll)]
-            Shared::Epoll(_) => Backend::Epoll,
-            #[cfg(ioready_kqueue)]
-            Shared::Kqueue(_) => Backend::Kqueue,
-            Shared::Table(t) => t.backend(),
-        }
+        self.shared.backend()
     }
 
     /// Registers `fd` for `interest`, level-triggered; events carry `token`.
@@ -251,13 +139,7 @@ impl Registry {
     ) -> io::Result<()> {
         check_interest(interest)?;
         let fd = fd.as_fd().as_raw_fd();
-        match &self.shared {
-            #[cfg(ioready_epoll)]
-            Shared::Epoll(r) => r.register(fd, token, interest, trigger),
-            #[cfg(ioready_kqueue)]
-            Shared::Kqueue(r) => r.register(fd, token, interest, trigger),
-            Shared::Table(r) => r.register(fd, token, interest, trigger),
-        }
+        self.shared.register(fd, token, interest, trigger)
     }
 
     /// Changes the token, interest or trigger of a registered descriptor, and
@@ -284,13 +166,7 @@ impl Registry {
     ) -> io::Result<()> {
         check_interest(interest)?;
         let fd = fd.as_fd().as_raw_fd();
-        match &self.shared {
-            #[cfg(ioready_epoll)]
-            Shared::Epoll(r) => r.reregister(fd, token, interest, trigger),
-            #[cfg(ioready_kqueue)]
-            Shared::Kqueue(r) => r.reregister(fd, token, interest, trigger),
-            Shared::Table(r) => r.reregister(fd, token, interest, trigger),
-        }
+        self.shared.reregister(fd, token, interest, trigger)
     }
 
     /// Removes a registration.
@@ -312,13 +188,7 @@ impl Registry {
     /// As `deregister`, plus `InvalidInput` for a negative `fd`.
     pub fn deregister_raw(&self, fd: RawFd) -> io::Result<()> {
         error::check_fd(fd)?;
-        match &self.shared {
-            #[cfg(ioready_epoll)]
-            Shared::Epoll(r) => r.deregister(fd),
-            #[cfg(ioready_kqueue)]
-            Shared::Kqueue(r) => r.deregister(fd),
-            Shared::Table(r) => r.deregister(fd),
-        }
+        self.shared.deregister(fd)
     }
 }
 
@@ -368,28 +238,7 @@ impl Selector {
     /// when out of descriptors (epoll and kqueue need one; select and poll
     /// need one for their internal notifier).
     pub fn with_backend(backend: Backend) -> io::Result<Selector> {
-        let (shared, waiter) = match backend {
-            #[cfg(ioready_epoll)]
-            Backend::Epoll => (
-                Shared::Epoll(Arc::new(epoll::Registry::new()?)),
-                Waiter::Epoll,
-            ),
-            #[cfg(ioready_kqueue)]
-            Backend::Kqueue => (
-                Shared::Kqueue(Arc::new(kqueue::Registry::new()?)),
-                Waiter::Kqueue(kqueue::Waiter::default()),
-            ),
-            Backend::Poll => (
-                Shared::Table(Arc::new(table::Registry::new(Backend::Poll)?)),
-                Waiter::Poll(poll::Waiter::default()),
-            ),
-            Backend::Select => (
-                Shared::Table(Arc::new(table::Registry::new(Backend::Select)?)),
-                Waiter::Select(Box::default()),
-            ),
-            #[allow(unreachable_patterns)]
-            other => return Err(unsupported_backend(other)),
-        };
+        let (shared, waiter) = dispatch::open(backend)?;
         Ok(Selector {
             registry: Registry { shared },
             waiter,
@@ -461,16 +310,9 @@ impl Selector {
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         events.clear();
-        match (&self.registry.shared, &mut self.waiter) {
-            #[cfg(ioready_epoll)]
-            (Shared::Epoll(r), Waiter::Epoll) => r.select(events, timeout),
-            #[cfg(ioready_kqueue)]
-            (Shared::Kqueue(r), Waiter::Kqueue(w)) => w.select(r, events, timeout),
-            (Shared::Table(r), Waiter::Poll(w)) => w.select(r, events, timeout),
-            (Shared::Table(r), Waiter::Select(w)) => w.select(r, events, timeout),
-            #[allow(unreachable_patterns)]
-            _ => unreachable!("a selector's registry and waiter always match"),
-        }
+        self.registry
+            .shared
+            .select(&mut self.waiter, events, timeout)
     }
 }
 
@@ -491,15 +333,6 @@ pub struct Waker {
     inner: WakerInner,
 }
 
-#[derive(Debug)]
-enum WakerInner {
-    #[cfg(ioready_epoll)]
-    Epoll(epoll::Waker),
-    #[cfg(ioready_kqueue)]
-    Kqueue(kqueue::Waker),
-    Table(table::Waker),
-}
-
 impl Waker {
     /// A waker registered with `registry` under `token`.
     ///
@@ -507,13 +340,7 @@ impl Waker {
     ///
     /// `EMFILE`/`ENFILE` when out of descriptors; the registration's errors.
     pub fn new(registry: &Registry, token: Token) -> io::Result<Waker> {
-        let inner = match &registry.shared {
-            #[cfg(ioready_epoll)]
-            Shared::Epoll(r) => WakerInner::Epoll(epoll::Waker::new(r, token)?),
-            #[cfg(ioready_kqueue)]
-            Shared::Kqueue(r) => WakerInner::Kqueue(kqueue::Waker::new(r, token)?),
-            Shared::Table(r) => WakerInner::Table(table::Waker::new(r, token)?),
-        };
+        let inner = registry.shared.waker(token)?;
         Ok(Waker { inner })
     }
 
@@ -524,12 +351,6 @@ impl Waker {
     /// Only unexpected kernel errors of the underlying write (none are known
     /// to occur in practice).
     pub fn wake(&self) -> io::Result<()> {
-        match &self.inner {
-            #[cfg(ioready_epoll)]
-            WakerInner::Epoll(w) => w.wake(),
-            #[cfg(ioready_kqueue)]
-            WakerInner::Kqueue(w) => w.wake(),
-            WakerInner::Table(w) => w.wake(),
-        }
+        self.inner.wake()
     }
 }

@@ -2,14 +2,16 @@
 //! registration table only when the table changes.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags};
+use super::table::{self, Entry, Registry, Table, TableDriver, TableWaiter};
+use super::Backend;
+use crate::event::Events;
+use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd, PollFlags};
 
-use super::table::{self, Entry, Registry};
-use crate::event::{bits, Events};
-use crate::timeout;
+/// The poll backend (see [`Driver`](super::dispatch::Driver)).
+pub(crate) type Poll = TableDriver<Waiter>;
 
 /// The waiting thread's snapshot: `fds[0]` is the table's notifier,
 /// `fds[i + 1]` belongs to `entries[i]`.
@@ -26,79 +28,33 @@ pub(crate) struct Waiter {
     next: usize,
 }
 
-/// `POLL*` bits of this platform to the Linux numbering used in events
-/// (the identity on Linux, where the values are the same).
-fn to_event_bits(revents: PollFlags) -> u32 {
-    const MAP: &[(PollFlags, u32)] = &[
-        (PollFlags::IN, bits::IN),
-        (PollFlags::PRI, bits::PRI),
-        (PollFlags::OUT, bits::OUT),
-        (PollFlags::ERR, bits::ERR),
-        (PollFlags::HUP, bits::HUP),
-        (PollFlags::NVAL, bits::NVAL | bits::ERR),
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        (PollFlags::RDHUP, bits::RDHUP),
-    ];
-    MAP.iter()
-        .filter(|(p, _)| revents.intersects(*p))
-        .fold(0, |acc, (_, b)| acc | b)
-}
-
-fn to_poll_flags(event_bits: u32) -> PollFlags {
-    let mut f = PollFlags::empty();
-    if event_bits & bits::IN != 0 {
-        f |= PollFlags::IN;
-    }
-    if event_bits & bits::OUT != 0 {
-        f |= PollFlags::OUT;
-    }
-    if event_bits & bits::PRI != 0 {
-        f |= PollFlags::PRI;
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if event_bits & bits::RDHUP != 0 {
-        f |= PollFlags::RDHUP;
-    }
-    f
-}
-
-/// Borrows a registered descriptor number for the `pollfd` array.
-fn borrow(fd: std::os::fd::RawFd) -> BorrowedFd<'static> {
-    // SAFETY: poll(2) only reads the number and answers POLLNVAL for one that
-    // is not open; the waiter does no I/O through it (wakers, which it does
-    // drain, are kept open by the `Arc` in their entry).
-    unsafe { BorrowedFd::borrow_raw(fd) }
-}
-
 impl Waiter {
-    fn rebuild(&mut self, registry: &Registry, generation: u64) {
-        let table = registry.lock();
+    fn rebuild(&mut self, registry: &Registry, table: &Table) {
         self.fds.clear();
         self.entries.clear();
-        self.fds.push(PollFd::from_borrowed_fd(
-            borrow(registry.notifier.as_fd().as_raw_fd()),
-            PollFlags::IN,
-        ));
+        self.fds
+            .push(pollfd(registry.notifier.as_raw_fd(), PollFlags::IN));
         for e in table.entries.iter().filter(|e| e.armed) {
-            let flags = to_poll_flags(table::interest_bits(e.interest));
-            self.fds.push(PollFd::from_borrowed_fd(borrow(e.fd), flags));
+            let flags = to_poll_flags(e.interest.event_bits());
+            self.fds.push(pollfd(e.fd, flags));
             self.entries.push(e.clone());
         }
-        self.generation = Some(generation);
     }
+}
 
-    pub(super) fn select(
+impl TableWaiter for Waiter {
+    const BACKEND: Backend = Backend::Poll;
+
+    fn select(
         &mut self,
         registry: &Registry,
         events: &mut Events,
         remaining: Option<Duration>,
     ) -> io::Result<usize> {
-        let generation = registry.begin_wait();
-        if self.generation != Some(generation) {
-            self.rebuild(registry, generation);
+        if let Some(table) = registry.begin_wait(&mut self.generation) {
+            self.rebuild(registry, &table);
         }
-        let ts = timeout::to_timespec(remaining);
-        let result = rustix::event::poll(&mut self.fds, ts.as_ref());
+        let result = poll_once(&mut self.fds, remaining);
         registry.end_wait();
         if result? == 0 {
             return Ok(0);

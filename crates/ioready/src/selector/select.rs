@@ -3,12 +3,19 @@
 //! sets grow with the highest descriptor, so there is no `FD_SETSIZE` limit.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{self, Entry, Registry};
-use crate::event::{bits, Events, Interest};
-use crate::select::FdSets;
+use super::table::{self, Entry, Registry, Table, TableDriver, TableWaiter};
+use super::Backend;
+use crate::event::{Events, Interest};
+use crate::sys::event::bits;
+use crate::sys::select::FdSets;
+use crate::sys::{is_open, Errno};
+
+/// The select backend (see [`Driver`](super::dispatch::Driver)). Boxed:
+/// its `fd_set`s are kept inline.
+pub(crate) type Select = TableDriver<Box<Waiter>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
@@ -23,15 +30,10 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    fn rebuild(&mut self, registry: &Registry, generation: u64) {
-        let table = registry.lock();
+    fn rebuild(&mut self, registry: &Registry, table: &Table) {
         self.entries.clear();
-        self.template.read.reset(0);
-        self.template.write.reset(0);
-        self.template.except.reset(0);
-        self.template
-            .read
-            .insert(registry.notifier.as_fd().as_raw_fd());
+        self.template.clear();
+        self.template.read.insert(registry.notifier.as_raw_fd());
         for e in table.entries.iter().filter(|e| e.armed) {
             // select has no "hang-up" or "error" set: those show as readable
             // (and writable), so a writer-only registration learns of them
@@ -49,43 +51,6 @@ impl Waiter {
             }
             self.entries.push(e.clone());
         }
-        self.generation = Some(generation);
-    }
-
-    pub(super) fn select(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        remaining: Option<Duration>,
-    ) -> io::Result<usize> {
-        let generation = registry.begin_wait();
-        if self.generation != Some(generation) {
-            self.rebuild(registry, generation);
-        }
-        self.work.read.copy_from(&self.template.read);
-        self.work.write.copy_from(&self.template.write);
-        self.work.except.copy_from(&self.template.except);
-        // SAFETY: select(2) only reads the numbers and fails with EBADF for
-        // one that is not open (handled below); no I/O is done through them.
-        let result = unsafe { self.work.select_once(remaining) };
-        registry.end_wait();
-        match result {
-            Ok(0) => return Ok(0),
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error()) => {
-                return self.report_closed(registry, events, e);
-            }
-            Err(e) => return Err(e),
-        }
-        if self
-            .work
-            .read
-            .contains(registry.notifier.as_fd().as_raw_fd())
-        {
-            registry.notifier.drain();
-        }
-        self.report_ready(registry, events);
-        Ok(events.len())
     }
 
     fn report_ready(&mut self, registry: &Registry, events: &mut Events) {
@@ -106,12 +71,10 @@ impl Waiter {
         events: &mut Events,
         err: io::Error,
     ) -> io::Result<usize> {
-        self.work.read.copy_from(&self.template.read);
-        self.work.write.copy_from(&self.template.write);
-        self.work.except.copy_from(&self.template.except);
+        self.work.copy_from(&self.template);
         let mut closed = 0;
         for e in &self.entries {
-            if is_closed(e.fd) {
+            if !is_open(e.fd) {
                 closed += 1;
                 self.work.read.remove(e.fd);
                 self.work.write.remove(e.fd);
@@ -123,8 +86,7 @@ impl Waiter {
         if closed == 0 {
             return Err(err);
         }
-        // SAFETY: as in `select`; the closed numbers were taken out.
-        if let Ok(n) = unsafe { self.work.select_once(Some(Duration::ZERO)) } {
+        if let Ok(n) = self.work.select_once(Some(Duration::ZERO)) {
             if n > 0 {
                 self.report_ready(registry, events);
             }
@@ -133,11 +95,35 @@ impl Waiter {
     }
 }
 
-/// True if `fd` is not an open descriptor.
-fn is_closed(fd: std::os::fd::RawFd) -> bool {
-    // SAFETY: fcntl(F_GETFD) only asks whether the number is open.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF)
+impl TableWaiter for Waiter {
+    const BACKEND: Backend = Backend::Select;
+
+    fn select(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        remaining: Option<Duration>,
+    ) -> io::Result<usize> {
+        if let Some(table) = registry.begin_wait(&mut self.generation) {
+            self.rebuild(registry, &table);
+        }
+        self.work.copy_from(&self.template);
+        let result = self.work.select_once(remaining);
+        registry.end_wait();
+        match result {
+            Ok(0) => return Ok(0),
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
+                return self.report_closed(registry, events, e);
+            }
+            Err(e) => return Err(e),
+        }
+        if self.work.read.contains(registry.notifier.as_raw_fd()) {
+            registry.notifier.drain();
+        }
+        self.report_ready(registry, events);
+        Ok(events.len())
+    }
 }
 
 /// What select reported for `e`, as event bits.

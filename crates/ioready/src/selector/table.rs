@@ -8,15 +8,106 @@
 //! effect at once, as on epoll.
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
+use super::dispatch::Driver;
 use super::Backend;
-use crate::error::{already_registered, not_registered};
-use crate::event::{bits, Events, Interest, Token, Trigger};
-use crate::notify::Notifier;
+use crate::error::{already_registered, lock_unpoisoned, not_registered};
+use crate::event::{Events, Interest, Token, Trigger};
+use crate::sys::notify::Notifier;
+
+/// The waiting side of a backend over the table: the one part in which
+/// the poll and select backends differ.
+pub(super) trait TableWaiter: Debug + Default {
+    /// The backend this waiter is (named in errors).
+    const BACKEND: Backend;
+
+    /// One wait: as [`Driver::select`].
+    fn select(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize>;
+}
+
+/// A boxed waiter is a waiter (the select backend's is large: its
+/// `fd_set`s keep 256 descriptors inline, twice).
+impl<W: TableWaiter> TableWaiter for Box<W> {
+    const BACKEND: Backend = W::BACKEND;
+
+    #[inline]
+    fn select(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        (**self).select(registry, events, timeout)
+    }
+}
+
+/// A backend over the table: [`Driver`] for any [`TableWaiter`].
+#[derive(Debug)]
+pub(crate) struct TableDriver<W>(PhantomData<W>);
+
+impl<W: TableWaiter> Driver for TableDriver<W> {
+    type Registry = Registry;
+    type Waiter = W;
+    type Waker = Waker;
+
+    fn new() -> io::Result<(Registry, W)> {
+        Ok((Registry::new(W::BACKEND)?, W::default()))
+    }
+
+    fn register(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.register(fd, token, interest, trigger)
+    }
+
+    fn reregister(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.reregister(fd, token, interest, trigger)
+    }
+
+    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
+        r.deregister(fd)
+    }
+
+    #[inline]
+    fn select(
+        r: &Registry,
+        w: &mut W,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        w.select(r, events, timeout)
+    }
+
+    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
+        Waker::new(r, token)
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.wake()
+    }
+}
 
 /// One registration.
 #[derive(Clone, Debug)]
@@ -79,7 +170,8 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(super) fn new(backend: Backend) -> io::Result<Self> {
+    /// A table for `backend` (`Poll` or `Select`: named in errors).
+    fn new(backend: Backend) -> io::Result<Self> {
         Ok(Registry {
             backend,
             table: Mutex::new(Table::default()),
@@ -89,19 +181,8 @@ impl Registry {
         })
     }
 
-    pub(super) fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub(super) fn lock(&self) -> MutexGuard<'_, Table> {
-        // A panic while holding the lock cannot leave the table half-changed
-        // (every change is a single insert/remove/assignment), so a poisoned
-        // lock is still usable.
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(super) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock_unpoisoned(&self.table)
     }
 
     /// Publishes a change: bumps the generation, then interrupts a wait in
@@ -116,12 +197,23 @@ impl Registry {
         Ok(())
     }
 
-    /// Marks the start of a wait; returns the generation to compare against.
-    pub(super) fn begin_wait(&self) -> u64 {
+    /// Marks the start of a wait (from now on a change interrupts it), and
+    /// returns the table, locked, if it changed since the waiter's snapshot
+    /// was taken at generation `seen` (which is then updated): the waiter
+    /// rebuilds its snapshot from it. Pair with [`end_wait`](Self::end_wait).
+    #[inline]
+    pub(super) fn begin_wait(&self, seen: &mut Option<u64>) -> Option<MutexGuard<'_, Table>> {
         self.waiting.store(true, Ordering::SeqCst);
-        self.generation()
+        let generation = self.generation.load(Ordering::SeqCst);
+        if *seen == Some(generation) {
+            return None;
+        }
+        *seen = Some(generation);
+        Some(self.lock())
     }
 
+    /// Marks the end of a wait.
+    #[inline]
     pub(super) fn end_wait(&self) {
         self.waiting.store(false, Ordering::SeqCst);
     }
@@ -139,7 +231,7 @@ impl Registry {
         Ok(())
     }
 
-    pub(super) fn register(
+    fn register(
         &self,
         fd: RawFd,
         token: Token,
@@ -162,7 +254,7 @@ impl Registry {
         self.changed()
     }
 
-    pub(super) fn reregister(
+    fn reregister(
         &self,
         fd: RawFd,
         token: Token,
@@ -181,7 +273,7 @@ impl Registry {
         self.changed()
     }
 
-    pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
         let removed = self.lock().remove(fd)?;
         drop(removed);
         self.changed()
@@ -256,25 +348,6 @@ pub(super) fn report(
     }
 }
 
-/// Converts an interest to `POLL*` bits (Linux numbering, which select and
-/// poll backends use for their results too).
-pub(super) fn interest_bits(interest: Interest) -> u32 {
-    let mut b = 0;
-    if interest.contains(Interest::READABLE) {
-        b |= bits::IN;
-    }
-    if interest.contains(Interest::WRITABLE) {
-        b |= bits::OUT;
-    }
-    if interest.contains(Interest::PRIORITY) {
-        b |= bits::PRI;
-    }
-    if interest.contains(Interest::READ_CLOSED) {
-        b |= bits::RDHUP;
-    }
-    b
-}
-
 /// The waker of the select and poll backends: its own notifier, registered
 /// in the table (which keeps it open while registered) and drained by the
 /// waiter each time it is reported.
@@ -285,7 +358,7 @@ pub(crate) struct Waker {
 }
 
 impl Waker {
-    pub(super) fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
         let notifier = Arc::new(Notifier::new()?);
         registry.insert(Entry {
             fd: notifier.as_raw_fd(),
@@ -301,7 +374,7 @@ impl Waker {
         })
     }
 
-    pub(super) fn wake(&self) -> io::Result<()> {
+    fn wake(&self) -> io::Result<()> {
         self.notifier.notify()
     }
 }
@@ -311,12 +384,5 @@ impl Drop for Waker {
         // The table holds a clone of the notifier, so the descriptor number
         // cannot be reused before this removal.
         let _ = self.registry.deregister(self.notifier.as_raw_fd());
-    }
-}
-
-impl AsRawFd for Notifier {
-    fn as_raw_fd(&self) -> RawFd {
-        use std::os::fd::AsFd;
-        self.as_fd().as_raw_fd()
     }
 }

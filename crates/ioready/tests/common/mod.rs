@@ -4,7 +4,30 @@
 //! thousands of descriptors or particular descriptor numbers.
 //!
 //! Every test binary compiles this module and uses a part of it.
-#![allow(dead_code)]
+//!
+//! [`for_each_selector_backend!`] is the one list of `Selector` backends
+//! the suites (conformance, selector, zero_alloc) run on: adding a backend
+//! to the tests is one line there.
+#![allow(dead_code, unused_macros)]
+
+/// Calls the macro `$m` with the one list of `Selector` backends, as
+/// `name => Backend::X;` lines, each under the cfg of the platforms that
+/// have it. The suites generate a module per backend from it
+/// (`selector::poll::...`), so a failure names the backend.
+///
+/// Declare `common` with `#[macro_use]` to use it.
+macro_rules! for_each_selector_backend {
+    ($m:ident) => {
+        $m! {
+            select => ioready::Backend::Select;
+            poll => ioready::Backend::Poll;
+            #[cfg(ioready_epoll)]
+            epoll => ioready::Backend::Epoll;
+            #[cfg(ioready_kqueue)]
+            kqueue => ioready::Backend::Kqueue;
+        }
+    };
+}
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};

@@ -1,0 +1,111 @@
+//! How a server behaves: [`Config`] and the check [`Server::bind`] makes.
+//!
+//! [`Server::bind`]: crate::Server::bind
+
+use std::io;
+use std::time::Duration;
+
+use ioready::Backend;
+
+/// How a [`Server`](crate::Server) behaves. `Config::default()` is the
+/// `ioready echo-server` default.
+///
+/// Every value of every field is either served as documented or refused by
+/// [`Config::validate`] with an error; none makes the server panic.
+/// Durations may be anything up to [`Duration::MAX`]: a deadline too far
+/// away to be represented is never reached (a `shutdown_grace` of
+/// `Duration::MAX` waits for every byte to be sent, however long).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The kernel mechanism to wait with (default: [`Backend::best`]).
+    pub backend: Backend,
+    /// Open connections at most (default 10,000); past it a new connection
+    /// is accepted and closed at once.
+    pub max_conns: usize,
+    /// Bytes of queued output per connection at which the server stops
+    /// reading from it (default 1 MiB). Reading resumes at half of it.
+    pub output_cap: usize,
+    /// Size of the one read buffer shared by all connections (default
+    /// 64 KiB, at most [`Config::MAX_READ_BUFFER`]): the most one read
+    /// takes.
+    pub read_buffer: usize,
+    /// Wait at most this long; a wait that ends with nothing ready is
+    /// reported as [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut)
+    /// and calls [`Service::on_tick`](crate::Service::on_tick) (the seeds'
+    /// `select(..., timeout)`). Default: none.
+    pub tick: Option<Duration>,
+    /// Close connections with no traffic for this long (checked every half
+    /// of it, so a connection lives at most 1.5 times this; but not more
+    /// often than once a millisecond). Default: none; `Some(Duration::ZERO)`
+    /// is refused.
+    pub idle_timeout: Option<Duration>,
+    /// How long shutdown waits for queued output to drain (default 2 s).
+    pub shutdown_grace: Duration,
+    /// How long the listener is set aside after `EMFILE`/`ENFILE`/`ENOBUFS`/
+    /// `ENOMEM` on accept (default 100 ms).
+    pub accept_backoff: Duration,
+    /// Report every data-path event (default false). When false, only
+    /// [`ServerEvent::Starting`](crate::ServerEvent::Starting) and warnings
+    /// are reported.
+    pub trace: bool,
+    /// Set `TCP_NODELAY` on accepted connections (default true): an echo
+    /// must not wait for the peer's delayed ACK.
+    pub nodelay: bool,
+    /// The listen backlog (default 1024). The kernel caps it (Linux:
+    /// `net.core.somaxconn`) and takes a negative value as that cap.
+    pub backlog: i32,
+    /// Handle `SIGINT` and `SIGTERM` as a shutdown request (default false:
+    /// a library must not take the process's signals unless asked).
+    pub handle_signals: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            backend: Backend::best(),
+            max_conns: 10_000,
+            output_cap: 1 << 20,
+            read_buffer: 64 * 1024,
+            tick: None,
+            idle_timeout: None,
+            shutdown_grace: Duration::from_secs(2),
+            accept_backoff: Duration::from_millis(100),
+            trace: false,
+            nodelay: true,
+            backlog: 1024,
+            handle_signals: false,
+        }
+    }
+}
+
+impl Config {
+    /// The largest [`read_buffer`](Config::read_buffer) accepted: 1 GiB.
+    /// One read never needs more, and the buffer is allocated (and zeroed)
+    /// up front.
+    pub const MAX_READ_BUFFER: usize = 1 << 30;
+
+    /// Checks the values that have no meaning: zero `max_conns` or
+    /// `output_cap`, a `read_buffer` of zero or above
+    /// [`MAX_READ_BUFFER`](Self::MAX_READ_BUFFER), a zero `idle_timeout`
+    /// (`None` means no timeout).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput`, naming the field.
+    pub fn validate(&self) -> io::Result<()> {
+        let bad = |msg: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, msg.to_string()));
+        if self.max_conns == 0 {
+            return bad("config: max_conns must be positive");
+        }
+        if self.output_cap == 0 {
+            return bad("config: output_cap must be positive");
+        }
+        if self.read_buffer == 0 || self.read_buffer > Self::MAX_READ_BUFFER {
+            return bad("config: read_buffer must be 1 to 1073741824 bytes");
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return bad("config: idle_timeout must be positive (None: no timeout)");
+        }
+        Ok(())
+    }
+}

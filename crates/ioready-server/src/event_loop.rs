@@ -1,0 +1,566 @@
+//! The readiness event loop: everything a [`Server`](crate::Server) does
+//! between two waits. One state machine over one struct, [`Loop`], read
+//! best whole (like redis's `ae.c`): the token layout, dispatch, accept,
+//! connection events, interest changes, lingering close, close, the timers
+//! and shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ioready::{Event, Events, Interest, Registry, Token};
+use rustix::io::Errno;
+
+use crate::conn::{flush, Conn};
+use crate::net::is_resource_exhaustion;
+use crate::report::{CloseReason, Reporter, ServerEvent};
+use crate::signals::Signals;
+use crate::slot::{ConnState, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
+use crate::timers::{after, Timers};
+use crate::{Config, Service};
+
+/// The listener's token.
+pub(crate) const LISTENER: Token = Token(0);
+/// The [`ShutdownHandle`](crate::ShutdownHandle)'s waker.
+pub(crate) const WAKER: Token = Token(1);
+/// The signal pipe.
+pub(crate) const SIGNALS: Token = Token(2);
+/// Connection `i` of the slab has token `FIRST_CONN + i`.
+const FIRST_CONN: usize = 3;
+
+#[inline]
+fn conn_token(i: usize) -> Token {
+    Token(FIRST_CONN + i)
+}
+
+#[inline]
+fn conn_index(t: Token) -> usize {
+    t.0 - FIRST_CONN
+}
+
+/// How often idle connections are looked for: every half of the idle
+/// timeout, but not more than once a millisecond (a timeout of nanoseconds
+/// must not turn the loop into a busy one).
+fn sweep_period(idle: Duration) -> Duration {
+    (idle / 2).max(Duration::from_millis(1))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Draining { deadline: Instant },
+    Stopped,
+}
+
+/// Everything but the selector and its event buffer (so events can be read
+/// while the rest is changed).
+pub(crate) struct Loop<S> {
+    pub(crate) config: Config,
+    registry: Registry,
+    listener: Option<TcpListener>,
+    listener_registered: bool,
+    pub(crate) local_addr: SocketAddr,
+    conns: Vec<Option<ConnState>>,
+    free: Vec<usize>,
+    pub(crate) live: usize,
+    read_buf: Box<[u8]>,
+    pub(crate) service: S,
+    pub(crate) report: Reporter,
+    /// Set by a [`ShutdownHandle`](crate::ShutdownHandle).
+    pub(crate) shutdown_requested: Arc<AtomicBool>,
+    signals: Option<Signals>,
+    state: State,
+    timers: Timers,
+    /// An `AcceptPaused` warning was given and no accept succeeded since.
+    exhaustion_logged: bool,
+    rejected_unlogged: u64,
+    last_reject_log: Option<Instant>,
+    /// Connections in a lingering close.
+    lingering: usize,
+}
+
+impl<S: Service> Loop<S> {
+    /// A loop serving `listener`, registered with `registry` (as are the
+    /// signal pipe, when `config.handle_signals`, and the caller's waker).
+    pub(crate) fn new(
+        config: Config,
+        registry: Registry,
+        listener: TcpListener,
+        service: S,
+    ) -> io::Result<Loop<S>> {
+        let local_addr = listener.local_addr()?;
+        registry.register(&listener, LISTENER, Interest::READABLE)?;
+        let signals = if config.handle_signals {
+            let s = Signals::new()?;
+            registry.register(s.reader(), SIGNALS, Interest::READABLE)?;
+            Some(s)
+        } else {
+            None
+        };
+        let read_buf = vec![0u8; config.read_buffer].into_boxed_slice();
+        Ok(Loop {
+            report: Reporter::new(config.trace),
+            config,
+            registry,
+            listener: Some(listener),
+            listener_registered: true,
+            local_addr,
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            read_buf,
+            service,
+            shutdown_requested: Arc::new(AtomicBool::new(false)),
+            signals,
+            state: State::Running,
+            timers: Timers::default(),
+            exhaustion_logged: false,
+            rejected_unlogged: 0,
+            last_reject_log: None,
+            lingering: 0,
+        })
+    }
+
+    /// Reports the start and sets the first idle sweep.
+    pub(crate) fn start(&mut self) {
+        self.report.event(&ServerEvent::Starting(self.local_addr));
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers.next_sweep = Some(after(Instant::now(), sweep_period(idle)));
+        }
+    }
+
+    /// What to do before the next wait: `None` when the loop is done,
+    /// else the wait's timeout and whether it is the tick's.
+    #[inline]
+    pub(crate) fn prepare_wait(&mut self) -> Option<(Option<Duration>, bool)> {
+        // A cheap look first: the swap is a locked instruction.
+        if self.shutdown_requested.load(Ordering::Relaxed)
+            && self.shutdown_requested.swap(false, Ordering::SeqCst)
+        {
+            self.begin_shutdown();
+        }
+        // Timers, the drain and timeouts only when one is set: one look
+        // per wait otherwise.
+        let next = if self.has_timers() {
+            if self.state != State::Running && self.state_done() {
+                return None;
+            }
+            self.run_timers();
+            let deadline = match self.state {
+                State::Draining { deadline } => Some(deadline),
+                _ => None,
+            };
+            self.timers.next_timeout(self.config.tick, deadline)
+        } else {
+            (None, false)
+        };
+        self.report.trace(&ServerEvent::Waiting);
+        Some(next)
+    }
+
+    /// Handles the events of one wait (`is_tick`: the wait's timeout was
+    /// the tick's).
+    #[inline]
+    pub(crate) fn dispatch_all(&mut self, events: &Events, is_tick: bool) {
+        if events.is_empty() && is_tick {
+            self.report.trace(&ServerEvent::TimedOut);
+            self.service.on_tick();
+        }
+        for ev in events.iter() {
+            self.dispatch(ev);
+        }
+    }
+
+    fn state_done(&mut self) -> bool {
+        match self.state {
+            State::Running => false,
+            State::Stopped => true,
+            // Every connection closes by itself once flushed (and, if the
+            // peer was still sending, once it saw our end of file).
+            State::Draining { deadline } => self.live == 0 || Instant::now() >= deadline,
+        }
+    }
+
+    /// Whether the next wait has a timeout (else it blocks).
+    #[inline]
+    fn has_timers(&self) -> bool {
+        self.config.tick.is_some() || self.timers.any() || self.state != State::Running
+    }
+
+    #[inline]
+    fn dispatch(&mut self, ev: &Event) {
+        match ev.token() {
+            LISTENER => self.accept_all(),
+            WAKER => {
+                if self.shutdown_requested.swap(false, Ordering::SeqCst) {
+                    self.begin_shutdown();
+                }
+            }
+            SIGNALS => {
+                let n = self.signals.as_mut().map_or(0, |s| s.drain());
+                if n > 0 {
+                    if matches!(self.state, State::Draining { .. }) || n > 1 {
+                        self.state = State::Stopped;
+                    } else {
+                        self.begin_shutdown();
+                    }
+                }
+            }
+            t => self.conn_event(conn_index(t), ev),
+        }
+    }
+
+    /// Stops accepting (the listener is deregistered and closed).
+    fn drop_listener(&mut self) {
+        if let Some(l) = self.listener.take() {
+            if self.listener_registered {
+                let _ = self.registry.deregister(&l);
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.state != State::Running {
+            return;
+        }
+        self.drop_listener();
+        self.timers.accept_paused_until = None;
+        let mut pending = 0;
+        for i in 0..self.conns.len() {
+            if let Some(c) = &mut self.conns[i] {
+                pending += c.pending();
+                c.flags |= CLOSE_AFTER_FLUSH;
+                self.sync_interest(i);
+            }
+        }
+        self.report.event(&ServerEvent::ShuttingDown {
+            conns: self.live,
+            pending,
+        });
+        self.state = State::Draining {
+            deadline: after(Instant::now(), self.config.shutdown_grace),
+        };
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let (stream, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
+                    _ if is_resource_exhaustion(&e) => {
+                        let backoff = self.config.accept_backoff;
+                        if !self.exhaustion_logged {
+                            self.report.event(&ServerEvent::AcceptPaused(&e, backoff));
+                            self.exhaustion_logged = true;
+                        }
+                        if self.registry.deregister(listener).is_ok() {
+                            self.listener_registered = false;
+                        }
+                        self.timers.accept_paused_until = Some(after(Instant::now(), backoff));
+                        return;
+                    }
+                    _ => {
+                        self.report.event(&ServerEvent::AcceptFailed(&e));
+                        return;
+                    }
+                },
+            };
+            self.exhaustion_logged = false;
+            if self.live >= self.config.max_conns {
+                drop(stream);
+                self.reject(peer);
+                continue;
+            }
+            if let Err(e) = self.add(stream, peer) {
+                self.report.event(&ServerEvent::AcceptFailed(&e));
+            }
+        }
+    }
+
+    fn reject(&mut self, peer: SocketAddr) {
+        self.report.stats.rejected += 1;
+        self.rejected_unlogged += 1;
+        let now = Instant::now();
+        if self
+            .last_reject_log
+            .map_or(true, |t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.report.event(&ServerEvent::Rejected {
+                peer,
+                count: self.rejected_unlogged,
+                max_conns: self.config.max_conns,
+            });
+            self.rejected_unlogged = 0;
+            self.last_reject_log = Some(now);
+        }
+    }
+
+    fn add(&mut self, stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
+        stream.set_nonblocking(true)?;
+        if self.config.nodelay {
+            // Not fatal: a connection without it is only slower.
+            let _ = stream.set_nodelay(true);
+        }
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        if let Err(e) = self
+            .registry
+            .register(&stream, conn_token(i), Interest::READABLE)
+        {
+            self.free.push(i);
+            return Err(e);
+        }
+        let last_active = self.config.idle_timeout.map(|_| Instant::now());
+        self.live += 1;
+        self.report.stats.accepted += 1;
+        self.report.trace(&ServerEvent::Accepted(peer));
+        let c = self.conns[i].insert(ConnState::new(stream, peer, last_active));
+        self.service.on_connect(&mut Conn::new(c, &mut self.report));
+        self.sync_interest(i);
+        Ok(())
+    }
+
+    #[inline]
+    fn conn_event(&mut self, i: usize, ev: &Event) {
+        let Some(Some(c)) = self.conns.get_mut(i) else {
+            return; // closed earlier in this batch
+        };
+        if c.linger_until.is_some() {
+            return self.linger(i);
+        }
+        // Flush first: it makes room before reading adds more.
+        if c.pending() > 0 && (ev.is_writable() || ev.is_error() || ev.is_write_closed()) {
+            flush(c, &mut self.report);
+        }
+        let reading = c.interest.contains(Interest::READABLE);
+        if reading
+            && c.error.is_none()
+            && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
+        {
+            match c.recv(&mut self.read_buf) {
+                Ok(0) => {
+                    c.flags |= READ_CLOSED;
+                    self.service
+                        .on_read_closed(&mut Conn::new(c, &mut self.report));
+                }
+                Ok(n) => {
+                    if let Some(t) = &mut c.last_active {
+                        *t = Instant::now();
+                    }
+                    let data = &self.read_buf[..n];
+                    self.report.received(c.peer, data);
+                    self.service
+                        .on_data(&mut Conn::new(c, &mut self.report), data);
+                }
+                Err(Errno::AGAIN) => {}
+                Err(e) => c.error = Some(e.into()),
+            }
+        } else if ev.is_error() && c.pending() == 0 && c.error.is_none() {
+            // An error with nothing to read or write through: fetch it.
+            c.error = Some(match c.stream.take_error() {
+                Ok(Some(e)) => e,
+                Ok(None) => io::Error::other("socket error condition"),
+                Err(e) => e,
+            });
+        }
+        if c.steady() {
+            return;
+        }
+        self.sync_interest(i);
+    }
+
+    /// Closes the connection if it is finished, lingers if it is flushed
+    /// and closing, else registers the interest its state needs (only when
+    /// that changed).
+    #[inline(never)]
+    fn sync_interest(&mut self, i: usize) {
+        let Some(c) = &mut self.conns[i] else {
+            return;
+        };
+        let pending = c.pending();
+        if c.error.is_some() {
+            return self.close(i, None);
+        }
+        if pending == 0 && c.has(READ_CLOSED) {
+            return self.close(i, None);
+        }
+        if pending == 0 && c.has(CLOSE_AFTER_FLUSH) {
+            return self.linger(i);
+        }
+        if c.has(PAUSED) {
+            if pending <= self.config.output_cap / 2 {
+                c.flags &= !PAUSED;
+            }
+        } else if pending >= self.config.output_cap {
+            c.flags |= PAUSED;
+        }
+        let mut want = Interest::empty();
+        if c.flags & (PAUSED | READ_CLOSED | CLOSE_AFTER_FLUSH) == 0 {
+            want |= Interest::READABLE;
+        }
+        if pending > 0 {
+            want |= Interest::WRITABLE;
+        }
+        self.set_interest(i, want);
+    }
+
+    /// Reregisters connection `i` for `want` if that is not what it has;
+    /// on failure records the error and closes it.
+    fn set_interest(&mut self, i: usize, want: Interest) {
+        let Some(c) = &mut self.conns[i] else {
+            return;
+        };
+        if want == c.interest {
+            return;
+        }
+        match self.registry.reregister(&c.stream, conn_token(i), want) {
+            Ok(()) => c.interest = want,
+            Err(e) => {
+                c.error = Some(e);
+                self.close(i, None);
+            }
+        }
+    }
+
+    /// Closes a connection whose output is all sent but whose peer may still
+    /// be sending. Closing a socket with unread input makes the kernel send
+    /// a reset, which throws away what the peer has not read yet; so unread
+    /// input is discarded first, and if more keeps coming the writing side
+    /// is shut down (the peer sees end of file after the last byte) and
+    /// input is discarded until the peer closes or
+    /// [`Config::shutdown_grace`] passes (a "lingering close").
+    fn linger(&mut self, i: usize) {
+        let Some(c) = &mut self.conns[i] else {
+            return;
+        };
+        for _ in 0..8 {
+            match c.recv(&mut self.read_buf) {
+                Ok(0) => {
+                    c.flags |= READ_CLOSED;
+                    return self.close(i, None);
+                }
+                Ok(_) => {}
+                // Nothing unread: a close now sends end of file, not a reset.
+                Err(Errno::AGAIN) => return self.close(i, None),
+                Err(e) => {
+                    c.error = Some(e.into());
+                    return self.close(i, None);
+                }
+            }
+        }
+        if c.linger_until.is_none() {
+            if let Err(e) = c.stream.shutdown(std::net::Shutdown::Write) {
+                c.error = Some(e);
+                return self.close(i, None);
+            }
+            let until = after(Instant::now(), self.config.shutdown_grace);
+            c.linger_until = Some(until);
+            self.lingering += 1;
+            let next = &mut self.timers.next_linger_check;
+            *next = Some(next.map_or(until, |t| t.min(until)));
+            self.set_interest(i, Interest::READABLE);
+        }
+    }
+
+    fn close(&mut self, i: usize, forced: Option<CloseReason<'_>>) {
+        let Some(c) = self.conns[i].take() else {
+            return;
+        };
+        let _ = self.registry.deregister(&c.stream);
+        self.free.push(i);
+        self.live -= 1;
+        if c.linger_until.is_some() {
+            self.lingering -= 1;
+        }
+        if self.report.trace {
+            let reason = match (&forced, &c.error) {
+                (Some(CloseReason::Idle), _) => CloseReason::Idle,
+                (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
+                (_, Some(e)) => CloseReason::Error(e),
+                _ if c.has(READ_CLOSED) => CloseReason::Eof,
+                _ => CloseReason::Done,
+            };
+            self.report.trace(&ServerEvent::Closed(c.peer, reason));
+        }
+        drop(c);
+    }
+
+    /// Resumes accepting after a pause, closes idle connections and ends
+    /// lingering closes whose time is up (before each wait).
+    #[inline(never)]
+    fn run_timers(&mut self) {
+        if !self.timers.any() {
+            return;
+        }
+        let now = Instant::now();
+        if self.timers.next_linger_check.is_some_and(|t| now >= t) {
+            let mut next: Option<Instant> = None;
+            for i in 0..self.conns.len() {
+                let Some(until) = self.conns[i].as_ref().and_then(|c| c.linger_until) else {
+                    continue;
+                };
+                if now >= until {
+                    self.close(i, None);
+                } else {
+                    next = Some(next.map_or(until, |t| t.min(until)));
+                }
+            }
+            self.timers.next_linger_check = next;
+        }
+        if self.timers.accept_paused_until.is_some_and(|t| now >= t) {
+            self.timers.accept_paused_until = None;
+            if let Some(l) = &self.listener {
+                if self
+                    .registry
+                    .register(l, LISTENER, Interest::READABLE)
+                    .is_ok()
+                {
+                    self.listener_registered = true;
+                    // Level-triggered: pending connections are reported by
+                    // the next wait.
+                } else {
+                    self.timers.accept_paused_until = Some(after(now, self.config.accept_backoff));
+                }
+            }
+        }
+        if let (Some(at), Some(idle)) = (self.timers.next_sweep, self.config.idle_timeout) {
+            if now >= at {
+                for i in 0..self.conns.len() {
+                    let expired = self.conns[i]
+                        .as_ref()
+                        .and_then(|c| c.last_active)
+                        .is_some_and(|t| now.duration_since(t) >= idle);
+                    if expired {
+                        self.close(i, Some(CloseReason::Idle));
+                    }
+                }
+                self.timers.next_sweep = Some(after(now, sweep_period(idle)));
+            }
+        }
+    }
+
+    /// Closes the listener and every connection (what is still queued is
+    /// counted as unsent).
+    pub(crate) fn close_all(&mut self) {
+        self.drop_listener();
+        for i in 0..self.conns.len() {
+            if let Some(c) = &self.conns[i] {
+                let left = c.pending();
+                self.report.stats.unsent_at_shutdown += left as u64;
+                self.close(i, Some(CloseReason::Shutdown(left)));
+            }
+        }
+    }
+}

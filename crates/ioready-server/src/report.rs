@@ -1,0 +1,174 @@
+//! What a server reports: [`ServerEvent`]s to an [`Observer`], and the
+//! counters of a run ([`Summary`]).
+//!
+//! How an event is written for people is the caller's business (the
+//! `ioready` command prints the seeds' transcript lines); the events carry
+//! the data and derive only `Debug`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Why a connection was closed.
+#[derive(Debug)]
+pub enum CloseReason<'a> {
+    /// The peer closed (read returned end of file) and everything queued
+    /// was sent.
+    Eof,
+    /// The service asked for it ([`Conn::close`](crate::Conn::close)) and
+    /// everything queued was sent.
+    Done,
+    /// An I/O error on this connection (`ECONNRESET`, `EPIPE`, ...).
+    Error(&'a io::Error),
+    /// No traffic for [`Config::idle_timeout`](crate::Config::idle_timeout).
+    Idle,
+    /// The server shut down (with this many bytes left unsent).
+    Shutdown(usize),
+}
+
+/// What a [`Server`](crate::Server) reports, in the order it happens.
+#[derive(Debug)]
+pub enum ServerEvent<'a> {
+    /// Listening on this address (reported in all modes, first).
+    Starting(SocketAddr),
+    /// About to wait (trace).
+    Waiting,
+    /// A wait ended with nothing ready after
+    /// [`Config::tick`](crate::Config::tick) (trace).
+    TimedOut,
+    /// A connection was accepted (trace).
+    Accepted(SocketAddr),
+    /// Bytes were read from a peer (trace).
+    Received(SocketAddr, &'a [u8]),
+    /// Bytes were written to a peer (trace).
+    Sent(SocketAddr, &'a [u8]),
+    /// A peer's output queue became empty (trace).
+    QueueEmpty(SocketAddr),
+    /// A connection was closed (trace).
+    Closed(SocketAddr, CloseReason<'a>),
+    /// Warning: a connection past [`Config::max_conns`](crate::Config::max_conns)
+    /// was closed at once; `count` were refused since the last such warning
+    /// (at most one a second).
+    Rejected {
+        /// The last refused peer.
+        peer: SocketAddr,
+        /// Refused since the last warning.
+        count: u64,
+        /// The limit.
+        max_conns: usize,
+    },
+    /// Warning: accept failed for lack of descriptors or memory; accepting
+    /// pauses for the given time, and again after each failed retry, but
+    /// this is reported only once until an accept succeeds.
+    AcceptPaused(&'a io::Error, Duration),
+    /// Warning: accept or registering a new connection failed otherwise.
+    AcceptFailed(&'a io::Error),
+    /// Shutdown began: stop accepting, flush `pending` bytes over `conns`
+    /// connections (reported in all modes).
+    ShuttingDown {
+        /// Open connections.
+        conns: usize,
+        /// Bytes queued over all of them.
+        pending: usize,
+    },
+}
+
+impl ServerEvent<'_> {
+    /// True for events reported even without
+    /// [`Config::trace`](crate::Config::trace) that signal a problem.
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            ServerEvent::Rejected { .. }
+                | ServerEvent::AcceptPaused(..)
+                | ServerEvent::AcceptFailed(_)
+        )
+    }
+}
+
+/// Receives [`ServerEvent`]s. Any `FnMut(&ServerEvent<'_>) + Send` is one.
+pub trait Observer: Send {
+    /// Called for each event, on the server's thread.
+    fn event(&mut self, event: &ServerEvent<'_>);
+}
+
+impl<F: FnMut(&ServerEvent<'_>) + Send> Observer for F {
+    fn event(&mut self, event: &ServerEvent<'_>) {
+        self(event)
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&mut self, _: &ServerEvent<'_>) {}
+}
+
+/// Counters of one [`Server::run`](crate::Server::run).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Connections accepted and served.
+    pub accepted: u64,
+    /// Connections closed at once past `max_conns`.
+    pub rejected: u64,
+    /// Bytes read from clients.
+    pub bytes_in: u64,
+    /// Bytes written to clients.
+    pub bytes_out: u64,
+    /// Bytes still queued when shutdown's grace ran out (lost).
+    pub unsent_at_shutdown: u64,
+}
+
+/// The counters, the observer and whether data-path events are reported,
+/// travelling together: the event loop owns one, and each
+/// [`Conn`](crate::Conn) borrows it through one pointer.
+pub(crate) struct Reporter {
+    pub(crate) stats: Summary,
+    observer: Box<dyn Observer>,
+    /// [`Config::trace`](crate::Config::trace).
+    pub(crate) trace: bool,
+}
+
+impl Reporter {
+    pub(crate) fn new(trace: bool) -> Reporter {
+        Reporter {
+            stats: Summary::default(),
+            observer: Box::new(Silent),
+            trace,
+        }
+    }
+
+    pub(crate) fn set_observer(&mut self, observer: Box<dyn Observer>) {
+        self.observer = observer;
+    }
+
+    /// Reports `event` whatever the trace setting (starts, warnings,
+    /// shutdown).
+    pub(crate) fn event(&mut self, event: &ServerEvent<'_>) {
+        self.observer.event(event);
+    }
+
+    /// Reports a data-path event if tracing.
+    #[inline]
+    pub(crate) fn trace(&mut self, event: &ServerEvent<'_>) {
+        if self.trace {
+            self.observer.event(event);
+        }
+    }
+
+    /// `data` was written to `peer`.
+    #[inline]
+    pub(crate) fn sent(&mut self, peer: SocketAddr, data: &[u8]) {
+        self.stats.bytes_out += data.len() as u64;
+        self.trace(&ServerEvent::Sent(peer, data));
+    }
+
+    /// `data` was read from `peer`.
+    #[inline]
+    pub(crate) fn received(&mut self, peer: SocketAddr, data: &[u8]) {
+        self.stats.bytes_in += data.len() as u64;
+        self.trace(&ServerEvent::Received(peer, data));
+    }
+}

@@ -1,0 +1,124 @@
+//! `Config::accept_backoff` at its extremes (0, 1 ns, `Duration::MAX`),
+//! after a real `EMFILE`. The only test of its binary: it lowers this
+//! process's descriptor limit and fills the table, which would break any
+//! test running beside it.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ioready::Backend;
+use ioready_server::{Config, Echo, Server, ServerEvent};
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+
+/// Opens files until the descriptor table is full (soft limit lowered to
+/// 256 first); returns them and the limit to restore.
+fn exhaust_descriptors() -> (Vec<File>, Rlimit) {
+    let saved = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(256),
+            maximum: saved.maximum,
+        },
+    )
+    .unwrap();
+    let mut files = Vec::new();
+    loop {
+        match File::open("/dev/null") {
+            Ok(f) => files.push(f),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => break,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+        assert!(files.len() < 100_000, "the limit did not take");
+    }
+    (files, saved)
+}
+
+fn connected_socket(addr: SocketAddr) -> TcpStream {
+    // Made before the table is full; connecting needs no descriptor.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.connect(&addr.into()).unwrap();
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+#[test]
+fn accept_backoff_at_its_extremes() {
+    let cases = [
+        (Duration::ZERO, true),
+        (Duration::from_nanos(1), true),
+        (Duration::MAX, false),
+    ];
+    for (backoff, resumes) in cases {
+        for backend in Backend::available() {
+            let what = format!("accept_backoff {backoff:?} on {backend}");
+            let (paused_tx, paused_rx) = mpsc::channel();
+            let config = Config {
+                backend,
+                accept_backoff: backoff,
+                ..Config::default()
+            };
+            let mut server = Server::bind("127.0.0.1:0", config, Echo)
+                .unwrap()
+                .with_observer(move |e: &ServerEvent<'_>| {
+                    if let ServerEvent::AcceptPaused(_, d) = e {
+                        let _ = paused_tx.send(*d);
+                    }
+                });
+            let addr = server.local_addr();
+            let stop = server.shutdown_handle();
+            let thread = std::thread::spawn(move || server.run());
+
+            let socket =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let (files, saved) = exhaust_descriptors();
+            let connected = socket.connect(&addr.into());
+            let paused = paused_rx.recv_timeout(Duration::from_secs(20));
+            drop(files);
+            setrlimit(Resource::Nofile, saved).unwrap();
+            connected.unwrap();
+            assert_eq!(
+                paused.ok(),
+                Some(backoff),
+                "{what}: no AcceptPaused warning"
+            );
+
+            let mut c: TcpStream = socket.into();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c.write_all(b"ping").unwrap();
+            if resumes {
+                let mut got = [0u8; 4];
+                c.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"ping", "{what}");
+                // And a new connection is served too.
+                let mut d = connected_socket(addr);
+                d.write_all(b"pong").unwrap();
+                d.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"pong", "{what}");
+            } else {
+                // Set aside for ever: nothing is accepted, so no echo.
+                c.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let mut got = [0u8; 4];
+                let e = c.read(&mut got).expect_err(&what);
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{what}: {e}"
+                );
+            }
+            stop.shutdown().unwrap();
+            let summary = thread
+                .join()
+                .unwrap_or_else(|_| panic!("{what}: the server panicked"))
+                .unwrap();
+            assert_eq!(summary.accepted, if resumes { 2 } else { 0 }, "{what}");
+        }
+    }
+}

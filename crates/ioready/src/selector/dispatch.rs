@@ -1,0 +1,198 @@
+//! The backend dispatch, written once: the [`Driver`] contract every backend
+//! module implements, and the one list of backends from which the
+//! run-time enums and their `match`es are generated.
+//!
+//! The `Selector`, `Registry` and `Waker` of the front hold a [`Shared`], a
+//! [`Waiter`] and a [`WakerInner`]: one variant per backend, chosen at run
+//! time. Each `match` below is static dispatch to a `Driver` method that is
+//! inlined into it, so the choice costs a compare and a jump, nothing more
+//! (the wait of a server takes this path on every event).
+
+use std::fmt::Debug;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{unsupported_backend, Backend};
+use crate::event::{Events, Interest, Token, Trigger};
+
+/// What a selector backend provides: its shared registration side, the
+/// state of the waiting thread, its waker, and the operations on them.
+///
+/// The front's `Send`/`Sync` follow from the types (checked in
+/// `event.rs` and by the tests), not from bounds here, so that a platform
+/// whose kernel struct holds a pointer (kqueue's `udata`) only loses what
+/// it must.
+///
+/// Arguments are checked before they get here: the interest has a known
+/// bit and the descriptor number is non-negative. Each method has the
+/// errors documented on the public method of the same name.
+pub(crate) trait Driver {
+    /// The shared side, behind an `Arc`: registrations, from any thread,
+    /// also while another thread waits (the change must take effect in that
+    /// wait).
+    type Registry: Debug;
+    /// The state of the thread that waits (buffers, snapshots).
+    type Waiter: Debug;
+    /// A waker: ends a wait from another thread with a readable event.
+    type Waker: Debug;
+
+    /// A new instance (the kernel object, or the table and its notifier).
+    fn new() -> io::Result<(Self::Registry, Self::Waiter)>;
+
+    /// Registers `fd`; `AlreadyExists` if it is registered already.
+    fn register(
+        r: &Self::Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()>;
+
+    /// Changes a registration and re-arms it; `NotFound` if there is none.
+    fn reregister(
+        r: &Self::Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()>;
+
+    /// Removes a registration; `NotFound` if there is none.
+    fn deregister(r: &Self::Registry, fd: RawFd) -> io::Result<()>;
+
+    /// One wait into `events` (empty on entry, never grown past its
+    /// capacity): no `EINTR` retry (`Interrupted` is returned); `timeout`
+    /// `None` blocks. Returns the number of events.
+    fn select(
+        r: &Self::Registry,
+        w: &mut Self::Waiter,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize>;
+
+    /// A waker that makes a wait on `r` report `token`, readable.
+    fn waker(r: &Arc<Self::Registry>, token: Token) -> io::Result<Self::Waker>;
+
+    /// Wakes: the next (or current) wait reports the waker's token. Wakes
+    /// coalesce, and one is never lost.
+    fn wake(w: &Self::Waker) -> io::Result<()>;
+}
+
+/// Generates, from the list of backends at the bottom of this file, the
+/// run-time enums and the one `match` per operation.
+macro_rules! backends {
+    ($( $(#[$cfg:meta])* $variant:ident => $driver:ty, )*) => {
+        /// The shared side of a selector, per backend.
+        #[derive(Clone, Debug)]
+        pub(super) enum Shared {
+            $( $(#[$cfg])* $variant(Arc<<$driver as Driver>::Registry>), )*
+        }
+
+        /// The waiting side of a selector, per backend.
+        #[derive(Debug)]
+        pub(super) enum Waiter {
+            $( $(#[$cfg])* $variant(<$driver as Driver>::Waiter), )*
+        }
+
+        /// A waker, per backend.
+        #[derive(Debug)]
+        pub(super) enum WakerInner {
+            $( $(#[$cfg])* $variant(<$driver as Driver>::Waker), )*
+        }
+
+        /// A new selector's two sides on `backend`.
+        pub(super) fn open(backend: Backend) -> io::Result<(Shared, Waiter)> {
+            match backend {
+                $( $(#[$cfg])* Backend::$variant => {
+                    let (r, w) = <$driver as Driver>::new()?;
+                    Ok((Shared::$variant(Arc::new(r)), Waiter::$variant(w)))
+                } )*
+                #[allow(unreachable_patterns)]
+                other => Err(unsupported_backend(other)),
+            }
+        }
+
+        impl Shared {
+            pub(super) fn backend(&self) -> Backend {
+                match self {
+                    $( $(#[$cfg])* Shared::$variant(_) => Backend::$variant, )*
+                }
+            }
+
+            pub(super) fn register(
+                &self,
+                fd: RawFd,
+                token: Token,
+                interest: Interest,
+                trigger: Trigger,
+            ) -> io::Result<()> {
+                match self {
+                    $( $(#[$cfg])* Shared::$variant(r) =>
+                        <$driver as Driver>::register(r, fd, token, interest, trigger), )*
+                }
+            }
+
+            pub(super) fn reregister(
+                &self,
+                fd: RawFd,
+                token: Token,
+                interest: Interest,
+                trigger: Trigger,
+            ) -> io::Result<()> {
+                match self {
+                    $( $(#[$cfg])* Shared::$variant(r) =>
+                        <$driver as Driver>::reregister(r, fd, token, interest, trigger), )*
+                }
+            }
+
+            pub(super) fn deregister(&self, fd: RawFd) -> io::Result<()> {
+                match self {
+                    $( $(#[$cfg])* Shared::$variant(r) => <$driver as Driver>::deregister(r, fd), )*
+                }
+            }
+
+            #[inline]
+            pub(super) fn select(
+                &self,
+                waiter: &mut Waiter,
+                events: &mut Events,
+                timeout: Option<Duration>,
+            ) -> io::Result<usize> {
+                match (self, waiter) {
+                    $( $(#[$cfg])* (Shared::$variant(r), Waiter::$variant(w)) =>
+                        <$driver as Driver>::select(r, w, events, timeout), )*
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a selector's registry and waiter always match"),
+                }
+            }
+
+            pub(super) fn waker(&self, token: Token) -> io::Result<WakerInner> {
+                Ok(match self {
+                    $( $(#[$cfg])* Shared::$variant(r) =>
+                        WakerInner::$variant(<$driver as Driver>::waker(r, token)?), )*
+                })
+            }
+        }
+
+        impl WakerInner {
+            pub(super) fn wake(&self) -> io::Result<()> {
+                match self {
+                    $( $(#[$cfg])* WakerInner::$variant(w) => <$driver as Driver>::wake(w), )*
+                }
+            }
+        }
+    };
+}
+
+// The one list of backends: `Backend` variant => the type implementing
+// `Driver`, behind the cfg of the platforms that have it.
+backends! {
+    #[cfg(ioready_epoll)]
+    Epoll => super::epoll::Epoll,
+    #[cfg(ioready_kqueue)]
+    Kqueue => super::kqueue::Kqueue,
+    Poll => super::poll::Poll,
+    Select => super::select::Select,
+}
