@@ -82,17 +82,12 @@ has() {
 }
 
 # What every wheel must carry: one extension module, the stubs and py.typed
-# (PEP 561), and the license texts once the repository root has them (the
-# crate's LICENSE-* are symlinks to ../../LICENSE-*; maturin skips a
-# dangling one).
-want=(ioready_select/py.typed ioready_select/__init__.pyi ioready_select/_ioready_select.pyi)
-for license in LICENSE-MIT LICENSE-APACHE; do
-    if [ -e "$HERE/$license" ]; then
-        want+=("ioready_select-*.dist-info/licenses/$license")
-    else
-        echo "build-wheels: warning: ../../$license does not exist (yet): no license text in the wheels" >&2
-    fi
-done
+# (PEP 561), and both license texts (the crate's LICENSE-* are symlinks to
+# the repository root's, as PEP 639 forbids `..` in license-files; maturin
+# would silently skip a dangling one).
+want=(ioready_select/py.typed ioready_select/__init__.pyi ioready_select/_ioready_select.pyi
+      "ioready_select-*.dist-info/licenses/LICENSE-MIT"
+      "ioready_select-*.dist-info/licenses/LICENSE-APACHE")
 for whl in "$DIST"/*.whl; do
     names=$("$VENV/bin/python" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$whl")
     for pattern in "${want[@]}"; do
