@@ -40,6 +40,12 @@ pub struct Config {
     /// is refused.
     pub idle_timeout: Option<Duration>,
     /// How long shutdown waits for queued output to drain (default 2 s).
+    /// A connection whose output is all sent is then closed "lingering":
+    /// its writing side is shut down and its input discarded until the
+    /// peer closes, for at most this long and never more than
+    /// [`Config::MAX_LINGER`], so that bytes the peer sent meanwhile cannot
+    /// make the kernel reset the connection under the echoed bytes it has
+    /// not read yet.
     pub shutdown_grace: Duration,
     /// How long the listener is set aside after `EMFILE`/`ENFILE`/`ENOBUFS`/
     /// `ENOMEM` on accept (default 100 ms).
@@ -83,6 +89,12 @@ impl Config {
     /// One read never needs more, and the buffer is allocated (and zeroed)
     /// up front.
     pub const MAX_READ_BUFFER: usize = 1 << 30;
+
+    /// The longest a lingering close waits for the peer's end of file
+    /// (see [`Config::shutdown_grace`]): long enough for bytes already on
+    /// their way to arrive, short enough that a peer which never closes
+    /// cannot hold a connection, or a shutdown, open for long.
+    pub const MAX_LINGER: Duration = Duration::from_secs(2);
 
     /// Checks the values that have no meaning: zero `max_conns` or
     /// `output_cap`, a `read_buffer` of zero or above

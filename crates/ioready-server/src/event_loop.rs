@@ -144,10 +144,12 @@ impl<S: Service> Loop<S> {
         // Timers, the drain and timeouts only when one is set: one look
         // per wait otherwise.
         let next = if self.has_timers() {
+            // Timers first: ending a lingering close may be what finishes
+            // a drain.
+            self.run_timers();
             if self.state != State::Running && self.state_done() {
                 return None;
             }
-            self.run_timers();
             let deadline = match self.state {
                 State::Draining { deadline } => Some(deadline),
                 _ => None,
@@ -435,25 +437,26 @@ impl<S: Service> Loop<S> {
     }
 
     /// Closes a connection whose output is all sent but whose peer may still
-    /// be sending. Closing a socket with unread input makes the kernel send
-    /// a reset, which throws away what the peer has not read yet; so unread
-    /// input is discarded first, and if more keeps coming the writing side
-    /// is shut down (the peer sees end of file after the last byte) and
-    /// input is discarded until the peer closes or
-    /// [`Config::shutdown_grace`] passes (a "lingering close").
+    /// be sending. Closing a socket with unread input, or one that input
+    /// reaches after the close, makes the kernel send a reset, which throws
+    /// away what the peer has not read yet. So the writing side is shut
+    /// down (the peer sees end of file after the last byte) and input is
+    /// discarded until the peer closes or [`Config::shutdown_grace`] (at
+    /// most [`Config::MAX_LINGER`]) passes (a "lingering close"). An empty receive queue is not enough to close
+    /// at once: bytes the peer sent before it saw our end of file may still
+    /// be on their way, and their arrival after a close would reset the
+    /// connection under the echoed bytes the peer has not read.
     fn linger(&mut self, i: usize) {
         let Some(c) = &mut self.conns[i] else {
             return;
         };
         for _ in 0..8 {
             match c.recv(&mut self.read_buf) {
-                Ok(0) => {
-                    c.flags |= READ_CLOSED;
-                    return self.close(i, None);
-                }
+                // The peer closed too. Reported as the close it is (ours,
+                // `Done`), not as the peer's end of file.
+                Ok(0) => return self.close(i, None),
                 Ok(_) => {}
-                // Nothing unread: a close now sends end of file, not a reset.
-                Err(Errno::AGAIN) => return self.close(i, None),
+                Err(Errno::AGAIN) => break,
                 Err(e) => {
                     c.error = Some(e.into());
                     return self.close(i, None);
@@ -465,7 +468,8 @@ impl<S: Service> Loop<S> {
                 c.error = Some(e);
                 return self.close(i, None);
             }
-            let until = after(Instant::now(), self.config.shutdown_grace);
+            let linger = self.config.shutdown_grace.min(Config::MAX_LINGER);
+            let until = after(Instant::now(), linger);
             c.linger_until = Some(until);
             self.lingering += 1;
             let next = &mut self.timers.next_linger_check;

@@ -347,7 +347,15 @@ fn a_custom_service_answers_and_closes() {
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).unwrap();
         assert_eq!(rest, b"bye\n");
-        let log = server.log();
+        // The server's close lingers until the peer closes too.
+        drop(c);
+        let t0 = Instant::now();
+        let mut log = server.log();
+        while !log.iter().any(|l| l.is_close(&Why::Done)) && t0.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+            log = server.log();
+        }
         assert!(log.iter().any(|l| l.is_close(&Why::Done)), "{log:?}");
         server.finish();
     }
