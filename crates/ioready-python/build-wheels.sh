@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds every wheel of ioready_select into dist/ (next to this script), on a
+# Builds every wheel of ioready_select, and its sdist, into dist/ (next to this script), on a
 # fresh machine: all it needs besides a Rust toolchain and a CPython is
 # installed from PyPI, at pinned versions, into a virtualenv of its own
 # (.venv-build, next to this script).
@@ -10,11 +10,11 @@
 # Wheels (all stripped, release profile, linked by maturin through zig against
 # glibc 2.17, so tagged manylinux2014 / manylinux_2_17 and checked with
 # `auditwheel show`):
-#   * ...-cp39-abi3-manylinux_2_17_x86_64...whl: stable ABI (cargo feature
+#   * ...-cp39-abi3-manylinux2014_x86_64...whl: stable ABI (cargo feature
 #     `abi3`, limited API of 3.9: METH_VARARGS entry points), for CPython 3.9;
-#   * ...-cp310-abi3-manylinux_2_17_x86_64...whl: stable ABI (`abi3-py310`,
+#   * ...-cp310-abi3-manylinux2014_x86_64...whl: stable ABI (`abi3-py310`,
 #     limited API of 3.10, which has METH_FASTCALL), for every CPython >= 3.10;
-#   * ...-cpXY-cpXY-manylinux_2_17_x86_64...whl: one per interpreter in
+#   * ...-cpXY-cpXY-manylinux2014_x86_64...whl: one per interpreter in
 #     $PYTHONS (default: python3.11), full C API (list/tuple macros, and
 #     PyO3's fastest method calls).
 # pip picks, for each interpreter, its version-specific wheel if there is
@@ -28,7 +28,7 @@ cd "$HERE"
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 PYTHONS=${PYTHONS:-$PYTHON}
 VENV=${BUILD_VENV:-$HERE/.venv-build}
-MATURIN_VERSION=1.9.6
+MATURIN_VERSION=1.16.0
 ZIGLANG_VERSION=0.13.0
 AUDITWHEEL_VERSION=6.4.2
 PLATFORM=manylinux2014
@@ -58,6 +58,9 @@ for py in $PYTHONS; do
     echo "== build-wheels: $("$py" --version) (full API)"
     build --interpreter "$(command -v "$py")"
 done
+
+echo "== build-wheels: source distribution"
+"$VENV/bin/maturin" sdist --out "$DIST"
 
 status=0
 for whl in "$DIST"/*.whl; do
@@ -98,6 +101,17 @@ for whl in "$DIST"/*.whl; do
     done
     if [ "$(grep -c '\.so$' <<<"$names")" -ne 1 ]; then
         echo "build-wheels: $(basename "$whl") does not hold exactly one extension module" >&2
+        status=1
+    fi
+done
+# The sdist: the package metadata names both license files and carries them,
+# and the library crate it depends on by path is inside.
+sdist=$(ls "$DIST"/ioready_select-*.tar.gz)
+names=$(tar -tzf "$sdist")
+for pattern in "*/PKG-INFO" "*/LICENSE-MIT" "*/LICENSE-APACHE" "*/pyproject.toml" \
+    "*/ioready/Cargo.toml" "*/ioready/src/lib.rs" "*/src/lib.rs" "*/python/ioready_select/py.typed"; do
+    if ! has "$pattern" <<<"$names"; then
+        echo "build-wheels: $(basename "$sdist") lacks $pattern" >&2
         status=1
     fi
 done
