@@ -25,6 +25,20 @@
 //! (PEP 475). The `*_once` variants return `Interrupted` instead, for callers
 //! that must act between attempts (use [`Deadline`] to keep the time).
 //!
+//! Compared with its peers: mio rounds sub-millisecond timeouts up and clamps
+//! huge ones too (since mio#1615 and mio#1948), but its epoll backend waits
+//! in whole milliseconds and returns `EINTR` to the caller; polling reaches
+//! nanoseconds by re-arming a timerfd around each timed wait. Here the
+//! nanoseconds go into the one wait call (`epoll_pwait2`, with a fallback to
+//! milliseconds rounded up on kernels before 5.11).
+//!
+//! # Non-blocking sources, nesting
+//!
+//! Register non-blocking descriptors and read or write until `WouldBlock`:
+//! an event is a hint, not a promise ([`Registry`] says why). On epoll and
+//! kqueue a [`Selector`] is itself a descriptor another poller can wait on
+//! ([`Selector::try_as_fd`]).
+//!
 //! # Descriptor lifetime
 //!
 //! Registrations keep descriptor *numbers*, as the kernel does; they never
@@ -100,6 +114,12 @@
 //! ```
 
 #![cfg(unix)]
+// docs.rs (`--cfg docsrs`, see `[package.metadata.docs.rs]`): platform
+// badges on the items that exist only on some systems.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The badges name operating systems, not the build script's names for
+// kernel mechanisms (or Unix, which the whole crate needs).
+#![cfg_attr(docsrs, doc(auto_cfg(hide(unix, ioready_epoll, ioready_kqueue))))]
 
 mod error;
 mod event;
@@ -107,6 +127,7 @@ mod flags;
 mod poll;
 mod select;
 mod selector;
+mod source;
 mod sys;
 mod timeout;
 
@@ -119,9 +140,11 @@ mod epoll;
 pub mod uring;
 
 #[cfg(ioready_epoll)]
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub use epoll::{Epoll, EpollEvents, EpollFlags};
 pub use event::{Event, Events, Interest, Token, Trigger};
 pub use poll::{Poll, PollFlags, PollReady};
 pub use select::{select, select_once, SelectSets, Selected};
 pub use selector::{Backend, Registry, Selector, Waker};
+pub use source::{Process, ReceivedSignals, Signal, Signals, Timer};
 pub use timeout::Deadline;

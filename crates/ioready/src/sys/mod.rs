@@ -37,6 +37,13 @@
 //!   public `uring` module and the io_uring selector backend sit on it.
 //! * [`notify`]: `Notifier`, a descriptor another thread can make readable
 //!   (an `eventfd` on epoll platforms, a non-blocking pipe elsewhere).
+//! * The event sources' kernel objects: [`signal`] (the process-wide
+//!   `sigaction` handler and its lock-free list of owners, every Unix),
+//!   `Timer` (a `timerfd` on Linux, an `EVFILT_TIMER` kqueue on macOS and
+//!   the BSDs) and `Process` (a `pidfd` on Linux, an `EVFILT_PROC` kqueue
+//!   elsewhere): each is a descriptor every backend can wait on, with
+//!   `set`/`cancel`/`acknowledge` and `open`/`try_wait`/`kill`; where
+//!   neither exists, making one says `Unsupported`.
 //! * [`borrow_number`], [`is_open`], [`identity`]: descriptor *numbers*
 //!   handed to calls that only look them up; [`Errno`], the kernel's error
 //!   numbers.
@@ -65,6 +72,27 @@ pub(crate) mod epoll;
 pub(crate) mod kqueue;
 #[cfg(all(feature = "uring", target_os = "linux"))]
 pub(crate) mod uring;
+
+// The event sources (`crate::source`). timerfd and pidfd are Linux's
+// whether or not the epoll backend is built.
+pub(crate) mod signal;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod pidfd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod timerfd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use {pidfd::Process, timerfd::Timer};
+
+#[cfg(all(ioready_kqueue, not(any(target_os = "linux", target_os = "android"))))]
+mod kqueue_sources;
+#[cfg(all(ioready_kqueue, not(any(target_os = "linux", target_os = "android"))))]
+pub(crate) use kqueue_sources::{Process, Timer};
+
+#[cfg(not(any(ioready_kqueue, target_os = "linux", target_os = "android")))]
+mod unsupported_sources;
+#[cfg(not(any(ioready_kqueue, target_os = "linux", target_os = "android")))]
+pub(crate) use unsupported_sources::{Process, Timer};
 
 /// A caller's descriptor *number*, as the borrowed descriptor the rustix
 /// call for a registration or a wait takes.
