@@ -213,6 +213,9 @@ fn the_examples_build_and_run() {
     if cfg!(target_os = "linux") {
         backends.push("epoll");
     }
+    if cfg!(all(feature = "uring", target_os = "linux")) {
+        backends.push("uring");
+    }
     for backend in backends {
         let mut c = Command::new(&ex["timers_signals_children"])
             .env("IOREADY_BACKEND", backend)
