@@ -63,21 +63,23 @@
 //! allocation per wait: the queue of changes and the slot table keep their
 //! capacity.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, squeue, types};
+use io_uring::{cqueue, opcode, types};
 
 use super::dispatch::Driver;
-use crate::error::{already_registered, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::event::{self, bits};
 use crate::sys::notify::Notifier;
 use crate::sys::uring::{sync_cancel, Capability, Ring};
+
+mod table;
+
+use table::{Reg, Table, NOTIFY_UD, REMOVE_UD};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -87,157 +89,6 @@ const SQ_ENTRIES: u32 = 256;
 /// once without the kernel's overflow list (which loses nothing, with
 /// `IORING_FEAT_NODROP`, but costs a copy).
 const CQ_ENTRIES: u32 = 4096;
-
-/// `user_data` of poll removals (their completions are ignored, and
-/// skipped altogether on success where the kernel can).
-const REMOVE_UD: u64 = u64::MAX;
-/// `user_data` of the multishot poll on the internal notifier.
-const NOTIFY_UD: u64 = u64::MAX - 1;
-
-/// One registration.
-#[derive(Debug)]
-struct Reg {
-    fd: RawFd,
-    token: Token,
-    interest: Interest,
-    trigger: Trigger,
-    /// A poll request is queued or in the kernel (its completion not yet
-    /// reaped). False for a oneshot registration that fired, a level one
-    /// between its report and its re-arm, a closed descriptor.
-    armed: bool,
-    /// That request is still in `Table::queue` (not yet submitted): a
-    /// change takes it out instead of queueing its removal.
-    queued: bool,
-    /// A completion with `IORING_CQE_F_MORE` came for the current request:
-    /// it was a live multishot poll, so a completion without the flag means
-    /// the kernel ended it (overflow, cancellation) and it must be re-armed;
-    /// without one, a first completion without the flag means the file
-    /// cannot be polled at all (a regular file: ready once, for edge).
-    more_seen: bool,
-    /// The wait that last reported this registration, and where in
-    /// `events`: a second completion in the same wait (a multishot poll
-    /// woken twice) is merged into that event.
-    reported_in: u64,
-    event_index: u32,
-    /// A waker's eventfd, kept open while registered.
-    waker: Option<Arc<Notifier>>,
-}
-
-/// A slot of the table: its generation survives the registration.
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u32,
-    reg: Option<Reg>,
-}
-
-#[derive(Debug, Default)]
-struct Table {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    by_fd: HashMap<RawFd, u32>,
-    /// Submission entries for the next wait.
-    queue: Vec<squeue::Entry>,
-    /// `IOSQE_CQE_SKIP_SUCCESS` for removals, where the kernel has it.
-    skip_success: bool,
-}
-
-fn user_data(index: u32, generation: u32) -> u64 {
-    (u64::from(generation) << 32) | u64::from(index)
-}
-
-impl Table {
-    /// Queues the poll request of slot `index` (the registration's mode).
-    fn arm(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        let Some(reg) = slot.reg.as_mut() else { return };
-        reg.armed = true;
-        reg.queued = true;
-        reg.more_seen = false;
-        let entry = opcode::PollAdd::new(types::Fd(reg.fd), reg.interest.event_bits())
-            .multi(reg.trigger == Trigger::Edge)
-            .build()
-            .user_data(user_data(index, slot.generation));
-        self.queue.push(entry);
-    }
-
-    /// Queues the removal of slot `index`'s request, if it has one, and
-    /// moves the slot to a new generation (so the request's completions,
-    /// and anything else in flight for it, are stale from now on).
-    fn disarm(&mut self, index: u32) {
-        self.disarm_then(index, true);
-    }
-
-    /// [`disarm`](Self::disarm); with `remove` false, a request in the
-    /// kernel is left for the caller to cancel. Returns its `user_data` if
-    /// there is one.
-    fn disarm_then(&mut self, index: u32, remove: bool) -> Option<u64> {
-        let slot = &self.slots[index as usize];
-        let (armed, queued) = slot
-            .reg
-            .as_ref()
-            .map_or((false, false), |r| (r.armed, r.queued));
-        let ud = user_data(index, slot.generation);
-        let mut in_kernel = None;
-        if queued {
-            // Never submitted: take it back (the queue holds the changes of
-            // one wait, so the search is short).
-            if let Some(i) = self.queue.iter().position(|e| e.get_user_data() == ud) {
-                self.queue.swap_remove(i);
-            }
-        } else if armed {
-            in_kernel = Some(ud);
-            if remove {
-                let entry = self.remove_entry(ud);
-                self.queue.push(entry);
-            }
-        }
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        if let Some(reg) = slot.reg.as_mut() {
-            reg.armed = false;
-            reg.queued = false;
-        }
-        in_kernel
-    }
-
-    /// The removal of the poll request `ud`.
-    fn remove_entry(&self, ud: u64) -> squeue::Entry {
-        let entry = opcode::PollRemove::new(ud).build().user_data(REMOVE_UD);
-        if self.skip_success {
-            entry.flags(squeue::Flags::SKIP_SUCCESS)
-        } else {
-            entry
-        }
-    }
-
-    fn insert(&mut self, reg: Reg) -> io::Result<()> {
-        if self.by_fd.contains_key(&reg.fd) {
-            return Err(already_registered(reg.fd));
-        }
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                // Indices stay below NOTIFY_UD's (u32::MAX - 1 and up).
-                if self.slots.len() >= (u32::MAX - 2) as usize {
-                    return Err(io::Error::from(io::ErrorKind::OutOfMemory));
-                }
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.by_fd.insert(reg.fd, index);
-        self.slots[index as usize].reg = Some(reg);
-        self.arm(index);
-        Ok(())
-    }
-
-    fn index(&self, fd: RawFd) -> io::Result<u32> {
-        self.by_fd
-            .get(&fd)
-            .copied()
-            .ok_or_else(|| not_registered(fd))
-    }
-}
 
 /// The shared side: the slot table and the queue of changes, behind one
 /// lock, and the internal notifier that wakes a wait in progress.
