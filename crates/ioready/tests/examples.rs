@@ -210,7 +210,7 @@ fn the_examples_build_and_run() {
     // Timers, signals and a child in one loop: by itself, on every backend
     // (it signals itself and spawns a short-lived child) ...
     let mut backends = vec!["select", "poll"];
-    if cfg!(target_os = "linux") {
+    if cfg!(ioready_epoll) {
         backends.push("epoll");
     }
     if cfg!(all(feature = "uring", target_os = "linux")) {
