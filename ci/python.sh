@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# CI for the Python module (crates/ioready-python, outside the Cargo workspace):
-# builds ioready_select with maturin into a virtualenv, lints the crate, then
-# runs its own tests, the seeds' programs on it, and CPython's own
-# test_select/test_poll/test_epoll/test_selectors with it injected as
-# `select`. The last line is that harness's `N passed, M failed`; the exit
-# status is non-zero on any unexpected failure.
+# CI for the Python module (crates/ioready-python, outside the Cargo
+# workspace): lints the crate (all three builds), builds every wheel with
+# crates/ioready-python/build-wheels.sh (cp39-abi3, cp310-abi3 and
+# version-specific, manylinux2014, checked with auditwheel), then, for each
+# wheel (all on this CPython 3.11), installs it
+# into a virtualenv of its own and runs there:
+#   * its own tests, the seeds' programs and the switching tests (unittest);
+#   * the switching tests under pytest;
+#   * CPython's test_select/test_poll/test_epoll/test_selectors with it
+#     injected as `select`;
+#   * mypy's stubtest: the shipped .pyi stubs against the runtime module;
+# and once: mypy on the package's Python code against the 3.9 and 3.13
+# standard libraries (requires-python is >=3.9; only 3.11 runs here).
+#
+# Each step ends with `N passed, M failed` (a check with no count of its own,
+# as stubtest, counts as one); the last line is the sum over all steps. The
+# exit status is non-zero if anything failed.
 #
 #   PYTHON=/path/to/python3.11 ci/python.sh     (default: python3.11, python3)
 set -euo pipefail
@@ -12,28 +23,89 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
-VENV=.venv-ci
-MATURIN_VERSION=1.9.6
 CRATE=crates/ioready-python
+PYTEST_VERSION=8.4.2
+MYPY_VERSION=1.18.2
+export MYPY_CACHE_DIR=${TMPDIR:-/tmp}/ioready-python-mypy-cache
+export PYTHONDONTWRITEBYTECODE=1
 
 echo "== python: $("$PYTHON" --version) ($PYTHON)"
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin==$MATURIN_VERSION"
 
-echo "== build: maturin develop --release"
-VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release --quiet -m "$CRATE/Cargo.toml"
-
-echo "== lint: cargo fmt / clippy (ioready-python)"
+echo "== lint: cargo fmt / clippy (ioready-python: full-API, abi3 3.9 and 3.10 builds)"
 (cd "$CRATE" && cargo fmt --check)
-(cd "$CRATE" && PYO3_PYTHON="$PWD/../../$VENV/bin/python" cargo clippy --all-targets -- -D warnings)
+(cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets -- -D warnings)
+(cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets --features abi3 -- -D warnings)
+(cd "$CRATE" && PYO3_PYTHON="$PYTHON" cargo clippy --all-targets --features abi3-py310 -- -D warnings)
 
-cd "$CRATE"
-PY="../../$VENV/bin/python"
-echo "== ioready_select's own tests"
-"$PY" -m unittest -v tests/test_module.py 2>&1
-echo "== the seeds' select() programs on ioready_select"
-"$PY" -m unittest -v tests/test_seeds.py 2>&1
-echo "== CPython's test_select, test_poll, test_epoll, test_selectors on ioready_select"
-"$PY" tests/run_cpython_tests.py 2>&1
+echo "== wheels: $CRATE/build-wheels.sh"
+PYTHON="$PYTHON" "$CRATE/build-wheels.sh"
+
+total_passed=0
+total_failed=0
+summary=()
+
+# step NAME CMD...: runs CMD (from the crate's directory) and adds the last
+# `N passed, M failed` it printed to the totals; without one, it counts as 1
+# passed or 1 failed by its exit status. A failing exit status is at least
+# one failure.
+step() {
+    local name=$1 out rc=0 line p f
+    shift
+    echo "== $name"
+    out=$(mktemp)
+    (cd "$CRATE" && "$@") 2>&1 | tee "$out" || rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+    rm -f "$out"
+    if [ -n "$line" ]; then
+        p=${line%% passed*}
+        f=${line#*passed, }
+        f=${f%% failed*}
+    elif [ "$rc" -eq 0 ]; then
+        p=1 f=0
+    else
+        p=0 f=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+    fi
+    total_passed=$((total_passed + p))
+    total_failed=$((total_failed + f))
+    summary+=("$name: $p passed, $f failed")
+}
+
+for kind in cp39-abi3 cp310-abi3 full; do
+    case $kind in
+        full) wheel=$(ls "$CRATE"/dist/ioready_select-*.whl | grep -v -- -abi3- | head -n 1) ;;
+        *) wheel=$(ls "$CRATE"/dist/ioready_select-*-"$kind"-*.whl) ;;
+    esac
+    venv=$PWD/.venv-ci-$kind
+    echo "== [$kind] $(basename "$wheel") into $venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        "$PYTHON" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --force-reinstall --no-deps "$wheel"
+    py=$venv/bin/python
+    step "[$kind] own tests, seeds, switching (unittest)" \
+        "$py" tests/run_unittest.py test_module test_seeds test_switching
+    step "[$kind] switching under pytest" "$py" tests/run_pytest.py tests/under_pytest
+    step "[$kind] CPython's test_select, test_poll, test_epoll, test_selectors" \
+        "$py" tests/run_cpython_tests.py
+    step "[$kind] stubtest (the .pyi stubs against the module)" \
+        "$py" -m mypy.stubtest ioready_select
+done
+
+for version in 3.9 3.13; do
+    step "mypy --python-version $version (the package's Python code)" \
+        "$PWD/.venv-ci-full/bin/python" -m mypy --python-version "$version" --check-untyped-defs \
+        python/ioready_select/__init__.py python/ioready_select/__main__.py
+done
+
+echo "== summary"
+for line in "${summary[@]}"; do
+    echo "  $line"
+done
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

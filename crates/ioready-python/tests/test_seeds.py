@@ -1,6 +1,6 @@
 """The seeds' select() programs (PyMOTW), ported to Python 3, on ioready_select.
 
-The echo server runs under `python -m ioready_select.run` (so its unchanged
+The echo server runs under `python -m ioready_select` (so its unchanged
 `import select` gets ioready_select), bound to a free port; the multi-socket
 client and the slow client talk to it as in the article. Every wait is
 bounded: the clients by a subprocess timeout, the server is stopped at the end.
@@ -24,9 +24,10 @@ class Server:
     def __init__(self, script):
         env = dict(os.environ, IOREADY_SELECT_VERBOSE="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ioready_select.run", os.path.join(SEEDS, script), "0"],
+            [sys.executable, "-m", "ioready_select", os.path.join(SEEDS, script), "0"],
             stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
+        self.changed = threading.Condition()
         self.started = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -38,10 +39,22 @@ class Server:
 
     def _read(self):
         for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
             if line.startswith("starting up on"):
                 self.started.set()
         self.started.set()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, text, count):
+        """Until `count` lines contain `text` (or TIMEOUT): a client's exit
+        does not mean the server has logged what it did about it yet."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: sum(text in line for line in self.lines) >= count
+                or self.proc.poll() is not None, TIMEOUT)
 
     def stop(self):
         self.proc.terminate()
@@ -64,9 +77,10 @@ class SeedPrograms(unittest.TestCase):
         server = Server("select_echo_server.py")
         try:
             client = run_client("select_echo_multiclient.py", server.port)
+            server.wait_for("after reading no data", 2)
         finally:
             log = server.stop()
-        self.assertIn("ioready_select.run: select is ioready_select", log[0])
+        self.assertIn("ioready_select: select is ioready_select", log[0])
         sent = [line.replace(": sending ", ": ") for line in client if ": sending " in line]
         received = [line.replace(": received ", ": ") for line in client if ": received " in line]
         self.assertEqual(len(sent), 6, client)
@@ -82,9 +96,10 @@ class SeedPrograms(unittest.TestCase):
         server = Server("select_echo_server_timeout.py")
         try:
             client = run_client("select_echo_slow_client.py", server.port)
+            server.wait_for("after reading no data", 1)
         finally:
             log = server.stop()
-        self.assertIn("ioready_select.run: select is ioready_select", log[0])
+        self.assertIn("ioready_select: select is ioready_select", log[0])
         echoed = "".join(re.match(r'received "(.*)"$', line).group(1)
                          for line in client if line.startswith("received "))
         self.assertEqual(echoed, "Part one of the message.Part two of the message.", client)

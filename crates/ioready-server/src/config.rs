@@ -29,10 +29,13 @@ pub struct Config {
     /// 64 KiB, at most [`Config::MAX_READ_BUFFER`]): the most one read
     /// takes.
     pub read_buffer: usize,
-    /// Wait at most this long; a wait that ends with nothing ready is
-    /// reported as [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut)
-    /// and calls [`Service::on_tick`](crate::Service::on_tick) (the seeds'
-    /// `select(..., timeout)`). Default: none.
+    /// When this long passes with nothing to report, report
+    /// [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut) and call
+    /// [`Service::on_tick`](crate::Service::on_tick) (the seeds'
+    /// `select(..., timeout)` that returned empty lists). An
+    /// [`ioready::Timer`] re-armed before each wait, so it costs one more
+    /// system call per wait (`timerfd_settime`), only when set. Default:
+    /// none.
     pub tick: Option<Duration>,
     /// Close connections with no traffic for this long (checked every half
     /// of it, so a connection lives at most 1.5 times this; but not more
@@ -40,6 +43,12 @@ pub struct Config {
     /// is refused.
     pub idle_timeout: Option<Duration>,
     /// How long shutdown waits for queued output to drain (default 2 s).
+    /// A connection whose output is all sent is then closed "lingering":
+    /// its writing side is shut down and its input discarded until the
+    /// peer closes, for at most this long and never more than
+    /// [`Config::MAX_LINGER`], so that bytes the peer sent meanwhile cannot
+    /// make the kernel reset the connection under the echoed bytes it has
+    /// not read yet.
     pub shutdown_grace: Duration,
     /// How long the listener is set aside after `EMFILE`/`ENFILE`/`ENOBUFS`/
     /// `ENOMEM` on accept (default 100 ms).
@@ -83,6 +92,12 @@ impl Config {
     /// One read never needs more, and the buffer is allocated (and zeroed)
     /// up front.
     pub const MAX_READ_BUFFER: usize = 1 << 30;
+
+    /// The longest a lingering close waits for the peer's end of file
+    /// (see [`Config::shutdown_grace`]): long enough for bytes already on
+    /// their way to arrive, short enough that a peer which never closes
+    /// cannot hold a connection, or a shutdown, open for long.
+    pub const MAX_LINGER: Duration = Duration::from_secs(2);
 
     /// Checks the values that have no meaning: zero `max_conns` or
     /// `output_cap`, a `read_buffer` of zero or above

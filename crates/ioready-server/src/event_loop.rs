@@ -10,25 +10,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ioready::{Event, Events, Interest, Registry, Token};
+use ioready::{Event, Events, Interest, Registry, Signal, Signals, Token};
 use rustix::io::Errno;
 
 use crate::conn::{flush, Conn};
 use crate::net::is_resource_exhaustion;
 use crate::report::{CloseReason, Reporter, ServerEvent};
-use crate::signals::Signals;
 use crate::slot::{ConnState, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
-use crate::timers::{after, Timers};
+use crate::timers::{self, after, Timers};
 use crate::{Config, Service};
 
 /// The listener's token.
 pub(crate) const LISTENER: Token = Token(0);
 /// The [`ShutdownHandle`](crate::ShutdownHandle)'s waker.
 pub(crate) const WAKER: Token = Token(1);
-/// The signal pipe.
+/// `SIGINT` and `SIGTERM`, when `config.handle_signals`.
 pub(crate) const SIGNALS: Token = Token(2);
+/// The timers, in the order of [`Timers::new`].
+const FIRST_TIMER: usize = 3;
+const TICK: Token = Token(FIRST_TIMER);
+const SWEEP: Token = Token(FIRST_TIMER + 1);
+const ACCEPT_RESUME: Token = Token(FIRST_TIMER + 2);
+const LINGER_END: Token = Token(FIRST_TIMER + 3);
+const DRAIN_END: Token = Token(FIRST_TIMER + 4);
 /// Connection `i` of the slab has token `FIRST_CONN + i`.
-const FIRST_CONN: usize = 3;
+const FIRST_CONN: usize = FIRST_TIMER + timers::COUNT;
 
 #[inline]
 fn conn_token(i: usize) -> Token {
@@ -50,7 +56,8 @@ fn sweep_period(idle: Duration) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
-    Draining { deadline: Instant },
+    /// Flushing before the end; [`DRAIN_END`] ends the grace.
+    Draining,
     Stopped,
 }
 
@@ -83,7 +90,8 @@ pub(crate) struct Loop<S> {
 
 impl<S: Service> Loop<S> {
     /// A loop serving `listener`, registered with `registry` (as are the
-    /// signal pipe, when `config.handle_signals`, and the caller's waker).
+    /// signals, when `config.handle_signals`, the timers, and the caller's
+    /// waker).
     pub(crate) fn new(
         config: Config,
         registry: Registry,
@@ -93,12 +101,20 @@ impl<S: Service> Loop<S> {
         let local_addr = listener.local_addr()?;
         registry.register(&listener, LISTENER, Interest::READABLE)?;
         let signals = if config.handle_signals {
-            let s = Signals::new()?;
-            registry.register(s.reader(), SIGNALS, Interest::READABLE)?;
-            Some(s)
+            Some(Signals::new(
+                &registry,
+                SIGNALS,
+                &[Signal::INT, Signal::TERM],
+            )?)
         } else {
             None
         };
+        let timers = Timers::new(
+            &registry,
+            FIRST_TIMER,
+            config.tick,
+            config.idle_timeout.map(sweep_period),
+        )?;
         let read_buf = vec![0u8; config.read_buffer].into_boxed_slice();
         Ok(Loop {
             report: Reporter::new(config.trace),
@@ -115,7 +131,7 @@ impl<S: Service> Loop<S> {
             shutdown_requested: Arc::new(AtomicBool::new(false)),
             signals,
             state: State::Running,
-            timers: Timers::default(),
+            timers,
             exhaustion_logged: false,
             rejected_unlogged: 0,
             last_reject_log: None,
@@ -123,53 +139,41 @@ impl<S: Service> Loop<S> {
         })
     }
 
-    /// Reports the start and sets the first idle sweep.
+    /// Reports the start.
     pub(crate) fn start(&mut self) {
         self.report.event(&ServerEvent::Starting(self.local_addr));
-        if let Some(idle) = self.config.idle_timeout {
-            self.timers.next_sweep = Some(after(Instant::now(), sweep_period(idle)));
-        }
     }
 
-    /// What to do before the next wait: `None` when the loop is done,
-    /// else the wait's timeout and whether it is the tick's.
+    /// What to do before the next wait: false when the loop is done. The
+    /// wait itself always blocks: every deadline is a timer event.
     #[inline]
-    pub(crate) fn prepare_wait(&mut self) -> Option<(Option<Duration>, bool)> {
+    pub(crate) fn prepare_wait(&mut self) -> bool {
         // A cheap look first: the swap is a locked instruction.
         if self.shutdown_requested.load(Ordering::Relaxed)
             && self.shutdown_requested.swap(false, Ordering::SeqCst)
         {
             self.begin_shutdown();
         }
-        // Timers, the drain and timeouts only when one is set: one look
-        // per wait otherwise.
-        let next = if self.has_timers() {
-            if self.state != State::Running && self.state_done() {
-                return None;
+        if self.state != State::Running || self.timers.tick.is_some() {
+            if self.state_done() {
+                return false;
             }
-            self.run_timers();
-            let deadline = match self.state {
-                State::Draining { deadline } => Some(deadline),
-                _ => None,
-            };
-            self.timers.next_timeout(self.config.tick, deadline)
-        } else {
-            (None, false)
-        };
+            self.timers.rearm_tick();
+        }
         self.report.trace(&ServerEvent::Waiting);
-        Some(next)
+        true
     }
 
-    /// Handles the events of one wait (`is_tick`: the wait's timeout was
-    /// the tick's).
+    /// Handles the events of one wait.
     #[inline]
-    pub(crate) fn dispatch_all(&mut self, events: &Events, is_tick: bool) {
-        if events.is_empty() && is_tick {
-            self.report.trace(&ServerEvent::TimedOut);
-            self.service.on_tick();
-        }
+    pub(crate) fn dispatch_all(&mut self, events: &Events) {
         for ev in events.iter() {
-            self.dispatch(ev);
+            let t = ev.token();
+            if t.0 >= FIRST_CONN {
+                self.conn_event(conn_index(t), ev);
+            } else {
+                self.control_event(t, events.len());
+            }
         }
     }
 
@@ -179,36 +183,56 @@ impl<S: Service> Loop<S> {
             State::Stopped => true,
             // Every connection closes by itself once flushed (and, if the
             // peer was still sending, once it saw our end of file).
-            State::Draining { deadline } => self.live == 0 || Instant::now() >= deadline,
+            // The grace's end is the `DRAIN_END` timer's event.
+            State::Draining => self.live == 0,
         }
     }
 
-    /// Whether the next wait has a timeout (else it blocks).
-    #[inline]
-    fn has_timers(&self) -> bool {
-        self.config.tick.is_some() || self.timers.any() || self.state != State::Running
-    }
-
-    #[inline]
-    fn dispatch(&mut self, ev: &Event) {
-        match ev.token() {
+    /// The listener, the waker, the signals and the timers (`in_wait`: how
+    /// many events the wait reported, this one included).
+    #[inline(never)]
+    fn control_event(&mut self, token: Token, in_wait: usize) {
+        match token {
             LISTENER => self.accept_all(),
-            WAKER => {
-                if self.shutdown_requested.swap(false, Ordering::SeqCst) {
-                    self.begin_shutdown();
-                }
+            WAKER if self.shutdown_requested.swap(false, Ordering::SeqCst) => {
+                self.begin_shutdown();
             }
             SIGNALS => {
-                let n = self.signals.as_mut().map_or(0, |s| s.drain());
+                let n: u32 = self
+                    .signals
+                    .as_ref()
+                    .map_or(0, |s| s.receive().iter().map(|(_, count)| count).sum());
                 if n > 0 {
-                    if matches!(self.state, State::Draining { .. }) || n > 1 {
+                    if self.state == State::Draining || n > 1 {
                         self.state = State::Stopped;
                     } else {
                         self.begin_shutdown();
                     }
                 }
             }
-            t => self.conn_event(conn_index(t), ev),
+            TICK => {
+                let expired = self
+                    .timers
+                    .tick
+                    .as_ref()
+                    .is_some_and(|(t, _)| t.acknowledge().unwrap_or(0) > 0);
+                // Only a wait that reported nothing else timed out (the
+                // seeds' `select` returned empty lists).
+                if expired && in_wait == 1 {
+                    self.report.trace(&ServerEvent::TimedOut);
+                    self.service.on_tick();
+                }
+            }
+            SWEEP => self.sweep_idle(),
+            ACCEPT_RESUME => self.resume_accept(),
+            LINGER_END => self.end_lingering(),
+            DRAIN_END => {
+                let _ = self.timers.drain.acknowledge();
+                if self.state == State::Draining {
+                    self.state = State::Stopped;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -226,7 +250,7 @@ impl<S: Service> Loop<S> {
             return;
         }
         self.drop_listener();
-        self.timers.accept_paused_until = None;
+        let _ = self.timers.accept.cancel();
         let mut pending = 0;
         for i in 0..self.conns.len() {
             if let Some(c) = &mut self.conns[i] {
@@ -239,9 +263,9 @@ impl<S: Service> Loop<S> {
             conns: self.live,
             pending,
         });
-        self.state = State::Draining {
-            deadline: after(Instant::now(), self.config.shutdown_grace),
-        };
+        self.state = State::Draining;
+        // Cannot fail on a timer we made (a huge grace saturates).
+        let _ = self.timers.drain.set_once(self.config.shutdown_grace);
     }
 
     fn accept_all(&mut self) {
@@ -263,7 +287,7 @@ impl<S: Service> Loop<S> {
                         if self.registry.deregister(listener).is_ok() {
                             self.listener_registered = false;
                         }
-                        self.timers.accept_paused_until = Some(after(Instant::now(), backoff));
+                        let _ = self.timers.accept.set_once(backoff);
                         return;
                     }
                     _ => {
@@ -435,25 +459,26 @@ impl<S: Service> Loop<S> {
     }
 
     /// Closes a connection whose output is all sent but whose peer may still
-    /// be sending. Closing a socket with unread input makes the kernel send
-    /// a reset, which throws away what the peer has not read yet; so unread
-    /// input is discarded first, and if more keeps coming the writing side
-    /// is shut down (the peer sees end of file after the last byte) and
-    /// input is discarded until the peer closes or
-    /// [`Config::shutdown_grace`] passes (a "lingering close").
+    /// be sending. Closing a socket with unread input, or one that input
+    /// reaches after the close, makes the kernel send a reset, which throws
+    /// away what the peer has not read yet. So the writing side is shut
+    /// down (the peer sees end of file after the last byte) and input is
+    /// discarded until the peer closes or [`Config::shutdown_grace`] (at
+    /// most [`Config::MAX_LINGER`]) passes (a "lingering close"). An empty
+    /// receive queue is not enough to close at once: bytes the peer sent before it saw our end of file may still
+    /// be on their way, and their arrival after a close would reset the
+    /// connection under the echoed bytes the peer has not read.
     fn linger(&mut self, i: usize) {
         let Some(c) = &mut self.conns[i] else {
             return;
         };
         for _ in 0..8 {
             match c.recv(&mut self.read_buf) {
-                Ok(0) => {
-                    c.flags |= READ_CLOSED;
-                    return self.close(i, None);
-                }
+                // The peer closed too. Reported as the close it is (ours,
+                // `Done`), not as the peer's end of file.
+                Ok(0) => return self.close(i, None),
                 Ok(_) => {}
-                // Nothing unread: a close now sends end of file, not a reset.
-                Err(Errno::AGAIN) => return self.close(i, None),
+                Err(Errno::AGAIN) => break,
                 Err(e) => {
                     c.error = Some(e.into());
                     return self.close(i, None);
@@ -465,11 +490,11 @@ impl<S: Service> Loop<S> {
                 c.error = Some(e);
                 return self.close(i, None);
             }
-            let until = after(Instant::now(), self.config.shutdown_grace);
+            let linger = self.config.shutdown_grace.min(Config::MAX_LINGER);
+            let until = after(Instant::now(), linger);
             c.linger_until = Some(until);
             self.lingering += 1;
-            let next = &mut self.timers.next_linger_check;
-            *next = Some(next.map_or(until, |t| t.min(until)));
+            self.timers.linger_until(until);
             self.set_interest(i, Interest::READABLE);
         }
     }
@@ -497,56 +522,68 @@ impl<S: Service> Loop<S> {
         drop(c);
     }
 
-    /// Resumes accepting after a pause, closes idle connections and ends
-    /// lingering closes whose time is up (before each wait).
-    #[inline(never)]
-    fn run_timers(&mut self) {
-        if !self.timers.any() {
+    /// Lingering closes whose time is up end (the `LINGER_END` timer), and
+    /// the timer is armed for the next one.
+    fn end_lingering(&mut self) {
+        let _ = self.timers.linger.acknowledge();
+        self.timers.linger_at = None;
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for i in 0..self.conns.len() {
+            let Some(until) = self.conns[i].as_ref().and_then(|c| c.linger_until) else {
+                continue;
+            };
+            if now >= until {
+                self.close(i, None);
+            } else {
+                next = Some(next.map_or(until, |t| t.min(until)));
+            }
+        }
+        if let Some(next) = next {
+            self.timers.linger_until(next);
+        }
+    }
+
+    /// Accepting resumes after a pause (the `ACCEPT_RESUME` timer).
+    fn resume_accept(&mut self) {
+        let _ = self.timers.accept.acknowledge();
+        let Some(l) = &self.listener else {
+            return;
+        };
+        if self.listener_registered {
             return;
         }
+        if self
+            .registry
+            .register(l, LISTENER, Interest::READABLE)
+            .is_ok()
+        {
+            self.listener_registered = true;
+            // Level-triggered: pending connections are reported by the
+            // next wait.
+        } else {
+            let _ = self.timers.accept.set_once(self.config.accept_backoff);
+        }
+    }
+
+    /// Closes the connections idle for the idle timeout (the periodic
+    /// `SWEEP` timer).
+    fn sweep_idle(&mut self) {
+        let Some(sweep) = &self.timers.sweep else {
+            return;
+        };
+        let _ = sweep.acknowledge();
+        let Some(idle) = self.config.idle_timeout else {
+            return;
+        };
         let now = Instant::now();
-        if self.timers.next_linger_check.is_some_and(|t| now >= t) {
-            let mut next: Option<Instant> = None;
-            for i in 0..self.conns.len() {
-                let Some(until) = self.conns[i].as_ref().and_then(|c| c.linger_until) else {
-                    continue;
-                };
-                if now >= until {
-                    self.close(i, None);
-                } else {
-                    next = Some(next.map_or(until, |t| t.min(until)));
-                }
-            }
-            self.timers.next_linger_check = next;
-        }
-        if self.timers.accept_paused_until.is_some_and(|t| now >= t) {
-            self.timers.accept_paused_until = None;
-            if let Some(l) = &self.listener {
-                if self
-                    .registry
-                    .register(l, LISTENER, Interest::READABLE)
-                    .is_ok()
-                {
-                    self.listener_registered = true;
-                    // Level-triggered: pending connections are reported by
-                    // the next wait.
-                } else {
-                    self.timers.accept_paused_until = Some(after(now, self.config.accept_backoff));
-                }
-            }
-        }
-        if let (Some(at), Some(idle)) = (self.timers.next_sweep, self.config.idle_timeout) {
-            if now >= at {
-                for i in 0..self.conns.len() {
-                    let expired = self.conns[i]
-                        .as_ref()
-                        .and_then(|c| c.last_active)
-                        .is_some_and(|t| now.duration_since(t) >= idle);
-                    if expired {
-                        self.close(i, Some(CloseReason::Idle));
-                    }
-                }
-                self.timers.next_sweep = Some(after(now, sweep_period(idle)));
+        for i in 0..self.conns.len() {
+            let expired = self.conns[i]
+                .as_ref()
+                .and_then(|c| c.last_active)
+                .is_some_and(|t| now.duration_since(t) >= idle);
+            if expired {
+                self.close(i, Some(CloseReason::Idle));
             }
         }
     }

@@ -65,7 +65,6 @@ mod config;
 mod limits;
 mod net;
 mod report;
-mod signals;
 mod timers;
 
 mod slot;

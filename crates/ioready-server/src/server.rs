@@ -152,9 +152,9 @@ impl<S: Service> Server<S> {
     /// per-connection and accept errors are handled and reported as events.
     pub fn run(&mut self) -> io::Result<Summary> {
         self.event_loop.start();
-        while let Some((timeout, is_tick)) = self.event_loop.prepare_wait() {
-            self.selector.select(&mut self.events, timeout)?;
-            self.event_loop.dispatch_all(&self.events, is_tick);
+        while self.event_loop.prepare_wait() {
+            self.selector.select(&mut self.events, None)?;
+            self.event_loop.dispatch_all(&self.events);
         }
         self.event_loop.close_all();
         Ok(self.event_loop.report.stats)

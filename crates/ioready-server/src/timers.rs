@@ -1,10 +1,24 @@
-//! The server's deadlines. There are few and each is a single `Option`, so
-//! they are kept as fields and scanned before each wait, rather than in a
-//! timer wheel or heap: with none set (the common case), a wait costs one
-//! look at them. The event loop acts on them (`Loop::run_timers`); this
-//! file only knows when the next one is due.
+//! The server's timers, each an [`ioready::Timer`] with its own token, so
+//! that a deadline is an event of the wait like a socket's: no deadline is
+//! scanned and no clock is read before a wait, and a wait with no timer due
+//! blocks. The event loop arms them and acts on their events; this file
+//! only makes and arms them.
+//!
+//! * the tick ([`Config::tick`](crate::Config::tick)): re-armed before
+//!   every wait, so it expires only when a whole tick passes with nothing
+//!   else reported (the seeds' `select(..., timeout)`); that costs one
+//!   `timerfd_settime` per wait, and only when a tick is configured;
+//! * the idle sweep: periodic, every half of the idle timeout;
+//! * the end of an accept pause, of the earliest lingering close, and of
+//!   the shutdown's grace: one-shot.
+//!
+//! They are made when the loop is made, not when first needed: the accept
+//! pause happens precisely when the process is out of descriptors.
 
+use std::io;
 use std::time::{Duration, Instant};
+
+use ioready::{Registry, Timer, Token};
 
 /// `now + d`, or the latest instant this platform can represent on the
 /// way there: a deadline too far away to be represented is never reached,
@@ -27,52 +41,81 @@ pub(crate) fn after(now: Instant, d: Duration) -> Instant {
     t
 }
 
-/// The deadlines of the event loop, besides the shutdown's own.
-#[derive(Debug, Default)]
+/// The timers of the event loop (see the module docs).
+#[derive(Debug)]
 pub(crate) struct Timers {
-    /// Accepting resumes then (after `EMFILE` and kin).
-    pub(crate) accept_paused_until: Option<Instant>,
-    /// The next scan for idle connections.
-    pub(crate) next_sweep: Option<Instant>,
+    /// [`Config::tick`](crate::Config::tick), if set.
+    pub(crate) tick: Option<(Timer, Duration)>,
+    /// The idle sweep, if [`Config::idle_timeout`](crate::Config::idle_timeout)
+    /// is set.
+    pub(crate) sweep: Option<Timer>,
+    /// Accepting resumes when it expires (after `EMFILE` and kin).
+    pub(crate) accept: Timer,
     /// The earliest end of a lingering close.
-    pub(crate) next_linger_check: Option<Instant>,
+    pub(crate) linger: Timer,
+    /// What `linger` is armed for (`None`: disarmed).
+    pub(crate) linger_at: Option<Instant>,
+    /// The end of the shutdown's grace.
+    pub(crate) drain: Timer,
 }
 
+/// The tokens of the timers, from `first` on (see [`Timers::new`]).
+pub(crate) const COUNT: usize = 5;
+
 impl Timers {
-    /// Whether any deadline is set.
-    #[inline]
-    pub(crate) fn any(&self) -> bool {
-        self.accept_paused_until.is_some()
-            || self.next_sweep.is_some()
-            || self.next_linger_check.is_some()
+    /// Makes the timers, registered with tokens `first .. first + COUNT`
+    /// (tick, sweep, accept, linger, drain); the tick and the sweep only
+    /// when configured.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Timer::new`] (out of descriptors).
+    pub(crate) fn new(
+        registry: &Registry,
+        first: usize,
+        tick: Option<Duration>,
+        sweep: Option<Duration>,
+    ) -> io::Result<Timers> {
+        let tick = match tick {
+            Some(d) => Some((Timer::new(registry, Token(first))?, d)),
+            None => None,
+        };
+        let sweep = match sweep {
+            Some(period) => {
+                let t = Timer::new(registry, Token(first + 1))?;
+                t.set_periodic(period, period)?;
+                Some(t)
+            }
+            None => None,
+        };
+        Ok(Timers {
+            tick,
+            sweep,
+            accept: Timer::new(registry, Token(first + 2))?,
+            linger: Timer::new(registry, Token(first + 3))?,
+            linger_at: None,
+            drain: Timer::new(registry, Token(first + 4))?,
+        })
     }
 
-    /// The timeout of the next wait given the periodic `tick` and the
-    /// shutdown's `deadline`, and whether it is the tick's.
-    pub(crate) fn next_timeout(
-        &self,
-        tick: Option<Duration>,
-        deadline: Option<Instant>,
-    ) -> (Option<Duration>, bool) {
-        let mut timeout = tick;
-        let mut is_tick = timeout.is_some();
-        let now = Instant::now();
-        for at in [
-            self.accept_paused_until,
-            self.next_sweep,
-            self.next_linger_check,
-            deadline,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let d = at.saturating_duration_since(now);
-            if timeout.map_or(true, |t| d < t) {
-                timeout = Some(d);
-                is_tick = false;
-            }
+    /// Arms the tick for one more tick from now (before each wait).
+    #[inline]
+    pub(crate) fn rearm_tick(&self) {
+        if let Some((t, d)) = &self.tick {
+            // Cannot fail on a timer we made with a valid duration.
+            let _ = t.set_once(*d);
         }
-        (timeout, is_tick)
+    }
+
+    /// Arms the linger timer for `until` unless it is armed for earlier.
+    pub(crate) fn linger_until(&mut self, until: Instant) {
+        if self.linger_at.is_some_and(|at| at <= until) {
+            return;
+        }
+        self.linger_at = Some(until);
+        let _ = self
+            .linger
+            .set_once(until.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -98,12 +141,21 @@ mod tests {
         assert!(far >= now + Duration::from_secs(500 * 365 * 86_400));
         assert!(far.checked_add(Duration::from_secs(1)).is_none());
         assert!(after(far, Duration::MAX) == far);
-        let t = Timers {
-            accept_paused_until: Some(far),
-            ..Timers::default()
-        };
-        let (timeout, is_tick) = t.next_timeout(Some(Duration::MAX), Some(far));
-        assert!(timeout.unwrap() >= Duration::from_secs(500 * 365 * 86_400));
-        assert!(!is_tick || timeout == Some(Duration::MAX));
+    }
+
+    #[test]
+    fn huge_durations_arm_without_error() {
+        let selector = ioready::Selector::new().unwrap();
+        let mut t = Timers::new(
+            selector.registry(),
+            10,
+            Some(Duration::MAX),
+            Some(Duration::MAX),
+        )
+        .unwrap();
+        t.rearm_tick();
+        t.linger_until(after(Instant::now(), Duration::MAX));
+        t.accept.set_once(Duration::MAX).unwrap();
+        t.drain.set_once(Duration::MAX).unwrap();
     }
 }

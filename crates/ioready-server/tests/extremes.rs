@@ -271,6 +271,9 @@ fn a_shutdown_grace_of_duration_max_waits_for_every_byte() {
                 Err(e) => panic!("{backend}: {e}"),
             }
         }
+        // A lingering close waits for the peer's end of file (with no
+        // deadline here): close as a client does after reading to the end.
+        drop(c);
         let summary = thread.join().unwrap().unwrap();
         assert_eq!(summary.unsent_at_shutdown, 0, "{backend}");
         assert_eq!(got, summary.bytes_in, "{backend}");

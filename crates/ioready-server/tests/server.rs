@@ -347,7 +347,15 @@ fn a_custom_service_answers_and_closes() {
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).unwrap();
         assert_eq!(rest, b"bye\n");
-        let log = server.log();
+        // The server's close lingers until the peer closes too.
+        drop(c);
+        let t0 = Instant::now();
+        let mut log = server.log();
+        while !log.iter().any(|l| l.is_close(&Why::Done)) && t0.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+            log = server.log();
+        }
         assert!(log.iter().any(|l| l.is_close(&Why::Done)), "{log:?}");
         server.finish();
     }
@@ -397,4 +405,65 @@ fn bad_config_is_an_error() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     let e = Server::bind("definitely not an address", Config::default(), Echo).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+/// Counts its ticks; echoes.
+struct Ticks(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Service for Ticks {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        conn.send(data);
+    }
+    fn on_tick(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_tick_comes_only_after_a_quiet_tick() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tick = Duration::from_millis(200);
+    for backend in backends() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let server = start(
+            Config {
+                tick: Some(tick),
+                trace: false,
+                ..config(backend)
+            },
+            Ticks(ticks.clone()),
+        );
+        let mut c = connect(server.addr);
+        // Traffic every 20 ms for 600 ms: never a quiet tick.
+        let start = Instant::now();
+        let mut last = Instant::now();
+        let mut longest_gap = Duration::ZERO;
+        while start.elapsed() < Duration::from_millis(600) {
+            c.write_all(b"x").unwrap();
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            longest_gap = longest_gap.max(last.elapsed());
+            last = Instant::now();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let during = ticks.load(Ordering::SeqCst);
+        // Quiet now: ticks come, one per tick of quiet (counted from the
+        // last echo read, which is before the server re-armed its tick).
+        std::thread::sleep(tick * 3 + tick / 2);
+        let after_quiet = ticks.load(Ordering::SeqCst) - during;
+        let quiet_for = last.elapsed();
+        server.finish();
+        // A loaded machine may stretch a 20 ms gap past the tick; only a
+        // run whose gaps stayed well inside it can judge.
+        if longest_gap < tick / 2 {
+            assert_eq!(during, 0, "{backend}: ticks during traffic");
+        } else {
+            println!("{backend}: a gap of {longest_gap:?}: not judging the busy phase");
+        }
+        let most = (quiet_for.as_nanos() / tick.as_nanos()) as usize;
+        assert!(
+            (1..=most).contains(&after_quiet),
+            "{backend}: {after_quiet} ticks in {quiet_for:?} of quiet (tick {tick:?})"
+        );
+    }
 }

@@ -10,17 +10,21 @@
 //! kernel did not take everything. That is one wait, one read and one
 //! write per message; the `data` of each registration is the descriptor.
 
-#[cfg(target_os = "linux")]
+// `ioready_epoll`: the build script's name for "this target has epoll"
+// (Linux and Android), the cfg under which `ioready::Epoll` exists.
+#[cfg(ioready_epoll)]
 fn main() -> std::io::Result<()> {
     linux::main()
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(ioready_epoll))]
 fn main() {
-    eprintln!("epoll is Linux only; see select_echo_server and poll_echo_server");
+    eprintln!(
+        "epoll is not available on this platform; see select_echo_server and poll_echo_server"
+    );
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(ioready_epoll)]
 mod linux {
     use std::collections::HashMap;
     use std::io::{self, Read, Write};

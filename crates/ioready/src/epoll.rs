@@ -13,6 +13,7 @@ use crate::timeout;
 flag_set! {
     /// The `EPOLL*` bits: events, and the modes `ET`, `ONESHOT`,
     /// `EXCLUSIVE`. Unknown bits are passed to the kernel as they are.
+    #[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
     pub struct EpollFlags(u32);
     /// Data to read.
     const IN = EventFlags::IN.bits();
@@ -54,6 +55,7 @@ flag_set! {
 /// The kernel removes a registration by itself when the last descriptor for
 /// the registered file is closed.
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub struct Epoll {
     fd: OwnedFd,
 }
@@ -211,6 +213,7 @@ impl FromRawFd for Epoll {
 }
 
 /// A buffer of epoll events with a fixed capacity, reused across waits.
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub struct EpollEvents {
     buf: Vec<sys_epoll::Event>,
 }

@@ -44,3 +44,15 @@ pub(crate) fn already_registered(fd: RawFd) -> io::Error {
         format!("fd {fd} is already registered"),
     )
 }
+
+/// `Unsupported`: a selector whose backend has no kernel object to wait on
+/// (`Selector::try_as_fd` on select or poll).
+pub(crate) fn not_nestable(backend: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "the {backend} backend has no kernel object another poller could wait on \
+             (it keeps its registrations in user space); nest a selector on epoll or kqueue"
+        ),
+    )
+}

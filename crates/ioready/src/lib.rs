@@ -11,6 +11,9 @@
 //!   a named one ([`Backend`]), with [`Token`]s, [`Interest`]s,
 //!   [`Trigger`] modes, a thread-safe [`Registry`] and cross-thread
 //!   [`Waker`]s.
+//! * io_uring (Linux, cargo feature `uring`): `Backend::Uring` for the
+//!   [`Selector`] (registration changes at no system call), and the
+//!   `uring` module, the ring itself for completion-style loops.
 //!
 //! # Timeouts
 //!
@@ -21,6 +24,20 @@
 //! that interrupts a wait (`EINTR`) is retried with the time that remains
 //! (PEP 475). The `*_once` variants return `Interrupted` instead, for callers
 //! that must act between attempts (use [`Deadline`] to keep the time).
+//!
+//! Compared with its peers: mio rounds sub-millisecond timeouts up and clamps
+//! huge ones too (since mio#1615 and mio#1948), but its epoll backend waits
+//! in whole milliseconds and returns `EINTR` to the caller; polling reaches
+//! nanoseconds by re-arming a timerfd around each timed wait. Here the
+//! nanoseconds go into the one wait call (`epoll_pwait2`, with a fallback to
+//! milliseconds rounded up on kernels before 5.11).
+//!
+//! # Non-blocking sources, nesting
+//!
+//! Register non-blocking descriptors and read or write until `WouldBlock`:
+//! an event is a hint, not a promise ([`Registry`] says why). On epoll and
+//! kqueue a [`Selector`] is itself a descriptor another poller can wait on
+//! ([`Selector::try_as_fd`]).
 //!
 //! # Descriptor lifetime
 //!
@@ -99,6 +116,12 @@
 //! ```
 
 #![cfg(unix)]
+// docs.rs (`--cfg docsrs`, see `[package.metadata.docs.rs]`): platform
+// badges on the items that exist only on some systems.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The badges name operating systems, not the build script's names for
+// kernel mechanisms (or Unix, which the whole crate needs).
+#![cfg_attr(docsrs, doc(auto_cfg(hide(unix, ioready_epoll, ioready_kqueue))))]
 
 mod error;
 mod event;
@@ -106,16 +129,24 @@ mod flags;
 mod poll;
 mod select;
 mod selector;
+mod source;
 mod sys;
 mod timeout;
 
 #[cfg(ioready_epoll)]
 mod epoll;
 
+// io_uring (feature `uring`, Linux): the public front of `sys::uring`, the
+// ring, for completion-style loops.
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub mod uring;
+
 #[cfg(ioready_epoll)]
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub use epoll::{Epoll, EpollEvents, EpollFlags};
 pub use event::{Event, Events, Interest, Token, Trigger};
 pub use poll::{Poll, PollFlags, PollReady};
 pub use select::{select, select_once, SelectSets, Selected};
 pub use selector::{Backend, Registry, Selector, Waker};
+pub use source::{Process, ReceivedSignals, Signal, Signals, Timer};
 pub use timeout::Deadline;

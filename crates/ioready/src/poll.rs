@@ -38,6 +38,7 @@ flag_set! {
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 impl PollFlags {
     /// The peer shut down writing (Linux `POLLRDHUP`).
     pub const RDHUP: PollFlags = PollFlags(SysPollFlags::RDHUP.bits());

@@ -7,11 +7,27 @@
 //!
 //! * The time is rounded *up* to what the syscall can express (milliseconds
 //!   for `epoll_wait` without `epoll_pwait2`), so a 100 µs wait is never turned
-//!   into a zero-wait busy loop (mio#1614).
+//!   into a zero-wait busy loop.
 //! * A huge timeout (days, `Duration::MAX`) is clamped per syscall and the wait
-//!   is resumed until the deadline, so nothing wraps (mio#1948).
+//!   is resumed until the deadline, so nothing wraps.
 //! * `EINTR` is retried with the time that *remains* until a deadline fixed on
 //!   the monotonic clock when the call began, as PEP 475 does for Python.
+//!
+//! # Compared with mio and polling
+//!
+//! The first two rules are no longer what sets this crate apart: mio, whose
+//! bugs they once answered, has fixed both (sub-millisecond timeouts that
+//! became zero, mio#1614, fixed by mio#1615 and mio#1642; a timeout past
+//! ~24.8 days that wrapped to a negative, infinite one on epoll, fixed by
+//! mio#1948; `Duration::MAX` overflowing, mio#1657). The difference now is
+//! precision at one system call per wait: mio's epoll backend waits in whole
+//! milliseconds (it supports kernels older than `epoll_pwait2`, mio#1541),
+//! so a 100 µs timeout waits at least 1 ms; polling reaches nanoseconds with
+//! a timerfd it re-arms around each timed wait (`timerfd_settime` and
+//! `epoll_ctl`, polling#224); here `epoll_pwait2` (falling back to rounded-up
+//! milliseconds on kernels without it), `ppoll` and `pselect6` take the
+//! nanoseconds in the wait itself. And `EINTR`: mio returns it to the caller;
+//! here it is retried as above, or returned by the `*_once` variants.
 
 use std::io;
 use std::time::{Duration, Instant};

@@ -44,7 +44,10 @@
 //! * `IOREADY_MODEL_BASE`: the first case's seed (default 0; cases use
 //!   consecutive seeds, so a run is reproducible);
 //! * `IOREADY_MODEL_SEED`: run only this seed (printed on failure, with the
-//!   operations that led to it).
+//!   operations that led to it);
+//! * `IOREADY_MODEL_URING=1`: run it on the io_uring backend too (feature
+//!   `uring`), against the poll model: that backend's rules for closed and
+//!   reused numbers are its own and not modelled yet.
 //!
 //! For minutes: `IOREADY_MODEL_CASES=1000000 IOREADY_MODEL_SECONDS=300
 //! IOREADY_MODEL_BASE=$RANDOM cargo test --release -p ioready --test model`.
@@ -1020,6 +1023,13 @@ fn run_case(backend: Backend, seed: u64, band: RawFd, steps: usize) {
 /// the backend's own band of descriptor numbers; a failing case is
 /// reported with its seed.
 fn run(backend: Backend) {
+    if backend == Backend::Uring && std::env::var_os("IOREADY_MODEL_URING").is_none() {
+        // Not modelled yet: io_uring's poll requests keep a closed file
+        // while armed and report by number after (see the `Registry`
+        // docs); IOREADY_MODEL_URING=1 runs it against the poll model.
+        println!("model: uring not modelled (IOREADY_MODEL_URING=1 to try)");
+        return;
+    }
     let limit = common::raise_nofile().min(i32::MAX as u64) as RawFd;
     let band = 1000
         + 100

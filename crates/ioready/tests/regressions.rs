@@ -202,6 +202,12 @@ mod scenarios {
     /// files apart by device and inode only.) Here the new file is created
     /// until it gets the old inode number, when the file system reuses it.
     pub fn closed_file_number_and_inode_reused(mut s: Selector) {
+        if s.backend() == Backend::Uring {
+            // io_uring's rules for a closed and reused number are its own
+            // (see the `Registry` docs), pinned by its own tests.
+            println!("not pinned here for uring");
+            return;
+        }
         use std::os::unix::fs::MetadataExt;
         let reg = s.registry().clone();
         let old = regular_file();
@@ -249,6 +255,12 @@ mod scenarios {
     /// closed without deregistering and its number is then reused by an
     /// unrelated file (pinned here as the `Registry` docs state it).
     pub fn reused_number(mut s: Selector) {
+        if s.backend() == Backend::Uring {
+            // io_uring's rules for a closed and reused number are its own
+            // (see the `Registry` docs), pinned by its own tests.
+            println!("not pinned here for uring");
+            return;
+        }
         let reg = s.registry().clone();
         let (old, _old_w) = pipe();
         let h = high_fd(&old);

@@ -187,6 +187,74 @@ mod scenarios {
         );
     }
 
+    /// A periodic timer, a signal and a running child registered: waits,
+    /// `acknowledge`, `receive` and `try_wait` allocate nothing. (Linux: it
+    /// sends itself real-time signals.)
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn sources(mut s: Selector) {
+        use ioready::{Process, Signal, Signals, Timer};
+        let timer = Timer::new(s.registry(), Token(1)).unwrap();
+        timer
+            .set_periodic(Duration::ZERO, Duration::from_micros(200))
+            .unwrap();
+        // A real-time signal of this test's own (tests run in parallel and
+        // every owner of a signal sees every delivery): queued, so each one
+        // sent is counted.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(5);
+        let rt = Signal::realtime(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).unwrap();
+        let signals = Signals::new(s.registry(), Token(2), &[rt]).unwrap();
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut process = Process::new(s.registry(), Token(3), child).unwrap();
+        let mut events = Events::with_capacity(64);
+        let (mut ticks, mut received) = (0u64, 0u32);
+        let mut round = |s: &mut Selector, events: &mut Events| {
+            // SAFETY: kill has no memory preconditions.
+            unsafe { libc::kill(libc::getpid(), rt.raw()) };
+            s.select(events, Some(SOON)).unwrap();
+            for e in events.iter() {
+                match e.token() {
+                    Token(1) => ticks += timer.acknowledge().unwrap(),
+                    Token(2) => received += signals.receive().count(rt),
+                    _ => {}
+                }
+            }
+            assert!(process.try_wait().unwrap().is_none());
+        };
+        for _ in 0..10 {
+            round(&mut s, &mut events);
+        }
+        let n = allocations_in(|| {
+            for _ in 0..N {
+                round(&mut s, &mut events);
+            }
+        });
+        assert!(
+            ticks > 0 && received > 0,
+            "{ticks} ticks, {received} signals"
+        );
+        assert_eq!(
+            n,
+            0,
+            "{}: {n} allocations in waits with a timer, signals and a child",
+            s.backend()
+        );
+        // Every signal sent was received before the owner goes.
+        let start = std::time::Instant::now();
+        while received < N as u32 + 10 && start.elapsed() < SOON {
+            s.select(&mut events, Some(Duration::from_millis(10)))
+                .unwrap();
+            received += signals.receive().count(rt);
+        }
+        assert_eq!(received, N as u32 + 10);
+        process.kill(Signal::KILL).unwrap();
+        while process.try_wait().unwrap().is_none() {
+            s.select(&mut events, Some(SOON)).unwrap();
+        }
+    }
+
     pub fn eintr_retries(mut s: Selector) {
         let (r, _w) = pipe();
         s.registry()
@@ -243,6 +311,12 @@ macro_rules! zero_alloc {
             #[test]
             fn oneshot_rearm_cycle() {
                 scenarios::oneshot_rearm_cycle(make());
+            }
+
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            #[test]
+            fn sources() {
+                scenarios::sources(make());
             }
 
             #[test]

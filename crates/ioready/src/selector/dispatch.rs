@@ -10,7 +10,7 @@
 
 use std::fmt::Debug;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +78,21 @@ pub(crate) trait Driver {
     /// Wakes: the next (or current) wait reports the waker's token. Wakes
     /// coalesce, and one is never lost.
     fn wake(w: &Self::Waker) -> io::Result<()>;
+
+    /// The one kernel object the registrations live in, for another poller
+    /// to wait on (`Selector::try_as_fd`), or `None` (the default) for a
+    /// backend without one.
+    ///
+    /// Return `Some` only if the descriptor is readable whenever a wait on
+    /// `r` would report an event without blocking, and stays so until such
+    /// a wait has taken it: an epoll or kqueue descriptor is; an io_uring
+    /// ring is only if registrations reach the kernel when they are made
+    /// (not at the next wait), since the ring is readable when completions
+    /// are queued.
+    fn as_fd(r: &Self::Registry) -> Option<BorrowedFd<'_>> {
+        let _ = r;
+        None
+    }
 }
 
 /// Generates, from the list of backends at the bottom of this file, the
@@ -168,6 +183,12 @@ macro_rules! backends {
                 }
             }
 
+            pub(super) fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+                match self {
+                    $( $(#[$cfg])* Shared::$variant(r) => <$driver as Driver>::as_fd(r), )*
+                }
+            }
+
             pub(super) fn waker(&self, token: Token) -> io::Result<WakerInner> {
                 Ok(match self {
                     $( $(#[$cfg])* Shared::$variant(r) =>
@@ -195,4 +216,6 @@ backends! {
     Kqueue => super::kqueue::Kqueue,
     Poll => super::poll::Poll,
     Select => super::select::Select,
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring => super::uring::Uring,
 }

@@ -70,6 +70,12 @@ impl Driver for Epoll {
     fn wake(w: &Waker) -> io::Result<()> {
         w.wake()
     }
+
+    /// The epoll descriptor: readable while an event is ready for a wait
+    /// (always-ready files excepted: they are not in the kernel's set).
+    fn as_fd(r: &Registry) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(r.epfd.as_fd())
+    }
 }
 
 /// A descriptor epoll refuses with `EPERM` (a regular file, `/dev/null`):

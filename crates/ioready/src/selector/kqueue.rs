@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -102,6 +102,12 @@ impl Driver for Kqueue {
 
     fn wake(w: &Waker) -> io::Result<()> {
         sys_kqueue::user_event(w.registry.kq.as_fd(), w.ident, UserOp::Trigger, 0)
+    }
+
+    /// The kqueue descriptor: readable (`kqueue(2)`: to select, poll and
+    /// another kqueue) while events are pending.
+    fn as_fd(r: &Registry) -> Option<BorrowedFd<'_>> {
+        Some(r.kq.as_fd())
     }
 }
 

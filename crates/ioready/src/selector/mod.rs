@@ -31,6 +31,11 @@
 //!    registry and `table.rs` for a user-space one), and one line in the
 //!    `backends!` list at the bottom of `dispatch.rs`:
 //!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Uring,`.
+//!    If the backend has one kernel object that is readable whenever a
+//!    wait would report an event, override `Driver::as_fd` to return it
+//!    (nesting, `Selector::try_as_fd`; for the ring only if registrations
+//!    are submitted when made); the default answers `Unsupported`.
+//!    `tests/nest.rs` then nests it (it asks each backend).
 //!    Only `Driver`'s methods are needed: the enums, `Selector::with_backend`,
 //!    `Registry`, `Waker` and the wait all reach the backend through that
 //!    list. Events go into `Events` with `Events::push` (or, as epoll does,
@@ -43,7 +48,7 @@
 //!    select; add the backend to the README's list.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use crate::error;
@@ -59,6 +64,8 @@ mod kqueue;
 mod poll;
 mod select;
 mod table;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+mod uring;
 
 use backend::unsupported_backend;
 pub use backend::Backend;
@@ -67,6 +74,30 @@ use dispatch::{Shared, Waiter, WakerInner};
 /// Registers descriptors with a [`Selector`]; cheap to clone, and usable
 /// from any thread, also while another thread waits (the new registration
 /// takes effect in that wait).
+///
+/// # Sources should be non-blocking
+///
+/// Put what you register in non-blocking mode (`set_nonblocking(true)`,
+/// `O_NONBLOCK`) and read, write or accept until `WouldBlock`. An event
+/// says that an operation *may* proceed, not how much, nor that it still
+/// can when you get to it; the selector never changes the mode of a
+/// descriptor (it never touches the file), so this is the caller's part:
+///
+/// * with [`Trigger::Edge`] an event comes only when readiness changes, so
+///   a reader must go on until `WouldBlock` or be left with data and no
+///   event, and only a non-blocking descriptor answers `WouldBlock`
+///   instead of blocking;
+/// * level-triggered too, a handler that does several operations per event
+///   (reads a whole message, accepts every pending connection, flushes a
+///   queue) blocks on the first one that finds nothing;
+/// * readiness can be spurious or stale: another thread or process sharing
+///   the file may take the data first, a pending connection may be reset
+///   before `accept`, a datagram with a bad checksum is dropped after it
+///   was reported (select(2), BUGS), and a [`Waker`] or a nested selector
+///   may end a wait with nothing for you.
+///
+/// On a blocking descriptor any of these stalls the whole event loop in
+/// one call, with every other source waiting behind it.
 ///
 /// # Descriptor lifetime (I/O safety): deregister before you close
 ///
@@ -100,6 +131,22 @@ use dispatch::{Shared, Waiter, WakerInner};
 ///   *that* file's readiness as ordinary readiness: nothing tells it apart
 ///   from an event of the closed file. Registering the reused number fails
 ///   with `AlreadyExists` until the old registration is removed.
+/// * **io_uring** keeps it by number too, and its poll request, while armed
+///   in the kernel, holds the file: the close alone closes nothing (a socket
+///   is not shut down), and the file's events are still reported under its
+///   token.
+///   Once that request has completed, the re-arm names the closed number and
+///   the registration is reported as invalid on every wait, as on poll;
+///   registering the reused number fails with `AlreadyExists` until
+///   `deregister_raw`, which cancels the request at once (so a close after
+///   it closes, as on epoll). Dropping the selector lets go of every file
+///   shortly after, as the kernel tears the ring down.
+///
+/// On io_uring as on select and poll, a number closed and reused *before*
+/// it is deregistered is watched, by number, for the new file under the old
+/// registration. Deregistered first, it never is: on io_uring each
+/// completion carries the registration's generation, and one that is not
+/// current is dropped.
 ///
 /// This is the choice of mio (`SourceFd`) rather than of polling (an
 /// `unsafe` `add`): registration is a request to the kernel about a number,
@@ -233,6 +280,11 @@ impl Registry {
 /// Waits for readiness on many descriptors with the best (or a chosen)
 /// kernel mechanism.
 ///
+/// Register non-blocking descriptors and treat every event as a hint: see
+/// [Sources should be non-blocking](Registry#sources-should-be-non-blocking).
+/// On epoll and kqueue the selector is itself a pollable descriptor, so it
+/// can be nested in another poller ([`try_as_fd`](Self::try_as_fd)).
+///
 /// ```
 /// use std::io::Write;
 /// use std::os::unix::net::UnixStream;
@@ -292,6 +344,90 @@ impl Selector {
     /// other threads.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The backend's kernel object (the epoll or kqueue descriptor), so that
+    /// another poller can wait on this selector: it is readable while this
+    /// selector has events for a wait to report.
+    ///
+    /// Register it for readability in another poller (another `Selector`
+    /// on any backend, `select()`, `Poll`, `Epoll`, mio's `SourceFd`,
+    /// tokio's `AsyncFd`, GLib's main loop); when that poller says it is
+    /// readable, call [`select`](Self::select) here with a zero timeout
+    /// to take the events. This is what mio's `AsRawFd for Poll`
+    /// and polling's `AsFd for Poller` offer; those choose their backend
+    /// when compiled, so they can be a trait. Here the backend is chosen at
+    /// run time and select and poll have no such object, so this is a
+    /// fallible method and there is no `AsFd` impl that could not keep its
+    /// promise.
+    ///
+    /// # Level-triggered
+    ///
+    /// The descriptor behaves like a level-triggered source: the outer
+    /// poller sees it readable for as long as a wait here would report
+    /// something, not once per event. A level-triggered registration keeps
+    /// it readable while its source is ready (until you read the data, not
+    /// merely until a wait here reported it); an edge-triggered or oneshot
+    /// one, until a wait here has reported it. So after the outer poller
+    /// reports the selector, run a wait here before waiting outside again,
+    /// or the outer wait returns at once. Registered edge-triggered outside
+    /// (as tokio's `AsyncFd` does), the selector gives a new outer event
+    /// only when new readiness arrives inside: after each one, handle all
+    /// that the waits here report (wait again while they fill `events`),
+    /// as you would read an edge-triggered socket until `WouldBlock`.
+    ///
+    /// On kqueue, a level-triggered source whose data was read may keep the
+    /// descriptor readable until the next wait here, which then reports
+    /// nothing (the kernel rechecks pending events when it collects them):
+    /// a spurious wake-up, harmless with non-blocking sources.
+    ///
+    /// Not in the kernel object, so never making it readable: regular files
+    /// and `/dev/null` registered on epoll (which the kernel refuses; the
+    /// wait here reports them always ready, see [`Registry::register`]), so
+    /// do not register those in a selector you nest. Timeouts stay with
+    /// each poller: the outer one waits by its own.
+    ///
+    /// The descriptor is borrowed from the selector: never close it, and
+    /// deregister it from the outer poller before dropping the selector. To
+    /// hand the selector over whole (tokio's `AsyncFd` owns what it
+    /// registers), wrap it in a type that keeps the number from
+    /// `try_as_fd` and implements `AsRawFd`, as `tests/nest.rs` does.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::time::Duration;
+    /// use ioready::{Backend, Events, Interest, Selector, Token};
+    ///
+    /// # if !Backend::Epoll.is_available() { return Ok(()); }
+    /// let mut inner = Selector::with_backend(Backend::Epoll)?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// inner.registry().register(&a, Token(7), Interest::READABLE)?;
+    ///
+    /// // Any backend can wait on it, here poll(2).
+    /// let mut outer = Selector::with_backend(Backend::Poll)?;
+    /// outer.registry().register(inner.try_as_fd()?, Token(1), Interest::READABLE)?;
+    ///
+    /// b.write_all(b"hello")?;
+    /// let mut events = Events::with_capacity(16);
+    /// outer.select(&mut events, Some(Duration::from_secs(5)))?;
+    /// assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(1)));
+    /// inner.select(&mut events, Some(Duration::ZERO))?;
+    /// assert_eq!(events.iter().next().map(|e| e.token()), Some(Token(7)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported`, with a message naming the backend, on the select and
+    /// poll backends: they keep their registrations in user space and have
+    /// no descriptor that stands for them (use epoll or kqueue to nest, or
+    /// register the inner descriptors in the outer poller directly).
+    pub fn try_as_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let shared = &self.registry.shared;
+        shared
+            .as_fd()
+            .ok_or_else(|| error::not_nestable(shared.backend().name()))
     }
 
     /// Waits for events into `events` (cleared first).

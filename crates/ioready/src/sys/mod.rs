@@ -29,8 +29,21 @@
 //!   filters changed with `EV_RECEIPT`, one error per change), `wait_into`,
 //!   `token_and_bits` (a `kevent` as event bits) and `user_event` (the
 //!   `EVFILT_USER` event behind the waker).
+//! * `uring` (Linux, cargo feature `uring`): `Ring` (an io_uring instance
+//!   set up with probing, one `io_uring_enter` that submits and waits with
+//!   its timeout in the call's own argument), `BufRing` (a provided buffer
+//!   ring) and the refusals named in words. The ring's memory protocol is
+//!   the `io-uring` crate's; this module is the only user of it, and the
+//!   public `uring` module and the io_uring selector backend sit on it.
 //! * [`notify`]: `Notifier`, a descriptor another thread can make readable
 //!   (an `eventfd` on epoll platforms, a non-blocking pipe elsewhere).
+//! * The event sources' kernel objects: [`signal`] (the process-wide
+//!   `sigaction` handler and its lock-free list of owners, every Unix),
+//!   `Timer` (a `timerfd` on Linux, an `EVFILT_TIMER` kqueue on macOS and
+//!   the BSDs) and `Process` (a `pidfd` on Linux, an `EVFILT_PROC` kqueue
+//!   elsewhere): each is a descriptor every backend can wait on, with
+//!   `set`/`cancel`/`acknowledge` and `open`/`try_wait`/`kill`; where
+//!   neither exists, making one says `Unsupported`.
 //! * [`borrow_number`], [`is_open`], [`identity`], [`duplicate`]:
 //!   descriptor *numbers* handed to calls that only look them up (or take
 //!   a new reference to the file named); [`Errno`], the kernel's error
@@ -41,8 +54,8 @@
 //! retrying and the deadline are `timeout.rs`'s job, above this layer.
 //! Errors are the kernel's, as `io::Error` with the OS code kept.
 //!
-//! A new kernel mechanism (io_uring, say) is one more module here with the
-//! same shape: the syscalls and structs, nothing about tokens or tables.
+//! A new kernel mechanism is one more module here with the same shape (as
+//! `uring` is): the syscalls and structs, nothing about tokens or tables.
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -59,6 +72,29 @@ pub(crate) mod select;
 pub(crate) mod epoll;
 #[cfg(ioready_kqueue)]
 pub(crate) mod kqueue;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub(crate) mod uring;
+
+// The event sources (`crate::source`). timerfd and pidfd are Linux's
+// whether or not the epoll backend is built.
+pub(crate) mod signal;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod pidfd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod timerfd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use {pidfd::Process, timerfd::Timer};
+
+#[cfg(all(ioready_kqueue, not(any(target_os = "linux", target_os = "android"))))]
+mod kqueue_sources;
+#[cfg(all(ioready_kqueue, not(any(target_os = "linux", target_os = "android"))))]
+pub(crate) use kqueue_sources::{Process, Timer};
+
+#[cfg(not(any(ioready_kqueue, target_os = "linux", target_os = "android")))]
+mod unsupported_sources;
+#[cfg(not(any(ioready_kqueue, target_os = "linux", target_os = "android")))]
+pub(crate) use unsupported_sources::{Process, Timer};
 
 /// A caller's descriptor *number*, as the borrowed descriptor the rustix
 /// call for a registration or a wait takes.

@@ -45,6 +45,13 @@ impl Notifier {
         }
     }
 
+    /// The number of the descriptor that [`notify`](Self::notify) writes
+    /// to, for a signal handler, which must write with one `write(2)` and
+    /// no lock: the eventfd itself, which takes a native-endian `u64`.
+    pub(crate) fn raw_write_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
     /// Consumes every pending notification: one read empties an eventfd.
     pub(crate) fn drain(&self) {
         let mut buf = [0u8; 8];
@@ -73,6 +80,13 @@ impl Notifier {
             Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The number of the descriptor that [`notify`](Self::notify) writes
+    /// to, for a signal handler, which must write with one `write(2)` and
+    /// no lock: the pipe's write end, which takes any byte.
+    pub(crate) fn raw_write_fd(&self) -> RawFd {
+        self.write.as_raw_fd()
     }
 
     /// Consumes every pending notification (the read end stops being

@@ -1,7 +1,7 @@
 """Run a script or a module with ioready_select installed as ``select``.
 
-    python -m ioready_select.run script.py [args...]
-    python -m ioready_select.run -m module [args...]
+    python -m ioready_select script.py [args...]
+    python -m ioready_select -m module [args...]
 
 The module is installed (``ioready_select.install()``) before the script or
 module runs, so ``selectors``, ``subprocess``, ``asyncio`` and
@@ -18,7 +18,7 @@ import sys
 
 import ioready_select
 
-USAGE = "usage: python -m ioready_select.run (script.py | -m module) [args...]"
+USAGE = "usage: python -m ioready_select (script.py | -m module) [args...]"
 
 
 def main(argv):
@@ -29,7 +29,7 @@ def main(argv):
     if os.environ.get("IOREADY_SELECT_VERBOSE") == "1":
         import select
 
-        print(f"ioready_select.run: select is {select.__name__} ({select.__file__})",
+        print(f"ioready_select: select is {select.__name__} ({select.__file__})",
               file=sys.stderr, flush=True)
     if argv[0] == "-m":
         sys.argv = argv[1:]

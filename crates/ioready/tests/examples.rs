@@ -1,28 +1,46 @@
-//! The library's tutorial examples (`crates/ioready/examples`), built and
-//! run: each server on port 0 against its client, to completion.
-
-mod common;
+//! The library's tutorial examples (`examples/`), built and run: each
+//! server on port 0 against its client, to completion.
+//!
+//! Examples are not binaries, so cargo gives tests no `CARGO_BIN_EXE_` path
+//! for them: the test builds them with the cargo that runs it, from this
+//! package's own manifest (so it works in the workspace and in the packaged
+//! crate alike), and reads their paths from cargo's JSON messages.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Builds the examples of `ioready` with the cargo running this test (same
-/// profile and target directory) and returns name -> executable.
+/// Builds the examples of this package with the cargo running this test,
+/// in the target directory and profile of this test, and returns name ->
+/// executable.
 fn build_examples() -> HashMap<String, PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../ioready/Cargo.toml");
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--examples",
-            "--message-format=json",
-            "--manifest-path",
-            manifest,
-        ])
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    // The target directory this test was built in (`CARGO_TARGET_TMPDIR` is
+    // its `tmp`, absolute): a relative `CARGO_TARGET_DIR` in the
+    // environment would otherwise be taken from this test's working
+    // directory (the package), not from where cargo was run.
+    let target_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--examples", "--message-format=json"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    // The examples follow IOREADY_BACKEND: built with the features this
+    // test was built with, so that `uring` names a backend they have.
+    if cfg!(feature = "uring") {
+        cmd.args(["--features", "uring"]);
+    }
+    let out = cmd
         .stderr(Stdio::inherit())
         .output()
         .expect("run cargo build --examples");
@@ -45,6 +63,27 @@ fn build_examples() -> HashMap<String, PathBuf> {
     exes
 }
 
+/// `... on 127.0.0.1 port 4321`: the address line the servers print first.
+fn parse_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.split(" on ").nth(1)?;
+    let (host, port) = rest.split_once(" port ")?;
+    format!("{host}:{}", port.trim()).parse().ok()
+}
+
+/// Waits for `child` to exit, at most `timeout`.
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn spawn(exe: &PathBuf, args: &[&str]) -> Child {
     Command::new(exe)
         .args(args)
@@ -61,8 +100,7 @@ fn server_addr(child: &mut Child) -> (SocketAddr, std::thread::JoinHandle<String
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
-    let addr =
-        common::parse_addr(first.trim()).unwrap_or_else(|| panic!("no address in {first:?}"));
+    let addr = parse_addr(first.trim()).unwrap_or_else(|| panic!("no address in {first:?}"));
     let rest = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = reader.read_to_string(&mut s);
@@ -72,7 +110,7 @@ fn server_addr(child: &mut Child) -> (SocketAddr, std::thread::JoinHandle<String
 }
 
 fn finish(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    common::wait_exit(child, Duration::from_secs(60)).unwrap_or_else(|| {
+    wait_exit(child, Duration::from_secs(60)).unwrap_or_else(|| {
         let _ = child.kill();
         let _ = child.wait();
         panic!("{what} did not finish");
@@ -99,6 +137,7 @@ fn the_examples_build_and_run() {
         "slow_client",
         "time_server",
         "nonblocking_connect",
+        "timers_signals_children",
     ] {
         assert!(
             ex.contains_key(name),
@@ -107,7 +146,7 @@ fn the_examples_build_and_run() {
     }
 
     let mut servers = vec!["select_echo_server", "poll_echo_server"];
-    if cfg!(target_os = "linux") {
+    if cfg!(ioready_epoll) {
         servers.push("epoll_echo_server");
     }
     for server in servers {
@@ -167,4 +206,51 @@ fn the_examples_build_and_run() {
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     assert_eq!(finish(&mut c, "nonblocking_connect").code(), Some(1));
     assert_eq!(out.trim(), "refused");
+
+    // Timers, signals and a child in one loop: by itself, on every backend
+    // (it signals itself and spawns a short-lived child) ...
+    let mut backends = vec!["select", "poll"];
+    if cfg!(ioready_epoll) {
+        backends.push("epoll");
+    }
+    if cfg!(all(feature = "uring", target_os = "linux")) {
+        backends.push("uring");
+    }
+    for backend in backends {
+        let mut c = Command::new(&ex["timers_signals_children"])
+            .env("IOREADY_BACKEND", backend)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let status = finish(&mut c, "timers_signals_children");
+        assert!(status.success(), "{backend}: {status}\n{out}");
+        for line in [
+            &format!("backend: {backend}"),
+            "tick 2 (",
+            "connection from 127.0.0.1:",
+            "child exited: exit status: 3",
+            "received SIGTERM (1x): shutting down",
+            "our client got: hello from the event loop",
+            "bye",
+        ] {
+            assert!(out.contains(line), "{backend}: no {line:?} in\n{out}");
+        }
+    }
+    // ... and as a server stopped by SIGINT from another process.
+    let mut s = spawn(&ex["timers_signals_children"], &["127.0.0.1:0"]);
+    let (addr, rest) = server_addr(&mut s);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut greeting = String::new();
+    c.read_to_string(&mut greeting).unwrap();
+    assert_eq!(greeting, "hello from the event loop\n");
+    let pid = rustix::process::Pid::from_child(&s);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    assert!(finish(&mut s, "timers_signals_children").success());
+    let log = rest.join().unwrap();
+    assert!(log.contains("received SIGINT (1x): shutting down"), "{log}");
 }

@@ -1,0 +1,18 @@
+//! Raw CPython: every call into the C API that PyO3 does not wrap for us,
+//! kept apart from the logic (orjson's `src/ffi/`).
+//!
+//! The rest of the crate calls these safe functions and holds no `unsafe`
+//! block for the Python API; the `unsafe` left outside this module is about
+//! descriptors (`epoll.rs`).
+//!
+//! * [`call`]: the raw `METH_FASTCALL` entry points (`select()`,
+//!   `poll.poll()`) and the function and method objects made from them;
+//! * [`gil`]: the GIL released around a wait;
+//! * [`build`]: result lists and tuples, built in place;
+//! * [`convert`]: CPython's own argument conversions (ints, descriptors,
+//!   sequences).
+
+pub(crate) mod build;
+pub(crate) mod call;
+pub(crate) mod convert;
+pub(crate) mod gil;
