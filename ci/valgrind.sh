@@ -52,6 +52,17 @@ if [ ${#BINARIES[@]} = 0 ]; then
     exit 1
 fi
 
+# Tests valgrind cannot run, by binary (libtest --skip patterns), and
+# binaries it cannot run at all. Valgrind 3.19 does not know pidfd_open
+# (syscall 434: ENOSYS), so a test that opens a child process's pidfd fails
+# under it before any memory is checked; and the event-source tests
+# (tests/sources.rs) also time signal storms and periodic timers against
+# bounds that valgrind's serialized threads miss. They all run, unskipped,
+# in `cargo test`; under memcheck they are not covered (see the report).
+declare -A SKIP
+SKIP[zero_alloc]="sources"
+SKIP_BINARIES=" sources "
+
 export IOREADY_MODEL_CASES=${IOREADY_MODEL_CASES:-30}
 LOG=$(mktemp -d)
 trap 'rm -rf "$LOG"' EXIT
@@ -59,16 +70,23 @@ FAILED=()
 TOTAL_START=$(date +%s)
 for bin in "${BINARIES[@]}"; do
     name=$(basename "$bin")
+    if [[ $SKIP_BINARIES == *" ${name%-*} "* ]]; then
+        printf '%-36s skipped (pidfd_open and timing valgrind lacks)\n' "${name%-*}"
+        continue
+    fi
+    skips=()
+    for pattern in ${SKIP[${name%-*}]:-}; do skips+=(--skip "$pattern"); done
     start=$(date +%s)
     set +e
     valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=no \
-        --track-fds=no "$bin" --test-threads=2 -q > "$LOG/$name.log" 2>&1
+        --track-fds=no "$bin" --test-threads=2 -q "${skips[@]}" > "$LOG/$name.log" 2>&1
     rc=$?
     set -e
     secs=$(( $(date +%s) - start ))
     summary=$(grep -E '^test result:' "$LOG/$name.log" | tail -1 || true)
     errors=$(grep -cE '^==[0-9]+== ' "$LOG/$name.log" || true)
-    printf '%-36s %4ss  exit %-3s %s\n' "${name%-*}" "$secs" "$rc" "${summary:-no summary}"
+    printf '%-36s %4ss  exit %-3s %s%s\n' "${name%-*}" "$secs" "$rc" "${summary:-no summary}" \
+        "${skips[*]:+ (${skips[*]})}"
     if [ "$rc" != 0 ]; then
         FAILED+=("$name")
         echo "---- $name (exit $rc; 99 means memcheck errors; $errors valgrind lines):"
