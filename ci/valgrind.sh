@@ -59,8 +59,14 @@ fi
 # (tests/sources.rs) also time signal storms and periodic timers against
 # bounds that valgrind's serialized threads miss. They all run, unskipped,
 # in `cargo test`; under memcheck they are not covered (see the report).
+# conformance's eintr_retries_until_deadline bounds how far past its 1 s
+# deadline a wait interrupted by five signals may end (450 ms): valgrind's
+# serialized threads and slow signal delivery missed that bound once in
+# three runs (1.46 s); it checks timing, not memory, and runs in every
+# `cargo test`.
 declare -A SKIP
 SKIP[zero_alloc]="sources"
+SKIP[conformance]="eintr_retries_until_deadline"
 SKIP_BINARIES=" sources "
 
 export IOREADY_MODEL_CASES=${IOREADY_MODEL_CASES:-30}
