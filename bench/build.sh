@@ -5,7 +5,7 @@
 HAVE_CLI=0
 if [ "$BUILD" = 1 ]; then
     echo "== building (release)" >&2
-    cargo build --release -q -p ioready-bench --bins
+    cargo build --release -q -p ioready-bench --bins --features uring
     cargo build --release -q -p ioready-loadgen --example loadgen
     cargo build --release -q -p ioready-cli || echo "warning: ioready-cli did not build; using target/release/ioready as it is" >&2
 fi

@@ -11,6 +11,9 @@
 //!   a named one ([`Backend`]), with [`Token`]s, [`Interest`]s,
 //!   [`Trigger`] modes, a thread-safe [`Registry`] and cross-thread
 //!   [`Waker`]s.
+//! * io_uring (Linux, cargo feature `uring`): `Backend::Uring` for the
+//!   [`Selector`] (registration changes at no system call), and the
+//!   `uring` module, the ring itself for completion-style loops.
 //!
 //! # Timeouts
 //!
@@ -130,6 +133,11 @@ mod timeout;
 
 #[cfg(ioready_epoll)]
 mod epoll;
+
+// io_uring (feature `uring`, Linux): the public front of `sys::uring`, the
+// ring, for completion-style loops.
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub mod uring;
 
 #[cfg(ioready_epoll)]
 #[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]

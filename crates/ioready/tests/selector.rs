@@ -77,8 +77,17 @@ fn backend_names_and_the_environment() {
         Selector::with_backend(missing).unwrap_err().kind(),
         io::ErrorKind::Unsupported
     );
+    assert_eq!("uring".parse::<Backend>().unwrap(), Backend::Uring);
+    assert!(Backend::Uring.supports_edge());
+    // io_uring: only with the cargo feature, and never the best.
+    assert_eq!(Backend::Uring.is_available(), cfg!(feature = "uring"));
+    if !cfg!(feature = "uring") {
+        let e = Selector::with_backend(Backend::Uring).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("feature `uring`"), "{e}");
+    }
     // Selector::new() follows IOREADY_BACKEND (CI runs this suite with it
-    // unset, `poll` and `select`).
+    // unset, `poll`, `select` and, with the feature, `uring`).
     let want = match std::env::var("IOREADY_BACKEND").as_deref() {
         Ok("") | Ok("auto") | Err(_) => Backend::best(),
         Ok(name) => name.parse().expect("IOREADY_BACKEND names a backend"),
@@ -341,7 +350,9 @@ mod scenarios {
         let ev = select(&mut s, SOON);
         assert!(the(&ev, 2).is_readable(), "{ev:?}");
         match s.backend() {
-            Backend::Select | Backend::Poll => {
+            // io_uring: the request, submitted by this wait, names the
+            // closed number (EBADF).
+            Backend::Select | Backend::Poll | Backend::Uring => {
                 assert!(the(&ev, 1).is_invalid(), "{ev:?}");
                 reg.deregister_raw(n).unwrap();
             }
@@ -360,7 +371,9 @@ mod scenarios {
         reg.register(&high, Token(1), Interest::READABLE).unwrap();
         drop(high);
         match s.backend() {
-            Backend::Select | Backend::Poll => {
+            // io_uring: the registration's first request is submitted by
+            // the next wait, and names the closed number (EBADF).
+            Backend::Select | Backend::Poll | Backend::Uring => {
                 for _ in 0..2 {
                     let ev = select(&mut s, SOON);
                     let e = the(&ev, 1);
@@ -413,6 +426,63 @@ mod scenarios {
         assert!(ev.contains(&3), "{ev:?}");
     }
 
+    /// Closed without deregistering while a wait already watches it (on
+    /// io_uring: while its poll request is in the kernel).
+    pub fn closed_while_armed(mut s: Selector) {
+        let (r, w) = pipe();
+        let high = high_fd(&r);
+        let n = high.as_raw_fd();
+        let reg = s.registry().clone();
+        reg.register(&high, Token(1), Interest::READABLE).unwrap();
+        assert!(select(&mut s, Duration::ZERO).is_empty());
+        drop(high);
+        let backend = s.backend();
+        match backend {
+            Backend::Select | Backend::Poll => {
+                assert!(the(&select(&mut s, SOON), 1).is_invalid());
+            }
+            Backend::Uring => {
+                // The armed request holds the file: the close alone ends
+                // nothing, and the old file (open through `r` too) is still
+                // reported under its token while the request is armed.
+                poke(&w);
+                assert!(the(&select(&mut s, SOON), 1).is_readable());
+                drain(&r);
+                // The level re-arm names the number, now closed: invalid on
+                // every wait, as on poll, until deregistered.
+                for _ in 0..2 {
+                    let ev = select(&mut s, SOON);
+                    let e = the(&ev, 1);
+                    assert!(e.is_invalid() && e.is_error(), "{e:?}");
+                }
+                let again = dup_at_least(&r, n).unwrap();
+                assert_eq!(again.as_raw_fd(), n);
+                assert_eq!(
+                    reg.register(&again, Token(2), Interest::READABLE)
+                        .unwrap_err()
+                        .kind(),
+                    io::ErrorKind::AlreadyExists
+                );
+                drop(again);
+            }
+            _ => {
+                // epoll: the pipe is still open through `r`.
+                poke(&w);
+                assert!(the(&select(&mut s, SOON), 1).is_readable());
+                drain(&r);
+                assert!(select(&mut s, QUIET).is_empty());
+                assert_eq!(
+                    reg.deregister_raw(n).unwrap_err().raw_os_error(),
+                    Some(libc::EBADF)
+                );
+                return;
+            }
+        }
+        reg.deregister_raw(n).unwrap();
+        assert!(select(&mut s, QUIET).is_empty(), "{backend}");
+        drop(w);
+    }
+
     pub fn closed_regular_file_without_deregister(mut s: Selector) {
         let f = regular_file();
         let g = regular_file();
@@ -423,7 +493,8 @@ mod scenarios {
         assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([1]));
         drop(h);
         match s.backend() {
-            Backend::Select | Backend::Poll => {
+            // io_uring: the level re-arm names the closed number (EBADF).
+            Backend::Select | Backend::Poll | Backend::Uring => {
                 assert!(the(&select(&mut s, SOON), 1).is_invalid());
                 reg.deregister_raw(n).unwrap();
                 assert!(select(&mut s, QUIET).is_empty());
@@ -447,6 +518,43 @@ mod scenarios {
                 reg.register(&again, Token(4), Interest::READABLE).unwrap();
                 assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([4]));
             }
+        }
+    }
+
+    /// Deregistered, closed, the number reused and registered again under
+    /// another token, before any wait and with a request in flight: the old
+    /// token is never reported for the new file, nor the new token for the
+    /// old one (io_uring: a generation in each request's user data).
+    pub fn reused_number_is_never_reported_under_the_old_token(mut s: Selector) {
+        let reg = s.registry().clone();
+        for in_flight in [false, true] {
+            let (r, w) = pipe();
+            let old = high_fd(&r);
+            let n = old.as_raw_fd();
+            reg.register(&old, Token(1), Interest::READABLE).unwrap();
+            if in_flight {
+                // Armed in the kernel, not ready.
+                assert!(select(&mut s, Duration::ZERO).is_empty());
+            }
+            reg.deregister(&old).unwrap();
+            drop(old);
+            let (r2, w2) = pipe();
+            let new = dup_at_least(&r2, n).unwrap();
+            assert_eq!(new.as_raw_fd(), n);
+            reg.register(&new, Token(2), Interest::READABLE).unwrap();
+            // Both files ready: the old one through `r`, the new one.
+            poke(&w);
+            poke(&w2);
+            assert_eq!(
+                tokens(&select(&mut s, SOON)),
+                BTreeSet::from([2]),
+                "{}",
+                s.backend()
+            );
+            drain(&r2);
+            assert!(select(&mut s, QUIET).is_empty(), "{}", s.backend());
+            reg.deregister(&new).unwrap();
+            drop((r, w, r2, w2));
         }
     }
 
@@ -688,6 +796,8 @@ macro_rules! selector {
                 closed_without_deregister,
                 closed_registration_does_not_hide_others,
                 closed_regular_file_without_deregister,
+                closed_while_armed,
+                reused_number_is_never_reported_under_the_old_token,
                 registration_from_another_thread_ends_the_wait,
                 rearm_from_another_thread_ends_the_wait,
                 priority_and_read_closed,

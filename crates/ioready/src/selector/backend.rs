@@ -21,6 +21,13 @@ pub enum Backend {
     /// `kqueue(2)`: macOS and the BSDs; O(ready) per wait. Level, edge and
     /// oneshot. (Not exercised by this project's CI, which runs on Linux.)
     Kqueue,
+    /// io_uring poll requests: Linux, with the cargo feature `uring`. Level,
+    /// edge and oneshot. Registration changes cost no system call (they ride
+    /// in the next wait's `io_uring_enter`); a wait is one call. Where
+    /// io_uring is refused (seccomp, `kernel.io_uring_disabled`),
+    /// [`Selector::with_backend`](crate::Selector::with_backend) fails with
+    /// the reason. Not [`best`](Self::best): a wait costs more than on epoll.
+    Uring,
 }
 
 impl Backend {
@@ -42,16 +49,18 @@ impl Backend {
             Backend::Select | Backend::Poll => true,
             Backend::Epoll => cfg!(ioready_epoll),
             Backend::Kqueue => cfg!(ioready_kqueue),
+            Backend::Uring => cfg!(all(feature = "uring", target_os = "linux")),
         }
     }
 
     /// Every backend, available here or not, in the order of
     /// [`available`](Self::available).
-    const ALL: [Backend; 4] = [
+    const ALL: [Backend; 5] = [
         Backend::Select,
         Backend::Poll,
         Backend::Epoll,
         Backend::Kqueue,
+        Backend::Uring,
     ];
 
     /// The backends this platform has, best last.
@@ -61,22 +70,24 @@ impl Backend {
 
     /// True if registrations may use [`Trigger::Edge`](crate::Trigger::Edge).
     pub const fn supports_edge(self) -> bool {
-        matches!(self, Backend::Epoll | Backend::Kqueue)
+        matches!(self, Backend::Epoll | Backend::Kqueue | Backend::Uring)
     }
 
-    /// The lowercase name (`"select"`, `"poll"`, `"epoll"`, `"kqueue"`).
+    /// The lowercase name (`"select"`, `"poll"`, `"epoll"`, `"kqueue"`,
+    /// `"uring"`).
     pub const fn name(self) -> &'static str {
         match self {
             Backend::Select => "select",
             Backend::Poll => "poll",
             Backend::Epoll => "epoll",
             Backend::Kqueue => "kqueue",
+            Backend::Uring => "uring",
         }
     }
 
     /// The backend [`Selector::new`](crate::Selector::new) uses: the one named by the environment
-    /// variable `IOREADY_BACKEND` (`select`, `poll`, `epoll`, `kqueue` or
-    /// `auto`), else [`Backend::best`]. The variable exists so that a whole
+    /// variable `IOREADY_BACKEND` (`select`, `poll`, `epoll`, `kqueue`,
+    /// `uring` or `auto`), else [`Backend::best`]. The variable exists so that a whole
     /// program (or test suite) can be run on another backend without being
     /// rebuilt.
     ///
@@ -100,8 +111,14 @@ impl Backend {
     }
 }
 
-/// `Unsupported`: the platform lacks `b`.
+/// `Unsupported`: the platform (or this build) lacks `b`.
 pub(super) fn unsupported_backend(b: Backend) -> io::Error {
+    if b == Backend::Uring && cfg!(target_os = "linux") {
+        return io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the uring backend is not available: ioready was built without its cargo feature `uring`",
+        );
+    }
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!("the {} backend is not available on this platform", b.name()),
@@ -111,7 +128,8 @@ pub(super) fn unsupported_backend(b: Backend) -> io::Error {
 impl std::str::FromStr for Backend {
     type Err = io::Error;
 
-    /// Parses `select`, `poll`, `epoll`, `kqueue` (and `auto` for the best).
+    /// Parses `select`, `poll`, `epoll`, `kqueue`, `uring` (and `auto` for
+    /// the best).
     fn from_str(s: &str) -> io::Result<Backend> {
         let name = s.to_ascii_lowercase();
         if name == "auto" {

@@ -216,4 +216,6 @@ backends! {
     Kqueue => super::kqueue::Kqueue,
     Poll => super::poll::Poll,
     Select => super::select::Select,
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring => super::uring::Uring,
 }

@@ -64,6 +64,8 @@ mod kqueue;
 mod poll;
 mod select;
 mod table;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+mod uring;
 
 use backend::unsupported_backend;
 pub use backend::Backend;
@@ -113,6 +115,22 @@ use dispatch::{Shared, Waiter, WakerInner};
 ///   [`Event::is_invalid`](crate::Event::is_invalid) (and `is_error`) until
 ///   it is deregistered; registering the reused number fails with
 ///   `AlreadyExists` until then.
+/// * io_uring keeps it too, and its poll request, while armed in the
+///   kernel, holds the file: the close alone closes nothing (a socket is not
+///   shut down), and the file's events are still reported under its token.
+///   Once that request has completed, the re-arm names the closed number and
+///   the registration is reported as invalid on every wait, as on poll;
+///   registering the reused number fails with `AlreadyExists` until
+///   `deregister_raw`. On this backend a deregistration lets go of the file
+///   at the next wait, when its cancellation is submitted (dropping the
+///   selector lets go of every file shortly after, as the kernel tears the
+///   ring down).
+///
+/// As on select and poll, a number closed and reused *before* it is
+/// deregistered is watched, by number, for the new file under the old
+/// registration. Deregistered first, it never is: on io_uring each
+/// completion carries the registration's generation, and one that is not
+/// current is dropped.
 ///
 /// This is the choice of mio (`SourceFd`) rather than of polling (an
 /// `unsafe` `add`): registration is a request to the kernel about a number,

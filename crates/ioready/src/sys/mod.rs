@@ -29,6 +29,12 @@
 //!   filters changed with `EV_RECEIPT`, one error per change), `wait_into`,
 //!   `token_and_bits` (a `kevent` as event bits) and `user_event` (the
 //!   `EVFILT_USER` event behind the waker).
+//! * `uring` (Linux, cargo feature `uring`): `Ring` (an io_uring instance
+//!   set up with probing, one `io_uring_enter` that submits and waits with
+//!   its timeout in the call's own argument), `BufRing` (a provided buffer
+//!   ring) and the refusals named in words. The ring's memory protocol is
+//!   the `io-uring` crate's; this module is the only user of it, and the
+//!   public `uring` module and the io_uring selector backend sit on it.
 //! * [`notify`]: `Notifier`, a descriptor another thread can make readable
 //!   (an `eventfd` on epoll platforms, a non-blocking pipe elsewhere).
 //! * The event sources' kernel objects: [`signal`] (the process-wide
@@ -47,8 +53,8 @@
 //! retrying and the deadline are `timeout.rs`'s job, above this layer.
 //! Errors are the kernel's, as `io::Error` with the OS code kept.
 //!
-//! A new kernel mechanism (io_uring, say) is one more module here with the
-//! same shape: the syscalls and structs, nothing about tokens or tables.
+//! A new kernel mechanism is one more module here with the same shape (as
+//! `uring` is): the syscalls and structs, nothing about tokens or tables.
 
 use std::os::fd::{BorrowedFd, RawFd};
 
@@ -64,6 +70,8 @@ pub(crate) mod select;
 pub(crate) mod epoll;
 #[cfg(ioready_kqueue)]
 pub(crate) mod kqueue;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub(crate) mod uring;
 
 // The event sources (`crate::source`). timerfd and pidfd are Linux's
 // whether or not the epoll backend is built.

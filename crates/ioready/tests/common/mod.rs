@@ -25,6 +25,8 @@ macro_rules! for_each_selector_backend {
             epoll => ioready::Backend::Epoll;
             #[cfg(ioready_kqueue)]
             kqueue => ioready::Backend::Kqueue;
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            uring => ioready::Backend::Uring;
         }
     };
 }

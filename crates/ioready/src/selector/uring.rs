@@ -1,0 +1,653 @@
+//! The io_uring backend (Linux, feature `uring`): readiness through
+//! `IORING_OP_POLL_ADD` requests on a [`Ring`], every registration change
+//! queued as a submission entry that rides in the next wait's single
+//! `io_uring_enter`.
+//!
+//! # How each mode is made
+//!
+//! * **Level** (the default): a single-shot poll, re-armed in the next
+//!   wait's submission for each descriptor it reported. A poll checks
+//!   readiness when it is armed, so a descriptor still ready is reported
+//!   again by the next wait: level semantics, one system call per wait.
+//!   (Multishot polls behave edge-like on Linux 6.x, and
+//!   `IORING_POLL_ADD_LEVEL` is refused with `EINVAL`.)
+//! * **Edge**: a multishot poll, armed once; re-armed only if the kernel
+//!   ends a live one (a completion without `IORING_CQE_F_MORE` after one
+//!   with it, or while the completion queue overflowed). The new poll
+//!   checks readiness when armed, so after an overflow an edge registration
+//!   that is still ready is reported once more (a spurious edge; edge users
+//!   read until `WouldBlock` anyway). A file that cannot be polled (a
+//!   regular file) gets one completion and is reported once, as on epoll.
+//! * **Oneshot**: a single-shot poll, re-armed by `reregister`.
+//! * **Wakers**: an eventfd each, under a multishot poll: a `wake` is one
+//!   `write`, and the selector reads the eventfd only to re-arm the poll
+//!   after an overflow ended it (so one wake is never reported twice).
+//!
+//! # Threads
+//!
+//! Only the waiting thread submits. A registration from another thread is
+//! queued, and if a wait is in progress, that wait is woken through an
+//! internal eventfd (one `write`), submits the queued entries and goes on
+//! waiting: the registration takes effect in that wait, as on epoll. So
+//! every poll request belongs to the waiting thread, whose task runs its
+//! completion work.
+//!
+//! That is why this ring is set up **without** `SINGLE_ISSUER` and
+//! `DEFER_TASKRUN`: a [`Selector`](crate::Selector) is `Send`, and may wait
+//! on one thread today and on another tomorrow, which a single-issuer ring
+//! refuses (`EEXIST`) for the rest of its life. The cost is small here: a
+//! readiness wait posts few completions.
+//!
+//! # user_data, generations, descriptor reuse
+//!
+//! Each registration has a slot; a request's `user_data` is the slot's
+//! index and its generation, bumped on every change (reregister,
+//! deregister). A completion whose generation is not the slot's current one
+//! is stale (a cancelled request, or one that raced the change) and is
+//! dropped, so a descriptor number that is deregistered, closed, reused and
+//! registered again is never reported under its old token, nor the old
+//! file under the new one.
+//!
+//! # Costs
+//!
+//! Register, reregister, deregister and every re-arm: no system call (one
+//! `write` to the internal eventfd only when another thread is blocked in
+//! the wait). A wait: one `io_uring_enter` that submits the queued changes
+//! and waits, with its timeout in the call's own argument (nanoseconds). No
+//! allocation per wait: the queue of changes and the slot table keep their
+//! capacity.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types};
+
+use super::dispatch::Driver;
+use crate::error::{already_registered, not_registered};
+use crate::event::{Events, Interest, Token, Trigger};
+use crate::sys::event::{self, bits};
+use crate::sys::notify::Notifier;
+use crate::sys::uring::{Capability, Ring};
+
+/// Submission entries of the selector's ring. More changes than this
+/// between two waits cost one extra `io_uring_enter` per this many.
+const SQ_ENTRIES: u32 = 256;
+/// Completion entries: every armed single-shot poll posts at most one
+/// completion per wait, so this bounds how many descriptors can be ready at
+/// once without the kernel's overflow list (which loses nothing, with
+/// `IORING_FEAT_NODROP`, but costs a copy).
+const CQ_ENTRIES: u32 = 4096;
+
+/// `user_data` of poll removals (their completions are ignored, and
+/// skipped altogether on success where the kernel can).
+const REMOVE_UD: u64 = u64::MAX;
+/// `user_data` of the multishot poll on the internal notifier.
+const NOTIFY_UD: u64 = u64::MAX - 1;
+
+/// One registration.
+#[derive(Debug)]
+struct Reg {
+    fd: RawFd,
+    token: Token,
+    interest: Interest,
+    trigger: Trigger,
+    /// A poll request is queued or in the kernel (its completion not yet
+    /// reaped). False for a oneshot registration that fired, a level one
+    /// between its report and its re-arm, a closed descriptor.
+    armed: bool,
+    /// That request is still in `Table::queue` (not yet submitted): a
+    /// change takes it out instead of queueing its removal.
+    queued: bool,
+    /// A completion with `IORING_CQE_F_MORE` came for the current request:
+    /// it was a live multishot poll, so a completion without the flag means
+    /// the kernel ended it (overflow, cancellation) and it must be re-armed;
+    /// without one, a first completion without the flag means the file
+    /// cannot be polled at all (a regular file: ready once, for edge).
+    more_seen: bool,
+    /// The wait that last reported this registration, and where in
+    /// `events`: a second completion in the same wait (a multishot poll
+    /// woken twice) is merged into that event.
+    reported_in: u64,
+    event_index: u32,
+    /// A waker's eventfd, kept open while registered.
+    waker: Option<Arc<Notifier>>,
+}
+
+/// A slot of the table: its generation survives the registration.
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    reg: Option<Reg>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_fd: HashMap<RawFd, u32>,
+    /// Submission entries for the next wait.
+    queue: Vec<squeue::Entry>,
+    /// `IOSQE_CQE_SKIP_SUCCESS` for removals, where the kernel has it.
+    skip_success: bool,
+}
+
+fn user_data(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+impl Table {
+    /// Queues the poll request of slot `index` (the registration's mode).
+    fn arm(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let Some(reg) = slot.reg.as_mut() else { return };
+        reg.armed = true;
+        reg.queued = true;
+        reg.more_seen = false;
+        let entry = opcode::PollAdd::new(types::Fd(reg.fd), reg.interest.event_bits())
+            .multi(reg.trigger == Trigger::Edge)
+            .build()
+            .user_data(user_data(index, slot.generation));
+        self.queue.push(entry);
+    }
+
+    /// Queues the removal of slot `index`'s request, if it has one, and
+    /// moves the slot to a new generation (so the request's completions,
+    /// and anything else in flight for it, are stale from now on).
+    fn disarm(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let (armed, queued) = slot
+            .reg
+            .as_ref()
+            .map_or((false, false), |r| (r.armed, r.queued));
+        if queued {
+            // Never submitted: take it back (the queue holds the changes of
+            // one wait, so the search is short).
+            let ud = user_data(index, slot.generation);
+            if let Some(i) = self.queue.iter().position(|e| e.get_user_data() == ud) {
+                self.queue.swap_remove(i);
+            }
+        } else if armed {
+            let mut entry = opcode::PollRemove::new(user_data(index, slot.generation))
+                .build()
+                .user_data(REMOVE_UD);
+            if self.skip_success {
+                entry = entry.flags(squeue::Flags::SKIP_SUCCESS);
+            }
+            self.queue.push(entry);
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        if let Some(reg) = slot.reg.as_mut() {
+            reg.armed = false;
+            reg.queued = false;
+        }
+    }
+
+    fn insert(&mut self, reg: Reg) -> io::Result<()> {
+        if self.by_fd.contains_key(&reg.fd) {
+            return Err(already_registered(reg.fd));
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                // Indices stay below NOTIFY_UD's (u32::MAX - 1 and up).
+                if self.slots.len() >= (u32::MAX - 2) as usize {
+                    return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+                }
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_fd.insert(reg.fd, index);
+        self.slots[index as usize].reg = Some(reg);
+        self.arm(index);
+        Ok(())
+    }
+
+    fn index(&self, fd: RawFd) -> io::Result<u32> {
+        self.by_fd
+            .get(&fd)
+            .copied()
+            .ok_or_else(|| not_registered(fd))
+    }
+}
+
+/// The shared side: the slot table and the queue of changes, behind one
+/// lock, and the internal notifier that wakes a wait in progress.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    table: Mutex<Table>,
+    /// True while the waiting thread is (about to be) inside the enter.
+    waiting: AtomicBool,
+    notifier: Notifier,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // Every change to the table completes before the lock is released
+        // or cannot panic half-way, so a poisoned lock is still consistent.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a change made under the lock: if a wait is in progress it
+    /// is woken to submit it.
+    fn changed(&self) -> io::Result<()> {
+        if self.waiting.load(Ordering::SeqCst) {
+            self.notifier.notify()?;
+        }
+        Ok(())
+    }
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        self.insert(Reg {
+            fd,
+            token,
+            interest,
+            trigger,
+            armed: false,
+            queued: false,
+            more_seen: false,
+            reported_in: 0,
+            event_index: 0,
+            waker: None,
+        })
+    }
+
+    fn insert(&self, reg: Reg) -> io::Result<()> {
+        self.lock().insert(reg)?;
+        self.changed()
+    }
+
+    fn reregister(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        {
+            let mut table = self.lock();
+            let index = table.index(fd)?;
+            table.disarm(index);
+            if let Some(reg) = table.slots[index as usize].reg.as_mut() {
+                reg.token = token;
+                reg.interest = interest;
+                reg.trigger = trigger;
+            }
+            table.arm(index);
+        }
+        self.changed()
+    }
+
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        let waker = {
+            let mut table = self.lock();
+            let index = table.index(fd)?;
+            table.disarm(index);
+            table.by_fd.remove(&fd);
+            table.free.push(index);
+            table.slots[index as usize].reg.take().and_then(|r| r.waker)
+        };
+        // A waker's eventfd is closed (by its last `Arc`) only now, after
+        // its removal is queued; the kernel's request holds its own
+        // reference until the removal is submitted.
+        drop(waker);
+        self.changed()
+    }
+}
+
+/// The waiting side: the ring itself (only the waiting thread touches it)
+/// and the number of the current wait.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
+    ring: Box<Ring>,
+    wait_no: u64,
+}
+
+/// The io_uring backend, for the dispatch list.
+#[derive(Debug)]
+pub(crate) struct Uring;
+
+impl Driver for Uring {
+    type Registry = Registry;
+    type Waiter = Waiter;
+    type Waker = Waker;
+
+    fn new() -> io::Result<(Registry, Waiter)> {
+        new()
+    }
+
+    fn register(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.register(fd, token, interest, trigger)
+    }
+
+    fn reregister(
+        r: &Registry,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        r.reregister(fd, token, interest, trigger)
+    }
+
+    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
+        r.deregister(fd)
+    }
+
+    #[inline]
+    fn select(
+        r: &Registry,
+        w: &mut Waiter,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        w.select(r, events, timeout)
+    }
+
+    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
+        Waker::new(r, token)
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.wake()
+    }
+}
+
+/// Builds the selector's ring and its registry.
+fn new() -> io::Result<(Registry, Waiter)> {
+    // Not single-issuer (see the module documentation): the selector may
+    // move between threads. Nor a registered ring descriptor: it lives in
+    // the registering thread's table, so a selector dropped on another
+    // thread could not give it back, and the ring (with every file its
+    // requests hold) would live on until that thread exits.
+    let ring = Ring::builder()
+        .entries(SQ_ENTRIES)
+        .cq_entries(CQ_ENTRIES)
+        .single_issuer(false)
+        .register_ring_fd(false)
+        .require(Capability::PollMultishot)
+        .build()?;
+    let table = Table {
+        skip_success: ring.params().is_feature_skip_cqe_on_success(),
+        ..Table::default()
+    };
+    let registry = Registry {
+        table: Mutex::new(table),
+        waiting: AtomicBool::new(false),
+        notifier: Notifier::new()?,
+    };
+    let mut waiter = Waiter {
+        ring: Box::new(ring),
+        wait_no: 0,
+    };
+    waiter.arm_notifier(&registry)?;
+    Ok((registry, waiter))
+}
+
+impl Waiter {
+    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
+        let entry =
+            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
+                .multi(true)
+                .build()
+                .user_data(NOTIFY_UD);
+        // SAFETY: the notifier's eventfd lives in the registry, which the
+        // selector keeps (with this waiter) for as long as the ring; a poll
+        // request holds no buffer.
+        unsafe { self.ring.push(&entry) }
+    }
+
+    /// One wait: submit the queued changes and wait, in one enter; then
+    /// report what completed.
+    fn select(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        remaining: Option<Duration>,
+    ) -> io::Result<usize> {
+        let submitting = {
+            let mut guard = registry.lock();
+            let table = &mut *guard;
+            let submitting = !table.queue.is_empty();
+            let mut pushed = 0;
+            let mut failed = None;
+            for entry in &table.queue {
+                // SAFETY: poll requests and removals name descriptors only
+                // (no buffers). A descriptor closed before the request is
+                // submitted fails it with EBADF, reported below; the
+                // kernel's request holds its own reference to the file.
+                if let Err(e) = unsafe { self.ring.push(entry) } {
+                    failed = Some(e);
+                    break;
+                }
+                pushed += 1;
+            }
+            // The pushed ones are the kernel's now (in the submission queue
+            // if not yet submitted); the rest stay queued for the retry.
+            for entry in table.queue.drain(..pushed) {
+                let ud = entry.get_user_data();
+                if let Some(reg) = table
+                    .slots
+                    .get_mut(ud as u32 as usize)
+                    .filter(|s| s.generation == (ud >> 32) as u32)
+                    .and_then(|s| s.reg.as_mut())
+                {
+                    reg.queued = false;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            registry.waiting.store(true, Ordering::SeqCst);
+            submitting
+        };
+        // When the enter submits, the kernel reports the submission rather
+        // than the wait's end (a timeout or a signal): the clock tells them
+        // apart, read only then.
+        let start = match remaining {
+            Some(d) if submitting && !d.is_zero() => Some(std::time::Instant::now()),
+            _ => None,
+        };
+        // Overflowed completions end multishot polls: seen before the
+        // enter (which flushes the overflow list) or after it.
+        let overflow_before = self.ring.submission().cq_overflow();
+        let result = self.ring.submit_and_wait(1, remaining);
+        registry.waiting.store(false, Ordering::SeqCst);
+        let mut submitted = false;
+        match result {
+            Ok(n) => submitted = n > 0,
+            // Completions waiting in the overflow list: reap, then go on.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted || self.ring.completion().is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+        let mut overflow = overflow_before || self.ring.submission().cq_overflow();
+        self.wait_no += 1;
+        let mut reaped = self.reap(registry, events, overflow)?;
+        // Completions the kernel kept in its overflow list (more ready at
+        // once than the completion queue holds): flush them (one more enter,
+        // only then) while `events` has room.
+        while events.len() < events.capacity() && self.ring.submission().cq_overflow() {
+            overflow = true;
+            match self.ring.submit_and_wait(0, Some(Duration::ZERO)) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                Err(e) => return Err(e),
+            }
+            let more = self.reap(registry, events, overflow)?;
+            if more == 0 {
+                break;
+            }
+            reaped += more;
+        }
+        if reaped == 0 && submitted {
+            let interrupted = match (remaining, start) {
+                (None, _) => true,
+                (Some(d), Some(t)) => t.elapsed() < d,
+                _ => false,
+            };
+            if interrupted {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+        }
+        Ok(events.len())
+    }
+
+    /// Reaps completions into `events` while it has room; returns how many
+    /// completions it consumed (reported or not).
+    fn reap(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        overflow: bool,
+    ) -> io::Result<usize> {
+        let wait_no = self.wait_no;
+        let mut table = registry.lock();
+        let mut rearm_notifier = false;
+        let mut consumed = 0;
+        let mut cq = self.ring.completion();
+        while events.len() < events.capacity() {
+            let Some(cqe) = cq.next() else { break };
+            consumed += 1;
+            let ud = cqe.user_data();
+            if ud == REMOVE_UD {
+                continue;
+            }
+            if ud == NOTIFY_UD {
+                rearm_notifier |= !cqueue::more(cqe.flags());
+                continue;
+            }
+            let index = ud as u32;
+            let Some(slot) = table.slots.get_mut(index as usize) else {
+                continue;
+            };
+            if slot.generation != (ud >> 32) as u32 {
+                continue; // stale: a removed or replaced request
+            }
+            let Some(reg) = slot.reg.as_mut() else {
+                continue;
+            };
+            let more = cqueue::more(cqe.flags());
+            let res = cqe.result();
+            let flags = if res >= 0 {
+                res as u32
+            } else if res == -libc::EBADF {
+                // The number was closed before the request was submitted:
+                // reported as invalid, as poll(2) reports POLLNVAL.
+                bits::NVAL | bits::ERR
+            } else if res == -libc::ECANCELED {
+                0 // ended by the kernel (the ring's owner task exited)
+            } else {
+                bits::ERR
+            };
+            if more {
+                reg.more_seen = true;
+            } else {
+                reg.armed = false;
+            }
+            if flags != 0 {
+                if reg.reported_in == wait_no {
+                    merge(events, reg.event_index as usize, flags);
+                } else {
+                    reg.reported_in = wait_no;
+                    reg.event_index = events.len() as u32;
+                    events.push(reg.token, flags);
+                }
+            }
+            // Re-arm: level always (that is what makes it level); edge
+            // when the kernel ended a live multishot poll (overflow,
+            // cancellation), not when the file cannot be polled at all.
+            let rearm = !more
+                && match reg.trigger {
+                    Trigger::Level => true,
+                    Trigger::Edge => reg.more_seen || overflow || res == -libc::ECANCELED,
+                    Trigger::Oneshot => false,
+                };
+            if rearm {
+                // A waker's eventfd is never read, so a new poll would find
+                // it readable at once and report a wake twice: empty it
+                // first (only here, after an overflow). A wake after this
+                // read makes it readable again and is reported.
+                if let Some(w) = &reg.waker {
+                    w.drain();
+                }
+                table.arm(index);
+            }
+        }
+        drop(cq);
+        drop(table);
+        if rearm_notifier {
+            registry.notifier.drain();
+            self.arm_notifier(registry)?;
+        }
+        Ok(consumed)
+    }
+}
+
+/// ORs `flags` into the event at `i` (a second completion for one
+/// registration in one wait).
+fn merge(events: &mut Events, i: usize, flags: u32) {
+    if let Some(e) = events.buf.get_mut(i) {
+        *e = event::new(event::token(e), event::flags(e) | flags);
+    }
+}
+
+/// The io_uring waker: its own eventfd under a multishot poll, registered
+/// in the table (which keeps it open while registered).
+#[derive(Debug)]
+pub(crate) struct Waker {
+    notifier: Arc<Notifier>,
+    registry: Arc<Registry>,
+}
+
+impl Waker {
+    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
+        let notifier = Arc::new(Notifier::new()?);
+        registry.insert(Reg {
+            fd: notifier.as_fd().as_raw_fd(),
+            token,
+            interest: Interest::READABLE,
+            trigger: Trigger::Edge,
+            armed: false,
+            queued: false,
+            more_seen: false,
+            reported_in: 0,
+            event_index: 0,
+            waker: Some(notifier.clone()),
+        })?;
+        Ok(Waker {
+            notifier,
+            registry: registry.clone(),
+        })
+    }
+
+    fn wake(&self) -> io::Result<()> {
+        self.notifier.notify()
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        let _ = self.registry.deregister(self.notifier.as_fd().as_raw_fd());
+    }
+}
