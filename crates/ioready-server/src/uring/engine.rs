@@ -433,8 +433,25 @@ impl<'s, S: Service> Engine<'s, S> {
 
     /// After anything happened to connection `i`: closes it if it is done,
     /// lingers if it is flushed and closing, pauses or resumes reading for
-    /// backpressure, and arms or cancels its receive accordingly.
+    /// backpressure, and arms or cancels its receive accordingly. Inline, the
+    /// look that finds nothing to do (the steady state of an echo).
+    #[inline]
     fn sync(&mut self, i: usize) {
+        if let Some(c) = &self.conns[i] {
+            if c.flags == 0
+                && c.error.is_none()
+                && c.ops & (RECV_ARMED | STARVED) != 0
+                && c.ops & RECV_CANCELLING == 0
+                && c.pending() < self.srv.config.output_cap
+            {
+                return;
+            }
+        }
+        self.sync_slow(i);
+    }
+
+    #[inline(never)]
+    fn sync_slow(&mut self, i: usize) {
         let Some(c) = self.conns[i].as_mut() else {
             return;
         };
