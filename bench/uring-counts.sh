@@ -8,6 +8,7 @@
 #   oneshot  a ready descriptor registered oneshot: wait, reregister (re-arm)
 #   churn    register a ready descriptor, wait, deregister
 #   level    a ready descriptor, level-triggered: wait
+#   idle-churn  register an idle descriptor, wait (zero timeout), deregister
 #
 # Usage: bench/uring-counts.sh [N]   (default 20000; prints a markdown table)
 set -euo pipefail
@@ -23,13 +24,13 @@ trap 'rm -rf "$TMP"' EXIT
 count() {
     strace -f -c -U name,calls -o "$TMP/out" "$BIN" "$@" >/dev/null
     awk '$1 == "total" { total = $2 }
-         $1 ~ /^(io_uring_enter|epoll_wait|epoll_pwait|epoll_pwait2|epoll_ctl|poll|ppoll)$/ { sel += $2 }
+         $1 ~ /^(io_uring_enter|io_uring_register|epoll_wait|epoll_pwait|epoll_pwait2|epoll_ctl|poll|ppoll)$/ { sel += $2 }
          END { printf "%d %d\n", total, sel }' "$TMP/out"
 }
 
-echo "| mode | backend | syscalls/event (all) | of which wait + ctl | N |"
+echo "| mode | backend | syscalls/event (all) | of which the selector's own (wait, ctl, register) | N |"
 echo "|---|---|---|---|---|"
-for mode in oneshot churn level; do
+for mode in oneshot churn level idle-churn; do
     for backend in epoll uring poll; do
         read -r t1 s1 < <(count "$backend" "$mode" "$N")
         read -r t0 s0 < <(count "$backend" "$mode" 0)

@@ -226,10 +226,15 @@ unsafe impl Send for EpollEvents {}
 unsafe impl Sync for EpollEvents {}
 
 impl EpollEvents {
-    /// Room for `capacity` events per wait (zero is raised to one).
+    /// The largest capacity, as for [`Events`](crate::Events): 1,048,576
+    /// events per wait (12 MiB). Larger ones are lowered to it.
+    pub const MAX_CAPACITY: usize = crate::Events::MAX_CAPACITY;
+
+    /// Room for `capacity` events per wait (zero is raised to one, more than
+    /// [`MAX_CAPACITY`](Self::MAX_CAPACITY) lowered to it).
     pub fn with_capacity(capacity: usize) -> Self {
         EpollEvents {
-            buf: Vec::with_capacity(capacity.max(1)),
+            buf: Vec::with_capacity(capacity.clamp(1, Self::MAX_CAPACITY)),
         }
     }
 
@@ -238,10 +243,11 @@ impl EpollEvents {
         self.buf.capacity()
     }
 
-    /// Makes room for at least `capacity` events (may allocate).
+    /// Makes room for at least `capacity` events (may allocate), up to
+    /// [`MAX_CAPACITY`](Self::MAX_CAPACITY).
     pub fn reserve(&mut self, capacity: usize) {
         self.buf.clear();
-        self.buf.reserve(capacity);
+        self.buf.reserve(capacity.min(Self::MAX_CAPACITY));
     }
 
     /// Number of events from the last wait.

@@ -35,8 +35,15 @@ flag_set! {
     /// Priority data: TCP urgent data, a GPIO sysfs edge, a PTY packet-mode
     /// state change. May be used alone (GPIO sysfs needs `PRI` without `IN`).
     const PRIORITY = bits::PRI;
-    /// The peer shut down its writing side (`EPOLLRDHUP`/`POLLRDHUP`; Linux
-    /// only, ignored elsewhere).
+    /// The peer shut down its writing side, or the connection is closed
+    /// ([`Event::is_read_closed`]).
+    ///
+    /// Alone, without `READABLE`, it reports that and not data, where the
+    /// kernel tells them apart (`EPOLLRDHUP`, `POLLRDHUP`): on epoll, and
+    /// poll on Linux and Android ([`Backend::supports_read_closed`](crate::Backend::supports_read_closed)).
+    /// select, kqueue and poll elsewhere cannot, and refuse it alone with
+    /// `ErrorKind::Unsupported`. With `READABLE`, select and poll outside
+    /// Linux show end of file as readable only (a read then returns 0).
     const READ_CLOSED = bits::RDHUP;
 }
 
@@ -126,9 +133,11 @@ impl Event {
         self.has(bits::ERR | bits::NVAL)
     }
 
-    /// The peer will send nothing more (hang-up, or read side shut down).
+    /// The peer will send nothing more (hang-up, or read side shut down),
+    /// also for a registration of [`Interest::READ_CLOSED`] alone, whose
+    /// event has no readable bit.
     pub fn is_read_closed(&self) -> bool {
-        self.has(bits::HUP) || (self.has(bits::IN) && self.has(bits::RDHUP))
+        self.has(bits::HUP | bits::RDHUP)
     }
 
     /// Nothing more can be written (hang-up, or an error on a writer).
@@ -181,11 +190,18 @@ unsafe impl Send for Event {}
 unsafe impl Sync for Event {}
 
 impl Events {
+    /// The largest capacity: 1,048,576 events per wait (12 MiB with
+    /// Linux's 12-byte events, 16 MiB elsewhere). Larger capacities are
+    /// lowered to it; the events that do not fit are reported by the next
+    /// waits, in turn.
+    pub const MAX_CAPACITY: usize = 1 << 20;
+
     /// A buffer for up to `capacity` events per wait. A capacity of zero is
-    /// raised to one (a wait that can report nothing would be useless).
+    /// raised to one (a wait that can report nothing would be useless), one
+    /// above [`MAX_CAPACITY`](Self::MAX_CAPACITY) lowered to it.
     pub fn with_capacity(capacity: usize) -> Self {
         Events {
-            buf: Vec::with_capacity(capacity.max(1)),
+            buf: Vec::with_capacity(capacity.clamp(1, Self::MAX_CAPACITY)),
         }
     }
 

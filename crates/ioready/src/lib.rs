@@ -42,8 +42,10 @@
 //! # Descriptor lifetime
 //!
 //! Registrations keep descriptor *numbers*, as the kernel does; they never
-//! read, write or close them. What happens to a descriptor closed without
-//! being deregistered is defined per backend: see [`Registry`].
+//! read, write or close them. Deregister a descriptor before closing it:
+//! what happens to one closed without being deregistered, and to a number
+//! then reused by another file, is defined per backend but differs (see
+//! [`Registry`]).
 //!
 //! # Errors
 //!

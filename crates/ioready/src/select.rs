@@ -53,6 +53,24 @@ fn check_raw_fd(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Checks a number for [`SelectSets`]: non-negative, and open if `set` must
+/// grow for it. A set sized for a number that cannot be open would be
+/// wasted (256 MiB for the largest `RawFd`), and select(2) would not even
+/// say so: it ignores numbers beyond the process's descriptor table.
+#[inline]
+fn check_insert(set: &FdSet, fd: RawFd) -> io::Result<()> {
+    check_raw_fd(fd)?;
+    if !set.has_room_for(fd) && !crate::sys::is_open(fd) {
+        return Err(not_open());
+    }
+    Ok(())
+}
+
+#[cold]
+fn not_open() -> io::Error {
+    io::Error::from_raw_os_error(crate::sys::Errno::BADF.raw_os_error())
+}
+
 #[cold]
 fn negative_fd() -> io::Error {
     error::invalid_input("select: negative file descriptor")
@@ -73,10 +91,15 @@ impl SelectSets {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `fd` is negative.
+    /// `InvalidInput` if `fd` is negative; `EBADF` (as an [`io::Error`] with
+    /// that raw OS error) if it is not open and the set would have to grow
+    /// for it (beyond 256 descriptors, or the largest inserted before):
+    /// select(2) would ignore a number beyond the process's descriptor
+    /// table. A closed number the set has room for is `EBADF` from
+    /// [`select_once`](Self::select_once), as from select(2).
     #[inline]
     pub fn insert_read(&mut self, fd: RawFd) -> io::Result<()> {
-        check_raw_fd(fd)?;
+        check_insert(&self.sets.read, fd)?;
         self.sets.read.insert(fd);
         Ok(())
     }
@@ -85,10 +108,15 @@ impl SelectSets {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `fd` is negative.
+    /// `InvalidInput` if `fd` is negative; `EBADF` (as an [`io::Error`] with
+    /// that raw OS error) if it is not open and the set would have to grow
+    /// for it (beyond 256 descriptors, or the largest inserted before):
+    /// select(2) would ignore a number beyond the process's descriptor
+    /// table. A closed number the set has room for is `EBADF` from
+    /// [`select_once`](Self::select_once), as from select(2).
     #[inline]
     pub fn insert_write(&mut self, fd: RawFd) -> io::Result<()> {
-        check_raw_fd(fd)?;
+        check_insert(&self.sets.write, fd)?;
         self.sets.write.insert(fd);
         Ok(())
     }
@@ -97,10 +125,15 @@ impl SelectSets {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `fd` is negative.
+    /// `InvalidInput` if `fd` is negative; `EBADF` (as an [`io::Error`] with
+    /// that raw OS error) if it is not open and the set would have to grow
+    /// for it (beyond 256 descriptors, or the largest inserted before):
+    /// select(2) would ignore a number beyond the process's descriptor
+    /// table. A closed number the set has room for is `EBADF` from
+    /// [`select_once`](Self::select_once), as from select(2).
     #[inline]
     pub fn insert_except(&mut self, fd: RawFd) -> io::Result<()> {
-        check_raw_fd(fd)?;
+        check_insert(&self.sets.except, fd)?;
         self.sets.except.insert(fd);
         Ok(())
     }

@@ -35,6 +35,11 @@ fn build_examples() -> HashMap<String, PathBuf> {
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
+    // The examples follow IOREADY_BACKEND: built with the features this
+    // test was built with, so that `uring` names a backend they have.
+    if cfg!(feature = "uring") {
+        cmd.args(["--features", "uring"]);
+    }
     let out = cmd
         .stderr(Stdio::inherit())
         .output()
@@ -205,8 +210,11 @@ fn the_examples_build_and_run() {
     // Timers, signals and a child in one loop: by itself, on every backend
     // (it signals itself and spawns a short-lived child) ...
     let mut backends = vec!["select", "poll"];
-    if cfg!(target_os = "linux") {
+    if cfg!(ioready_epoll) {
         backends.push("epoll");
+    }
+    if cfg!(all(feature = "uring", target_os = "linux")) {
+        backends.push("uring");
     }
     for backend in backends {
         let mut c = Command::new(&ex["timers_signals_children"])

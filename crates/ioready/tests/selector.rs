@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -558,6 +558,24 @@ mod scenarios {
         }
     }
 
+    /// Deregistered, then closed: the file is really closed at once (the
+    /// peer sees end of file without the selector waiting again), on every
+    /// backend (io_uring: the armed request is cancelled by the deregister).
+    pub fn deregister_then_close_closes_at_once(mut s: Selector) {
+        let (client, server) = tcp_pair();
+        let reg = s.registry().clone();
+        reg.register(&server, Token(1), Interest::READABLE).unwrap();
+        // Armed in the kernel, not ready.
+        assert!(select(&mut s, Duration::ZERO).is_empty());
+        reg.deregister(&server).unwrap();
+        drop(server);
+        client.set_nonblocking(false).unwrap();
+        client.set_read_timeout(Some(SOON)).unwrap();
+        let mut buf = [0u8; 1];
+        let n = (&client).read(&mut buf);
+        assert_eq!(n.ok(), Some(0), "{}: end of file at once", s.backend());
+    }
+
     pub fn registration_from_another_thread_ends_the_wait(mut s: Selector) {
         let (r, w) = pipe();
         poke(&w);
@@ -602,13 +620,19 @@ mod scenarios {
 
     pub fn priority_and_read_closed(mut s: Selector) {
         let (client, server) = tcp_pair();
-        s.registry()
-            .register(
-                &server,
-                Token(1),
-                Interest::PRIORITY | Interest::READ_CLOSED,
-            )
-            .unwrap();
+        let interest = Interest::PRIORITY | Interest::READ_CLOSED;
+        if !s.backend().supports_read_closed() {
+            // READ_CLOSED without READABLE: refused where the backend
+            // cannot tell it from data (see tests/regressions.rs).
+            let e = s.registry().register(&server, Token(1), interest);
+            assert_eq!(e.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        }
+        let interest = if s.backend().supports_read_closed() {
+            interest
+        } else {
+            Interest::PRIORITY
+        };
+        s.registry().register(&server, Token(1), interest).unwrap();
         socket2::SockRef::from(&client)
             .send_out_of_band(b"!")
             .unwrap();
@@ -798,6 +822,7 @@ macro_rules! selector {
                 closed_regular_file_without_deregister,
                 closed_while_armed,
                 reused_number_is_never_reported_under_the_old_token,
+                deregister_then_close_closes_at_once,
                 registration_from_another_thread_ends_the_wait,
                 rearm_from_another_thread_ends_the_wait,
                 priority_and_read_closed,

@@ -5,7 +5,10 @@
 //!   one wait that reports it, one reregister that re-arms it;
 //! * `churn`: N times: register a ready descriptor, one wait that reports
 //!   it, deregister it (a connection's life, without the I/O);
-//! * `level`: a descriptor that stays ready, level-triggered; N waits.
+//! * `level`: a descriptor that stays ready, level-triggered; N waits;
+//! * `idle-churn`: N times: register an idle descriptor, one wait with a
+//!   zero timeout (which arms it in the kernel), deregister it (on io_uring
+//!   a request armed in the kernel is cancelled at once: one call).
 //!
 //! Usage: `rearm BACKEND MODE N` (for example `rearm uring oneshot 10000`).
 //! N = 0 does the set-up only, so that a difference of two runs is the cost
@@ -22,7 +25,7 @@ fn main() -> io::Result<()> {
     let [backend, mode, n] = args.as_slice() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "usage: rearm BACKEND oneshot|churn|level N",
+            "usage: rearm BACKEND oneshot|churn|level|idle-churn N",
         ));
     };
     let backend: Backend = backend.parse()?;
@@ -52,6 +55,15 @@ fn main() -> io::Result<()> {
                 reg.deregister(&fd)?;
             }
         }
+        "idle-churn" => {
+            let idle = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+            for _ in 0..n {
+                reg.register(&idle, Token(2), Interest::READABLE)?;
+                sel.select(&mut events, Some(Duration::ZERO))?;
+                seen += 1 - events.len() as u64;
+                reg.deregister(&idle)?;
+            }
+        }
         "level" => {
             reg.register(&fd, Token(1), Interest::READABLE)?;
             for _ in 0..n {
@@ -62,7 +74,7 @@ fn main() -> io::Result<()> {
         other => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("mode: {other:?} (expected oneshot, churn or level)"),
+                format!("mode: {other:?} (expected oneshot, churn, level or idle-churn)"),
             ))
         }
     }

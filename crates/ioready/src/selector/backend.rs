@@ -73,6 +73,22 @@ impl Backend {
         matches!(self, Backend::Epoll | Backend::Kqueue | Backend::Uring)
     }
 
+    /// True if [`Interest::READ_CLOSED`](crate::Interest::READ_CLOSED) may be
+    /// registered without `READABLE`: the backend tells the peer's shutdown
+    /// apart from data (`EPOLLRDHUP`, `POLLRDHUP`). epoll, and poll on Linux
+    /// and Android. Not select (end of file and data both make a descriptor
+    /// readable), kqueue (its read filter fires on both) or poll elsewhere
+    /// (no `POLLRDHUP`): there, registering it alone fails with
+    /// `ErrorKind::Unsupported`. (io_uring's poll requests take and give
+    /// `POLLRDHUP` as poll does.)
+    pub const fn supports_read_closed(self) -> bool {
+        match self {
+            Backend::Epoll | Backend::Uring => true,
+            Backend::Poll => cfg!(any(target_os = "linux", target_os = "android")),
+            Backend::Select | Backend::Kqueue => false,
+        }
+    }
+
     /// The lowercase name (`"select"`, `"poll"`, `"epoll"`, `"kqueue"`,
     /// `"uring"`).
     pub const fn name(self) -> &'static str {

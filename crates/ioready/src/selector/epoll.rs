@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::epoll::{self as sys_epoll, wait_into};
 use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
-use crate::sys::{identity, Errno};
+use crate::sys::{duplicate, identity, Errno};
 
 /// The epoll backend (see [`Driver`]).
 #[derive(Debug)]
@@ -79,19 +79,28 @@ impl Driver for Epoll {
 }
 
 /// A descriptor epoll refuses with `EPERM` (a regular file, `/dev/null`):
-/// it is always ready, so it is reported without asking the kernel, as
-/// `poll(2)` would report it.
+/// always ready, as `poll(2)` would report it. It is registered in the
+/// epoll set through a stand-in that is always ready too, so the kernel
+/// reports it like any other descriptor: in its one fair rotation, with
+/// its oneshot and edge modes, and a registration from another thread ends
+/// a wait in progress.
 #[derive(Debug)]
 struct AlwaysReady {
     fd: RawFd,
-    token: Token,
-    interest: Interest,
-    trigger: Trigger,
-    armed: bool,
     /// The file behind `fd` at registration (see `sys::identity`): when the
     /// number is closed, or names another file, the registration is
-    /// forgotten, as epoll forgets the registrations of closed files.
+    /// forgotten (by the next wait), as epoll forgets the registrations of
+    /// closed files.
     id: (u64, u64),
+    /// A duplicate of the registered descriptor, held while registered so
+    /// that `id` stays this file's: file systems reuse the inode numbers of
+    /// deleted files, and a new file given the old number and inode would
+    /// otherwise be taken for the old one.
+    _file: OwnedFd,
+    /// The stand-in (`sys::epoll::always_ready`), registered with the file's
+    /// token, interest and trigger. Dropping it closes it, which takes it
+    /// out of the epoll set.
+    stand_in: OwnedFd,
 }
 
 #[derive(Debug)]
@@ -101,10 +110,6 @@ pub(crate) struct Registry {
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
     always_ready_len: AtomicUsize,
-    /// Which side fills `events` first when files are registered: it
-    /// alternates, so that neither the files nor the kernel's events starve
-    /// the other when more are ready than `events` holds.
-    files_first: AtomicBool,
 }
 
 /// The `EPOLL*` bits of a registration: the interest bits are the
@@ -128,12 +133,19 @@ impl Registry {
             epfd: sys_epoll::create()?,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
-            files_first: AtomicBool::new(true),
         })
     }
 
     fn always_ready(&self) -> MutexGuard<'_, Vec<AlwaysReady>> {
         lock_unpoisoned(&self.always_ready)
+    }
+
+    /// The always-ready registration of `fd`, if the number still names
+    /// the registered file (the kernel, likewise, keys a registration on
+    /// the file and the number).
+    fn find_always_ready(list: &[AlwaysReady], fd: RawFd) -> Option<usize> {
+        let i = list.iter().position(|a| a.fd == fd)?;
+        (identity(fd) == Some(list[i].id)).then_some(i)
     }
 
     fn register(
@@ -143,12 +155,8 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        match sys_epoll::add(
-            self.epfd.as_fd(),
-            fd,
-            token.0 as u64,
-            to_epoll(interest, trigger),
-        ) {
+        let flags = to_epoll(interest, trigger);
+        match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
                 let id = identity(fd).ok_or(e)?;
                 let mut list = self.always_ready();
@@ -159,13 +167,19 @@ impl Registry {
                     // The registered file was closed and its number reused.
                     list.swap_remove(i);
                 }
+                let file = duplicate(fd)?;
+                let stand_in = sys_epoll::always_ready()?;
+                sys_epoll::add(
+                    self.epfd.as_fd(),
+                    stand_in.as_raw_fd(),
+                    token.0 as u64,
+                    flags,
+                )?;
                 list.push(AlwaysReady {
                     fd,
-                    token,
-                    interest,
-                    trigger,
-                    armed: true,
                     id,
+                    _file: file,
+                    stand_in,
                 });
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
@@ -181,23 +195,17 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        match sys_epoll::modify(
-            self.epfd.as_fd(),
-            fd,
-            token.0 as u64,
-            to_epoll(interest, trigger),
-        ) {
+        let flags = to_epoll(interest, trigger);
+        match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
-                let mut list = self.always_ready();
-                let a = list
-                    .iter_mut()
-                    .find(|a| a.fd == fd)
-                    .ok_or_else(|| not_registered(fd))?;
-                a.token = token;
-                a.interest = interest;
-                a.trigger = trigger;
-                a.armed = true;
-                Ok(())
+                let list = self.always_ready();
+                let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
+                sys_epoll::modify(
+                    self.epfd.as_fd(),
+                    list[i].stand_in.as_raw_fd(),
+                    token.0 as u64,
+                    flags,
+                )
             }
             other => other,
         }
@@ -207,10 +215,8 @@ impl Registry {
         match sys_epoll::delete(self.epfd.as_fd(), fd) {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
-                let i = list
-                    .iter()
-                    .position(|a| a.fd == fd)
-                    .ok_or_else(|| not_registered(fd))?;
+                let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
+                // Dropped: the stand-in closes and leaves the set.
                 list.swap_remove(i);
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
@@ -219,73 +225,27 @@ impl Registry {
         }
     }
 
-    /// One wait. With always-ready files registered, they are reported first
-    /// and the kernel is only polled (timeout zero) for the rest.
+    /// One wait: one `epoll_wait`. With always-ready files registered, the
+    /// ones closed (or whose number now names another file) are forgotten
+    /// first.
     #[inline]
     fn select(&self, events: &mut Events, remaining: Option<Duration>) -> io::Result<usize> {
         if self.always_ready_len.load(Ordering::Acquire) != 0 {
-            return self.select_with_files(events, remaining);
+            self.forget_closed_files();
         }
         wait_into(self.epfd.as_fd(), &mut events.buf, remaining)
     }
 
-    /// A wait with always-ready files registered: files and kernel events
-    /// take turns at filling `events` first; the kernel is only polled
-    /// (timeout zero) unless nothing at all is ready.
+    /// Forgets the files closed without being deregistered (or whose number
+    /// now names another file): the kernel forgets closed files too, and a
+    /// closed file must not be reported as ready forever.
     #[cold]
-    fn select_with_files(
-        &self,
-        events: &mut Events,
-        remaining: Option<Duration>,
-    ) -> io::Result<usize> {
-        let epfd = self.epfd.as_fd();
-        let files_first = self.files_first.fetch_xor(true, Ordering::Relaxed);
-        if files_first {
-            self.report_always_ready(events);
-        } else {
-            wait_into(epfd, &mut events.buf, Some(Duration::ZERO))?;
-            self.report_always_ready(events);
-        }
-        if events.is_empty() {
-            // Nothing ready anywhere (the files are disarmed): block.
-            wait_into(epfd, &mut events.buf, remaining)?;
-        } else if files_first {
-            wait_into(epfd, &mut events.buf, Some(Duration::ZERO))?;
-        }
-        Ok(events.len())
-    }
-
-    #[cold]
-    fn report_always_ready(&self, events: &mut Events) {
+    fn forget_closed_files(&self) {
         let mut list = self.always_ready();
-        // Forget the files closed without being deregistered (or whose
-        // number now names another file): the kernel forgets closed files
-        // too, and a closed file must not be reported as ready forever.
         let before = list.len();
         list.retain(|a| identity(a.fd) == Some(a.id));
         if list.len() != before {
             self.always_ready_len.store(list.len(), Ordering::Release);
-        }
-        let mut full_at = None;
-        for (i, a) in list.iter_mut().enumerate() {
-            let flags = (bits::IN | bits::OUT) & a.interest.event_bits();
-            if !a.armed || flags == 0 {
-                continue;
-            }
-            if !events.push(a.token, flags) {
-                full_at = Some(i);
-                break;
-            }
-            // Edge: readiness "arrived" once, at registration. Oneshot: until
-            // reregister.
-            if a.trigger != Trigger::Level {
-                a.armed = false;
-            }
-        }
-        // The buffer is full: the files that did not fit come first next
-        // time, so that none is starved by the ones before it.
-        if let Some(i) = full_at {
-            list.rotate_left(i);
         }
     }
 }

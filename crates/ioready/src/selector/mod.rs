@@ -99,51 +99,81 @@ use dispatch::{Shared, Waiter, WakerInner};
 /// On a blocking descriptor any of these stalls the whole event loop in
 /// one call, with every other source waiting behind it.
 ///
-/// # Descriptor lifetime (I/O safety)
+/// # Descriptor lifetime (I/O safety): deregister before you close
 ///
 /// `register` borrows the descriptor only for the call and keeps its
 /// *number*, as `epoll_ctl` and `poll(2)` do. The selector never reads,
 /// writes or closes a registered descriptor, so a misuse cannot touch memory
-/// or another file's data; it can only produce events. Deregister before you
-/// close. If you do not:
+/// or another file's data; it can only produce events. **Deregister a
+/// descriptor before you close it**: mio and polling require the same. If
+/// you do not, what follows depends on the backend (and
+/// `tests/regressions.rs` pins it down for each):
 ///
-/// * epoll and kqueue forget the registration when the last descriptor for
-///   the file is closed (a regular file on epoll, which the kernel refuses
-///   and this crate reports as always ready, is forgotten as soon as its
-///   number is closed or names another file);
-/// * select and poll keep it and report it on every wait as an event with
-///   [`Event::is_invalid`](crate::Event::is_invalid) (and `is_error`) until
-///   it is deregistered; registering the reused number fails with
-///   `AlreadyExists` until then.
-/// * io_uring keeps it too, and its poll request, while armed in the
-///   kernel, holds the file: the close alone closes nothing (a socket is not
-///   shut down), and the file's events are still reported under its token.
+/// * **epoll** keys a registration on the open file *and* the number. It
+///   lives as long as the file does: while another descriptor keeps the file
+///   open (a `dup`, a child after `fork`), it goes on reporting that file's
+///   readiness under its token, and it can no longer be removed by number
+///   (`deregister_raw` gives `EBADF`, or `NotFound` once the number names
+///   another file). It goes away when the file's last descriptor is closed.
+///   A new file that reuses the number is a new registration: it can be
+///   registered, and the old token is never reported for it. A regular file
+///   or `/dev/null` (which epoll refuses, and this crate reports as always
+///   ready) is forgotten by the first wait that finds its number closed or
+///   naming another file.
+/// * **kqueue** removes a registration when its descriptor is closed; a new
+///   file that reuses the number must be registered afresh.
+/// * **select** and **poll** key a registration on the number alone and keep
+///   it until it is deregistered (`deregister_raw` works on a closed
+///   number). While the number is closed, every wait reports it with
+///   [`Event::is_invalid`](crate::Event::is_invalid) (and `is_error`), in the
+///   same fair rotation as the other events. **Once another file reuses the
+///   number**, the registration, with its old token and interest, reports
+///   *that* file's readiness as ordinary readiness: nothing tells it apart
+///   from an event of the closed file. Registering the reused number fails
+///   with `AlreadyExists` until the old registration is removed.
+/// * **io_uring** keeps it by number too, and its poll request, while armed
+///   in the kernel, holds the file: the close alone closes nothing (a socket
+///   is not shut down), and the file's events are still reported under its
+///   token.
 ///   Once that request has completed, the re-arm names the closed number and
 ///   the registration is reported as invalid on every wait, as on poll;
 ///   registering the reused number fails with `AlreadyExists` until
-///   `deregister_raw`. On this backend a deregistration lets go of the file
-///   at the next wait, when its cancellation is submitted (dropping the
-///   selector lets go of every file shortly after, as the kernel tears the
-///   ring down).
+///   `deregister_raw`, which cancels the request at once (so a close after
+///   it closes, as on epoll). Dropping the selector lets go of every file
+///   shortly after, as the kernel tears the ring down.
 ///
-/// As on select and poll, a number closed and reused *before* it is
-/// deregistered is watched, by number, for the new file under the old
+/// On io_uring as on select and poll, a number closed and reused *before*
+/// it is deregistered is watched, by number, for the new file under the old
 /// registration. Deregistered first, it never is: on io_uring each
 /// completion carries the registration's generation, and one that is not
 /// current is dropped.
 ///
 /// This is the choice of mio (`SourceFd`) rather than of polling (an
 /// `unsafe` `add`): registration is a request to the kernel about a number,
-/// and every backend here keeps the outcome of a stale number well defined.
+/// and every backend here keeps the outcome of a stale number memory-safe
+/// and defined, though not the same.
 #[derive(Clone, Debug)]
 pub struct Registry {
     shared: Shared,
 }
 
-fn check_interest(interest: Interest) -> io::Result<()> {
+fn check_interest(backend: Backend, interest: Interest) -> io::Result<()> {
     if interest.known().is_empty() {
         return Err(error::invalid_input(
             "interest: must include READABLE, WRITABLE, PRIORITY or READ_CLOSED",
+        ));
+    }
+    if interest.contains(Interest::READ_CLOSED)
+        && !interest.contains(Interest::READABLE)
+        && !backend.supports_read_closed()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "interest: the {} backend cannot report READ_CLOSED apart from data \
+                 (add READABLE and read until 0, or use epoll, or poll on Linux)",
+                backend.name()
+            ),
         ));
     }
     Ok(())
@@ -161,12 +191,17 @@ impl Registry {
     ///
     /// * `AlreadyExists` if `fd` is registered already (use `reregister`).
     /// * `InvalidInput` if `interest` has none of the known bits.
-    /// * The kernel's errors (`ENOMEM`, `ENOSPC`), unchanged.
+    /// * `Unsupported` for [`Interest::READ_CLOSED`] without `READABLE` on a
+    ///   backend that cannot tell it from data
+    ///   ([`Backend::supports_read_closed`]).
+    /// * The kernel's errors (`ENOMEM`, `ENOSPC`; `EMFILE`/`ENFILE` for a
+    ///   regular file on epoll, see below), unchanged.
     ///
     /// Regular files and `/dev/null`, which epoll refuses with `EPERM`, are
     /// accepted on every backend and reported as always ready, as `poll(2)`
-    /// does. (On epoll, one registered from another thread during a wait is
-    /// reported from the next wait on.)
+    /// does. (On epoll each takes two descriptors while registered: a
+    /// stand-in the kernel reports in its stead, and a duplicate that keeps
+    /// the file's identity its own.)
     pub fn register(&self, fd: impl AsFd, token: Token, interest: Interest) -> io::Result<()> {
         self.register_with(fd, token, interest, Trigger::Level)
     }
@@ -184,7 +219,7 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        check_interest(interest)?;
+        check_interest(self.backend(), interest)?;
         let fd = fd.as_fd().as_raw_fd();
         self.shared.register(fd, token, interest, trigger)
     }
@@ -211,7 +246,7 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        check_interest(interest)?;
+        check_interest(self.backend(), interest)?;
         let fd = fd.as_fd().as_raw_fd();
         self.shared.reregister(fd, token, interest, trigger)
     }
@@ -220,19 +255,22 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// `NotFound` if `fd` is not registered (on epoll also `EBADF` if it was
-    /// closed, which removed the registration already).
+    /// `NotFound` if `fd` is not registered (on epoll: this number for this
+    /// file; see the lifetime rules of [`Registry`]).
     pub fn deregister(&self, fd: impl AsFd) -> io::Result<()> {
         self.deregister_raw(fd.as_fd().as_raw_fd())
     }
 
-    /// [`deregister`](Self::deregister) by number: the way to drop the
-    /// registration of a descriptor that was closed without deregistering
-    /// (select and poll backends keep reporting it as invalid until then).
+    /// [`deregister`](Self::deregister) by number: on select and poll, the
+    /// way to drop the registration of a descriptor that was closed without
+    /// deregistering (they report it, as invalid or, once the number is
+    /// reused, as the new file, until then).
     ///
     /// # Errors
     ///
-    /// As `deregister`, plus `InvalidInput` for a negative `fd`.
+    /// As `deregister`, plus `InvalidInput` for a negative `fd` and, on
+    /// epoll, `EBADF` for a number that is not open (the kernel cannot be
+    /// asked about it; see the lifetime rules of [`Registry`]).
     pub fn deregister_raw(&self, fd: RawFd) -> io::Result<()> {
         error::check_fd(fd)?;
         self.shared.deregister(fd)

@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{self, Entry, Registry, Table, TableDriver, TableWaiter};
+use super::table::{Registry, Snapshot, Table, TableDriver, TableWaiter};
 use super::Backend;
 use crate::event::Events;
 use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd, PollFlags};
@@ -14,30 +14,24 @@ use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd, 
 pub(crate) type Poll = TableDriver<Waiter>;
 
 /// The waiting thread's snapshot: `fds[0]` is the table's notifier,
-/// `fds[i + 1]` belongs to `entries[i]`.
+/// `fds[i + 1]` belongs to `snap.entries[i]`.
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
     generation: Option<u64>,
     fds: Vec<PollFd<'static>>,
-    entries: Vec<Entry>,
-    /// The entry the next report starts from: where the last wait stopped
-    /// because `events` was full, so that descriptors past a full buffer
-    /// are reported by the next wait instead of being starved by the first
-    /// ones (as epoll does, which requeues level-triggered events at the
-    /// tail).
-    next: usize,
+    snap: Snapshot,
 }
 
 impl Waiter {
     fn rebuild(&mut self, registry: &Registry, table: &Table) {
         self.fds.clear();
-        self.entries.clear();
+        self.snap.clear();
         self.fds
             .push(pollfd(registry.notifier.as_raw_fd(), PollFlags::IN));
-        for e in table.entries.iter().filter(|e| e.armed) {
+        for (slot, e) in Snapshot::armed(table) {
             let flags = to_poll_flags(e.interest.event_bits());
             self.fds.push(pollfd(e.fd, flags));
-            self.entries.push(e.clone());
+            self.snap.push(slot, e);
         }
     }
 }
@@ -63,9 +57,8 @@ impl TableWaiter for Waiter {
             registry.notifier.drain();
         }
         let fds = &self.fds;
-        table::report(registry, &self.entries, &mut self.next, events, |i| {
-            to_event_bits(fds[i + 1].revents())
-        });
+        self.snap
+            .report(registry, events, |i, _| to_event_bits(fds[i + 1].revents()));
         Ok(events.len())
     }
 }

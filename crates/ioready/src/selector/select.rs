@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{self, Entry, Registry, Table, TableDriver, TableWaiter};
+use super::table::{Entry, Registry, Snapshot, Table, TableDriver, TableWaiter};
 use super::Backend;
 use crate::event::{Events, Interest};
 use crate::sys::event::bits;
@@ -22,19 +22,18 @@ pub(crate) struct Waiter {
     generation: Option<u64>,
     template: FdSets,
     work: FdSets,
-    entries: Vec<Entry>,
-    /// The entry the next report starts from: where the last wait stopped
-    /// because `events` was full, so that descriptors past a full buffer
-    /// are not starved by the first ones (see the poll backend).
-    next: usize,
+    snap: Snapshot,
+    /// After `EBADF`: `closed[i]` is true if `snap.entries[i]` names a
+    /// closed descriptor (a field, so that its allocation is reused).
+    closed: Vec<bool>,
 }
 
 impl Waiter {
     fn rebuild(&mut self, registry: &Registry, table: &Table) {
-        self.entries.clear();
+        self.snap.clear();
         self.template.clear();
         self.template.read.insert(registry.notifier.as_raw_fd());
-        for e in table.entries.iter().filter(|e| e.armed) {
+        for (slot, e) in Snapshot::armed(table) {
             // select has no "hang-up" or "error" set: those show as readable
             // (and writable), so a writer-only registration learns of them
             // when its write fails, as with select(2) itself.
@@ -49,22 +48,23 @@ impl Waiter {
             if e.interest.contains(Interest::PRIORITY) {
                 self.template.except.insert(e.fd);
             }
-            self.entries.push(e.clone());
+            self.snap.push(slot, e);
         }
     }
 
     fn report_ready(&mut self, registry: &Registry, events: &mut Events) {
         let work = &self.work;
-        let entries = &self.entries;
-        table::report(registry, entries, &mut self.next, events, |i| {
-            ready_bits(work, &entries[i])
-        });
+        self.snap
+            .report(registry, events, |_, e| ready_bits(work, e));
     }
 
     /// select(2) failed with `EBADF`: a registered descriptor was closed.
-    /// Reports each closed one as invalid (like poll's `POLLNVAL`), then
-    /// selects again at once without them, so that the other descriptors
-    /// are still reported. If no closed one can be found, returns the error.
+    /// Selects again at once without the closed ones, then reports them as
+    /// invalid (like poll's `POLLNVAL`) together with the others that are
+    /// ready, in the one fair rotation: a closed one neither starves the
+    /// live ones nor is starved by them, and a oneshot one is reported once.
+    /// If no closed one can be found, returns the error.
+    #[cold]
     fn report_closed(
         &mut self,
         registry: &Registry,
@@ -72,25 +72,37 @@ impl Waiter {
         err: io::Error,
     ) -> io::Result<usize> {
         self.work.copy_from(&self.template);
-        let mut closed = 0;
-        for e in &self.entries {
-            if !is_open(e.fd) {
-                closed += 1;
+        self.closed.clear();
+        let mut any = false;
+        for e in &self.snap.entries {
+            let closed = !is_open(e.fd);
+            if closed {
+                any = true;
                 self.work.read.remove(e.fd);
                 self.work.write.remove(e.fd);
                 self.work.except.remove(e.fd);
-                // A full buffer still counts it: the next wait reports it.
-                let _ = events.push(e.token, bits::NVAL | bits::ERR);
             }
+            self.closed.push(closed);
         }
-        if closed == 0 {
+        if !any {
             return Err(err);
         }
-        if let Ok(n) = self.work.select_once(Some(Duration::ZERO)) {
-            if n > 0 {
-                self.report_ready(registry, events);
-            }
+        if self.work.select_once(Some(Duration::ZERO)).is_err() {
+            // Another one closed meanwhile: the closed ones now, the rest
+            // from the next wait.
+            self.work.clear();
         }
+        if self.work.read.contains(registry.notifier.as_raw_fd()) {
+            registry.notifier.drain();
+        }
+        let (work, closed) = (&self.work, &self.closed);
+        self.snap.report(registry, events, |i, e| {
+            if closed[i] {
+                bits::NVAL | bits::ERR
+            } else {
+                ready_bits(work, e)
+            }
+        });
         Ok(events.len())
     }
 }

@@ -300,51 +300,96 @@ impl Registry {
     }
 }
 
-/// Reports the ready entries of one wait into `events`, for the poll and
-/// select backends alike. `ready(i)` gives the event bits of `entries[i]`
-/// (zero when not ready).
-///
-/// The scan starts at `*next` and wraps around; when `events` fills up,
-/// `*next` is left where it stopped, so the next wait reports the
-/// descriptors that did not fit instead of the first ones again (epoll gets
-/// this fairness from requeueing level-triggered events at the tail).
-/// Wakers that fired are drained and oneshot entries that fired disarmed.
-pub(super) fn report(
-    registry: &Registry,
-    entries: &[Entry],
-    next: &mut usize,
-    events: &mut Events,
-    ready: impl Fn(usize) -> u32,
-) {
-    let n = entries.len();
-    let first = if n == 0 { 0 } else { *next % n };
-    let order = || (first..n).chain(0..first);
-    let mut examined = 0;
-    let mut full = false;
-    let mut oneshot_fired = false;
-    for i in order() {
-        let flags = ready(i);
-        if flags != 0 {
-            let e = &entries[i];
-            if !events.push(e.token, flags) {
-                full = true;
-                break;
-            }
-            if let Some(w) = &e.waker {
-                w.drain();
-            }
-            oneshot_fired |= e.trigger == Trigger::Oneshot;
-        }
-        examined += 1;
+/// The waiting thread's copy of the armed registrations, in table order,
+/// and where the next report starts: shared by the poll and select
+/// backends, which keep their kernel arrays beside it.
+#[derive(Debug, Default)]
+pub(super) struct Snapshot {
+    pub(super) entries: Vec<Entry>,
+    /// `slots[i]`: the position of `entries[i]` in the table (increasing).
+    slots: Vec<usize>,
+    /// The table position the next report starts from: that of the first
+    /// entry that did not fit when `events` filled up. A table position,
+    /// not an index into `entries`: a oneshot registration disarmed by its
+    /// report is left out of the next snapshot, which would otherwise shift
+    /// the rotation past the entry that was next.
+    next: usize,
+}
+
+impl Snapshot {
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.slots.clear();
     }
-    *next = if full { (first + examined) % n } else { 0 };
-    if oneshot_fired {
-        registry.disarm(
-            order()
-                .take(examined)
-                .filter(|&i| entries[i].trigger == Trigger::Oneshot && ready(i) != 0)
-                .map(|i| (entries[i].fd, entries[i].token)),
-        );
+
+    /// The armed entries of `table`, with their table positions, in order:
+    /// what a rebuild takes (and [`push`](Self::push)es).
+    pub(super) fn armed(table: &Table) -> impl Iterator<Item = (usize, &Entry)> {
+        table.entries.iter().enumerate().filter(|(_, e)| e.armed)
+    }
+
+    pub(super) fn push(&mut self, slot: usize, e: &Entry) {
+        self.entries.push(e.clone());
+        self.slots.push(slot);
+    }
+
+    /// Reports the ready entries of one wait into `events`. `ready(i, e)`
+    /// gives the event bits of `entries[i]` (zero when not ready).
+    ///
+    /// The scan starts at the saved position and wraps around; when
+    /// `events` fills up, the position of the first entry that did not fit
+    /// is saved, so the next wait starts there instead of at the first ones
+    /// again: with `r` ready and room for `c`, each is reported within
+    /// ⌈r / c⌉ waits, invalid ones (closed descriptors) and live ones alike
+    /// (epoll gets this fairness from requeueing level-triggered events at
+    /// the tail). Wakers that fired are drained and oneshot entries that
+    /// fired disarmed.
+    pub(super) fn report(
+        &mut self,
+        registry: &Registry,
+        events: &mut Events,
+        ready: impl Fn(usize, &Entry) -> u32,
+    ) {
+        let entries = &self.entries;
+        let n = entries.len();
+        let first = match self.slots.partition_point(|&s| s < self.next) {
+            i if i < n => i,
+            _ => 0,
+        };
+        let order = || (first..n).chain(0..first);
+        let mut examined = 0;
+        let mut full = false;
+        let mut oneshot_fired = false;
+        for i in order() {
+            let e = &entries[i];
+            let flags = ready(i, e);
+            if flags != 0 {
+                if !events.push(e.token, flags) {
+                    full = true;
+                    break;
+                }
+                if let Some(w) = &e.waker {
+                    w.drain();
+                }
+                oneshot_fired |= e.trigger == Trigger::Oneshot;
+            }
+            examined += 1;
+        }
+        self.next = if full {
+            self.slots[(first + examined) % n]
+        } else {
+            0
+        };
+        if oneshot_fired {
+            registry.disarm(
+                order()
+                    .take(examined)
+                    .filter(|&i| {
+                        entries[i].trigger == Trigger::Oneshot && ready(i, &entries[i]) != 0
+                    })
+                    .map(|i| (entries[i].fd, entries[i].token)),
+            );
+        }
     }
 }
 

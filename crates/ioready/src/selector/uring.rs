@@ -50,28 +50,36 @@
 //!
 //! # Costs
 //!
-//! Register, reregister, deregister and every re-arm: no system call (one
-//! `write` to the internal eventfd only when another thread is blocked in
-//! the wait). A wait: one `io_uring_enter` that submits the queued changes
+//! Register, reregister and every re-arm: no system call (one `write` to
+//! the internal eventfd only when another thread is blocked in the wait).
+//! Deregister: none either, unless the registration's poll request is armed
+//! in the kernel; that one holds the file, so it is cancelled at once
+//! (`IORING_REGISTER_SYNC_CANCEL`, one call, Linux 6.0; on older kernels the
+//! removal rides in the next wait), and a close right after the deregister
+//! really closes the file, as on epoll, instead of leaving it open until
+//! the next wait (with input arriving meanwhile, the close would then send
+//! the peer a reset). A wait: one `io_uring_enter` that submits the queued changes
 //! and waits, with its timeout in the call's own argument (nanoseconds). No
 //! allocation per wait: the queue of changes and the slot table keep their
 //! capacity.
 
-use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, squeue, types};
+use io_uring::{cqueue, opcode, types};
 
 use super::dispatch::Driver;
-use crate::error::{already_registered, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::event::{self, bits};
 use crate::sys::notify::Notifier;
-use crate::sys::uring::{Capability, Ring};
+use crate::sys::uring::{sync_cancel, Capability, Ring};
+
+mod table;
+
+use table::{Reg, Table, NOTIFY_UD, REMOVE_UD};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -82,144 +90,14 @@ const SQ_ENTRIES: u32 = 256;
 /// `IORING_FEAT_NODROP`, but costs a copy).
 const CQ_ENTRIES: u32 = 4096;
 
-/// `user_data` of poll removals (their completions are ignored, and
-/// skipped altogether on success where the kernel can).
-const REMOVE_UD: u64 = u64::MAX;
-/// `user_data` of the multishot poll on the internal notifier.
-const NOTIFY_UD: u64 = u64::MAX - 1;
-
-/// One registration.
-#[derive(Debug)]
-struct Reg {
-    fd: RawFd,
-    token: Token,
-    interest: Interest,
-    trigger: Trigger,
-    /// A poll request is queued or in the kernel (its completion not yet
-    /// reaped). False for a oneshot registration that fired, a level one
-    /// between its report and its re-arm, a closed descriptor.
-    armed: bool,
-    /// That request is still in `Table::queue` (not yet submitted): a
-    /// change takes it out instead of queueing its removal.
-    queued: bool,
-    /// A completion with `IORING_CQE_F_MORE` came for the current request:
-    /// it was a live multishot poll, so a completion without the flag means
-    /// the kernel ended it (overflow, cancellation) and it must be re-armed;
-    /// without one, a first completion without the flag means the file
-    /// cannot be polled at all (a regular file: ready once, for edge).
-    more_seen: bool,
-    /// The wait that last reported this registration, and where in
-    /// `events`: a second completion in the same wait (a multishot poll
-    /// woken twice) is merged into that event.
-    reported_in: u64,
-    event_index: u32,
-    /// A waker's eventfd, kept open while registered.
-    waker: Option<Arc<Notifier>>,
-}
-
-/// A slot of the table: its generation survives the registration.
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u32,
-    reg: Option<Reg>,
-}
-
-#[derive(Debug, Default)]
-struct Table {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    by_fd: HashMap<RawFd, u32>,
-    /// Submission entries for the next wait.
-    queue: Vec<squeue::Entry>,
-    /// `IOSQE_CQE_SKIP_SUCCESS` for removals, where the kernel has it.
-    skip_success: bool,
-}
-
-fn user_data(index: u32, generation: u32) -> u64 {
-    (u64::from(generation) << 32) | u64::from(index)
-}
-
-impl Table {
-    /// Queues the poll request of slot `index` (the registration's mode).
-    fn arm(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        let Some(reg) = slot.reg.as_mut() else { return };
-        reg.armed = true;
-        reg.queued = true;
-        reg.more_seen = false;
-        let entry = opcode::PollAdd::new(types::Fd(reg.fd), reg.interest.event_bits())
-            .multi(reg.trigger == Trigger::Edge)
-            .build()
-            .user_data(user_data(index, slot.generation));
-        self.queue.push(entry);
-    }
-
-    /// Queues the removal of slot `index`'s request, if it has one, and
-    /// moves the slot to a new generation (so the request's completions,
-    /// and anything else in flight for it, are stale from now on).
-    fn disarm(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        let (armed, queued) = slot
-            .reg
-            .as_ref()
-            .map_or((false, false), |r| (r.armed, r.queued));
-        if queued {
-            // Never submitted: take it back (the queue holds the changes of
-            // one wait, so the search is short).
-            let ud = user_data(index, slot.generation);
-            if let Some(i) = self.queue.iter().position(|e| e.get_user_data() == ud) {
-                self.queue.swap_remove(i);
-            }
-        } else if armed {
-            let mut entry = opcode::PollRemove::new(user_data(index, slot.generation))
-                .build()
-                .user_data(REMOVE_UD);
-            if self.skip_success {
-                entry = entry.flags(squeue::Flags::SKIP_SUCCESS);
-            }
-            self.queue.push(entry);
-        }
-        slot.generation = slot.generation.wrapping_add(1);
-        if let Some(reg) = slot.reg.as_mut() {
-            reg.armed = false;
-            reg.queued = false;
-        }
-    }
-
-    fn insert(&mut self, reg: Reg) -> io::Result<()> {
-        if self.by_fd.contains_key(&reg.fd) {
-            return Err(already_registered(reg.fd));
-        }
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                // Indices stay below NOTIFY_UD's (u32::MAX - 1 and up).
-                if self.slots.len() >= (u32::MAX - 2) as usize {
-                    return Err(io::Error::from(io::ErrorKind::OutOfMemory));
-                }
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.by_fd.insert(reg.fd, index);
-        self.slots[index as usize].reg = Some(reg);
-        self.arm(index);
-        Ok(())
-    }
-
-    fn index(&self, fd: RawFd) -> io::Result<u32> {
-        self.by_fd
-            .get(&fd)
-            .copied()
-            .ok_or_else(|| not_registered(fd))
-    }
-}
-
 /// The shared side: the slot table and the queue of changes, behind one
 /// lock, and the internal notifier that wakes a wait in progress.
 #[derive(Debug)]
 pub(crate) struct Registry {
     table: Mutex<Table>,
+    /// A descriptor of the ring, for cancelling from any thread; taken away
+    /// (closed) when the selector goes, so the ring dies with it.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
     /// True while the waiting thread is (about to be) inside the enter.
     waiting: AtomicBool,
     notifier: Notifier,
@@ -289,17 +167,35 @@ impl Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        let waker = {
+        let (waker, in_kernel) = {
             let mut table = self.lock();
             let index = table.index(fd)?;
-            table.disarm(index);
+            let in_kernel = table.disarm_then(index, false);
             table.by_fd.remove(&fd);
             table.free.push(index);
-            table.slots[index as usize].reg.take().and_then(|r| r.waker)
+            let waker = table.slots[index as usize].reg.take().and_then(|r| r.waker);
+            (waker, in_kernel)
         };
+        // A request in the kernel holds the file: cancel it now (one
+        // system call), not at the next wait, so that a close right after
+        // this really closes (as on epoll), instead of later, perhaps with
+        // unread input (a reset for the peer). Without the table lock: the
+        // cancellation may need the waiting thread to run.
+        if let Some(ud) = in_kernel {
+            let cancelled = match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
+                None => true, // the selector is gone: its ring cancelled all
+            };
+            if !cancelled {
+                // A kernel without synchronous cancellation (before 6.0):
+                // the removal rides in the next wait.
+                let mut table = self.lock();
+                let entry = table.remove_entry(ud);
+                table.queue.push(entry);
+            }
+        }
         // A waker's eventfd is closed (by its last `Arc`) only now, after
-        // its removal is queued; the kernel's request holds its own
-        // reference until the removal is submitted.
+        // its request is cancelled.
         drop(waker);
         self.changed()
     }
@@ -311,6 +207,8 @@ impl Registry {
 pub(crate) struct Waiter {
     /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
     ring: Box<Ring>,
+    /// The registry's descriptor of the ring, taken away on drop.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
     wait_no: u64,
 }
 
@@ -388,13 +286,19 @@ fn new() -> io::Result<(Registry, Waiter)> {
         skip_success: ring.params().is_feature_skip_cqe_on_success(),
         ..Table::default()
     };
+    let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
+        ring.as_fd(),
+        0,
+    )?)));
     let registry = Registry {
         table: Mutex::new(table),
+        ring_fd: ring_fd.clone(),
         waiting: AtomicBool::new(false),
         notifier: Notifier::new()?,
     };
     let mut waiter = Waiter {
         ring: Box::new(ring),
+        ring_fd,
         wait_no: 0,
     };
     waiter.arm_notifier(&registry)?;
@@ -601,6 +505,17 @@ impl Waiter {
             self.arm_notifier(registry)?;
         }
         Ok(consumed)
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // The ring dies with the selector, not with the last registry
+        // clone: its requests are cancelled and their files let go of.
+        self.ring_fd
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }
 

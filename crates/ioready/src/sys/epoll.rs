@@ -20,6 +20,14 @@ pub(crate) const ET: u32 = EventFlags::ET.bits();
 /// `EPOLLONESHOT`: disarmed after one event, until modified.
 pub(crate) const ONESHOT: u32 = EventFlags::ONESHOT.bits();
 
+/// A descriptor that is always readable and writable, for an epoll set to
+/// report in the stead of a file it refuses (`EPERM`): an eventfd whose
+/// counter is one and is never read.
+pub(crate) fn always_ready() -> io::Result<OwnedFd> {
+    use rustix::event::{eventfd, EventfdFlags};
+    Ok(eventfd(1, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?)
+}
+
 /// A new epoll instance (`epoll_create1(EPOLL_CLOEXEC)`).
 pub(crate) fn create() -> io::Result<OwnedFd> {
     Ok(epoll::create(epoll::CreateFlags::CLOEXEC)?)

@@ -44,8 +44,9 @@
 //!   elsewhere): each is a descriptor every backend can wait on, with
 //!   `set`/`cancel`/`acknowledge` and `open`/`try_wait`/`kill`; where
 //!   neither exists, making one says `Unsupported`.
-//! * [`borrow_number`], [`is_open`], [`identity`]: descriptor *numbers*
-//!   handed to calls that only look them up; [`Errno`], the kernel's error
+//! * [`borrow_number`], [`is_open`], [`identity`], [`duplicate`]:
+//!   descriptor *numbers* handed to calls that only look them up (or take
+//!   a new reference to the file named); [`Errno`], the kernel's error
 //!   numbers.
 //!
 //! Every function here takes timeouts as `Option<Duration>` (`None` blocks)
@@ -56,7 +57,8 @@
 //! A new kernel mechanism is one more module here with the same shape (as
 //! `uring` is): the syscalls and structs, nothing about tokens or tables.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 /// The kernel's error numbers, for the backends that branch on one.
 pub(crate) use rustix::io::Errno;
@@ -100,7 +102,8 @@ pub(crate) use unsupported_sources::{Process, Timer};
 /// Registrations keep numbers, not borrows (as `epoll_ctl` and `poll(2)`
 /// do; see [`Registry`](crate::Registry)), so the calls that pass them back
 /// to the kernel need a `BorrowedFd` that no lifetime can vouch for. Every
-/// call this is used for (`epoll_ctl`, `poll`, `fstat`, `fcntl(F_GETFD)`)
+/// call this is used for (`epoll_ctl`, `poll`, `fstat`, `fcntl(F_GETFD)`,
+/// and `fcntl(F_DUPFD_CLOEXEC)` while the caller lends the descriptor)
 /// only looks the number up in the descriptor table: a number that is not
 /// open gives `EBADF` (or `POLLNVAL`), and one that names another file since
 /// is only asked about. Nothing is read, written or closed through the
@@ -116,6 +119,14 @@ pub(crate) fn borrow_number(fd: RawFd) -> BorrowedFd<'static> {
 /// `EBADF`).
 pub(crate) fn is_open(fd: RawFd) -> bool {
     rustix::io::fcntl_getfd(borrow_number(fd)) != Err(rustix::io::Errno::BADF)
+}
+
+/// A descriptor of our own for the file a caller's descriptor names
+/// (`fcntl(F_DUPFD_CLOEXEC)`), for a registration that must keep the file
+/// open while it lasts. Only during a call that borrows `fd`.
+#[cfg_attr(not(ioready_epoll), allow(dead_code))]
+pub(crate) fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+    Ok(rustix::io::fcntl_dupfd_cloexec(borrow_number(fd), 0)?)
 }
 
 /// The device and inode of the file a descriptor number names, or `None`

@@ -93,6 +93,16 @@ impl Words {
         self.len
     }
 
+    /// Words it can hold without allocating.
+    #[inline]
+    fn capacity(&self) -> usize {
+        if self.spilled() {
+            self.heap.capacity()
+        } else {
+            INLINE_WORDS
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -166,6 +176,13 @@ impl FdSet {
             self.words.resize(fd / BITS + 1);
         }
         self.words.as_mut_slice()[fd / BITS] |= 1 << (fd % BITS);
+    }
+
+    /// True if the set has room for `fd` without allocating (`fd` must be
+    /// non-negative).
+    #[inline]
+    pub(crate) fn has_room_for(&self, fd: RawFd) -> bool {
+        (fd as usize) / BITS < self.words.capacity()
     }
 
     /// Clears `fd`.

@@ -21,9 +21,11 @@
 //!   kernel has it.
 
 mod buf_ring;
+mod cancel;
 mod enter;
 pub(crate) mod refusal;
 mod ring;
 
 pub use buf_ring::BufRing;
+pub(crate) use cancel::sync_cancel;
 pub use ring::{Capability, Features, Ring, RingBuilder};

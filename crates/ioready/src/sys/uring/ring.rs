@@ -129,6 +129,7 @@ pub struct RingBuilder {
     single_issuer: bool,
     defer_taskrun: bool,
     register_ring_fd: bool,
+    setup_here: bool,
     required: Vec<Capability>,
 }
 
@@ -140,6 +141,7 @@ impl Default for RingBuilder {
             single_issuer: true,
             defer_taskrun: true,
             register_ring_fd: true,
+            setup_here: false,
             required: Vec::new(),
         }
     }
@@ -190,6 +192,23 @@ impl RingBuilder {
     /// for a ring that may be dropped elsewhere.
     pub fn register_ring_fd(&mut self, on: bool) -> &mut Self {
         self.register_ring_fd = on;
+        self
+    }
+
+    /// Make the `io_uring_setup` call on the calling thread (default false:
+    /// on a short-lived helper thread).
+    ///
+    /// The kernel records every thread that set up or submitted to a ring,
+    /// and when the ring is closed it sends each of them still alive a task
+    /// work notification (`TWA_SIGNAL`) to unlink it. That notification ends
+    /// a timed blocking call in progress on the thread (a `recv` with
+    /// `SO_RCVTIMEO`, say) with `EINTR`. The thread that builds a ring is
+    /// often not the one that runs it (a server built on the main thread,
+    /// run on another), so by default the setup is made on a helper thread
+    /// that exits at once, and only the threads that submit are recorded.
+    /// The helper costs a thread start (tens of microseconds) per ring.
+    pub fn setup_on_this_thread(&mut self, on: bool) -> &mut Self {
+        self.setup_here = on;
         self
     }
 
@@ -263,8 +282,23 @@ impl RingBuilder {
         })
     }
 
-    /// `io_uring_setup`, trying the setup flags best first.
+    /// `io_uring_setup`, on this thread or a helper (see
+    /// [`setup_on_this_thread`](Self::setup_on_this_thread)).
     fn setup(&self) -> io::Result<(IoUring, Setup)> {
+        if self.setup_here {
+            return self.setup_now();
+        }
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("ioready-uring-setup".into())
+                .spawn_scoped(scope, || self.setup_now())?
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("io_uring setup thread panicked")))
+        })
+    }
+
+    /// `io_uring_setup`, trying the setup flags best first.
+    fn setup_now(&self) -> io::Result<(IoUring, Setup)> {
         let si = self.single_issuer;
         let dt = si && self.defer_taskrun;
         let tries = [
