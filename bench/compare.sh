@@ -88,7 +88,7 @@ fi
 SERVERS=()
 declare -A CMD
 if [ "$HAVE_CLI" = 1 ]; then
-    for b in epoll poll select; do
+    for b in epoll poll select uring; do
         SERVERS+=("ioready-$b")
         CMD[ioready-$b]="target/release/ioready echo-server --quiet --backend $b --addr 127.0.0.1:0"
     done

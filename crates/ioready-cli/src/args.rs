@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use ioready::Backend;
+use ioready_server::Engine;
 
 /// The environment variable that sets the default of every `--backend` that
 /// picks the server's mechanism (the library's `Selector::new` reads it too).
@@ -167,7 +168,9 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 pub struct BackendOpt {
     /// Kernel mechanism to wait with (auto: epoll on Linux, kqueue on the
-    /// BSDs and macOS).
+    /// BSDs and macOS). uring: the io_uring completion engine (Linux); where
+    /// io_uring is refused (seccomp, kernel.io_uring_disabled, an old
+    /// kernel) the server says so in one line and serves on epoll.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = BACKEND_ENV, ignore_case = true)]
     pub backend: BackendArg,
 }
@@ -219,13 +222,25 @@ pub enum BackendArg {
     Epoll,
     /// kqueue (the BSDs, macOS).
     Kqueue,
+    /// The io_uring completion engine (Linux), falling back to epoll where
+    /// io_uring is refused.
+    Uring,
 }
 
 impl BackendArg {
-    /// The backend, if this platform has it.
+    /// The server engine it names.
+    pub fn engine(self) -> Engine {
+        match self {
+            BackendArg::Uring => Engine::Uring,
+            _ => Engine::Selector,
+        }
+    }
+
+    /// The backend (for `uring`, the one it falls back to), if this platform
+    /// has it.
     pub fn backend(self) -> Result<Backend, String> {
         let b = match self {
-            BackendArg::Auto => return Ok(Backend::best()),
+            BackendArg::Auto | BackendArg::Uring => return Ok(Backend::best()),
             BackendArg::Select => Backend::Select,
             BackendArg::Poll => Backend::Poll,
             BackendArg::Epoll => Backend::Epoll,

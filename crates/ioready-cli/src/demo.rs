@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ioready::Backend;
-use ioready_server::{Config, Echo, Server, ServerEvent};
+use ioready_server::{Config, Echo, Engine, Server, ServerEvent};
 
 use crate::{clients, out, transcript};
 
@@ -17,10 +17,11 @@ const TICK: Duration = Duration::from_millis(300);
 /// The slow client's pause (the seed's is 1 s).
 const PAUSE: Duration = Duration::from_millis(400);
 
-pub fn run(backend: Backend) -> Result<i32, String> {
+pub fn run((engine, backend): (Engine, Backend)) -> Result<i32, String> {
     let started = Instant::now();
     let config = Config {
         backend,
+        engine,
         tick: Some(TICK),
         trace: true,
         ..Config::default()
@@ -40,7 +41,10 @@ pub fn run(backend: Backend) -> Result<i32, String> {
             }
         });
     let addr = server.local_addr();
-    let backend = server.backend();
+    let serving_on = match server.engine() {
+        Engine::Selector => format!("{} backend", server.backend()),
+        e => format!("{e} engine"),
+    };
     let stop = server.shutdown_handle();
     let mut server = server;
     let thread = std::thread::Builder::new()
@@ -51,9 +55,8 @@ pub fn run(backend: Backend) -> Result<i32, String> {
     // Let the server print its first line before the clients print theirs.
     let _ = started_rx.recv_timeout(Duration::from_secs(5));
     out::stdout_line(&format!(
-        "demo: echo server on {addr} ({} backend); first the multi-socket client, \
-         then the slow client",
-        backend
+        "demo: echo server on {addr} ({serving_on}); first the multi-socket client, \
+         then the slow client"
     ));
     let multi = clients::multiclient(addr, 2, &mut |l| out::stdout_line(&format!("[client] {l}")));
     let slow = clients::slow_client(addr, PAUSE, &mut |l| {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use args::{BackendOpt, Command, EchoServerArgs};
 use ioready::Backend;
-use ioready_server::{Config, Echo, Server, ServerEvent, TimeService};
+use ioready_server::{Config, Echo, Engine, Server, ServerEvent, TimeService};
 
 /// Resolves `addr` (`HOST:PORT`) to its first address.
 fn resolve(addr: &str) -> Result<SocketAddr, String> {
@@ -24,12 +24,14 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{addr:?} resolves to no address"))
 }
 
-/// The backend of `--backend`, or a usage error (status 2) if this platform
-/// lacks it.
-fn backend(opt: &BackendOpt, subcommand: &str) -> Backend {
-    opt.backend
+/// The engine and backend of `--backend`, or a usage error (status 2) if
+/// this platform lacks the backend.
+fn backend(opt: &BackendOpt, subcommand: &str) -> (Engine, Backend) {
+    let b = opt
+        .backend
         .backend()
-        .unwrap_or_else(|msg| args::usage_error(subcommand, &msg))
+        .unwrap_or_else(|msg| args::usage_error(subcommand, &msg));
+    (opt.backend.engine(), b)
 }
 
 /// Raises the descriptor limit (servers and the many-socket client need
@@ -95,10 +97,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn echo_server(args: EchoServerArgs, backend: Backend) -> Result<i32, String> {
+fn echo_server(args: EchoServerArgs, (engine, backend): (Engine, Backend)) -> Result<i32, String> {
     raise_fd_limit();
     let config = Config {
         backend,
+        engine,
         max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
         output_cap: usize::try_from(args.output_cap).unwrap_or(usize::MAX),
         tick: args.timeout,
@@ -121,13 +124,33 @@ fn echo_server(args: EchoServerArgs, backend: Backend) -> Result<i32, String> {
         "stopped: {} connections served ({} refused), {} bytes in, {} bytes out",
         summary.accepted, summary.rejected, summary.bytes_in, summary.bytes_out
     ));
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    if let Some(u) = server.uring_stats() {
+        out::stdout_line(&format!(
+            "io_uring: {} waits (one io_uring_enter each), {} completions, {} completion \
+             queue overflows, {} receives found no buffer, {} multishot re-arms \
+             (single issuer {}, defer taskrun {})",
+            u.enters,
+            u.completions,
+            u.cq_overflows,
+            u.buffers_ran_out,
+            u.rearmed,
+            u.single_issuer,
+            u.defer_taskrun
+        ));
+    }
     Ok(0)
 }
 
-fn time_server(addr: &str, timeout: Duration, backend: Backend) -> Result<i32, String> {
+fn time_server(
+    addr: &str,
+    timeout: Duration,
+    (engine, backend): (Engine, Backend),
+) -> Result<i32, String> {
     raise_fd_limit();
     let config = Config {
         backend,
+        engine,
         tick: Some(timeout),
         trace: true,
         handle_signals: true,

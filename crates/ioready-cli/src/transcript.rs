@@ -95,6 +95,14 @@ fn write_echo_line(f: &mut String, event: &ServerEvent<'_>) -> fmt::Result {
             d.as_millis()
         ),
         ServerEvent::AcceptFailed(e) => write!(f, "warning: accepting a connection failed: {e}"),
+        ServerEvent::EngineFallback {
+            wanted,
+            reason,
+            backend,
+        } => write!(
+            f,
+            "warning: --backend {wanted}: {reason}; serving on {backend} instead"
+        ),
         ServerEvent::ShuttingDown { conns, pending } => write!(
             f,
             "shutting down: no longer accepting; flushing {pending} bytes to {conns} connections"

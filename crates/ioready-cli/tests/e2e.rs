@@ -338,7 +338,11 @@ fn past_max_conns_new_connections_are_closed_at_once() {
 #[test]
 fn out_of_descriptors_the_server_keeps_serving_and_does_not_spin() {
     use rustix::process::{getrlimit, prlimit, Pid, Resource, Rlimit};
-    for backend in backends() {
+    // io_uring's accept reads RLIMIT_NOFILE when it is armed, so a limit
+    // lowered under a running server applies to it only from its next
+    // re-arm: tests/uring.rs runs this scenario on that engine with the
+    // limit set before the server starts.
+    for backend in backends().into_iter().filter(|b| *b != "uring") {
         let server = echo_server(backend, &["--quiet"]);
         let pid = Pid::from_raw(server.pid()).unwrap();
         let open_fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))

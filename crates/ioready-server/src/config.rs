@@ -17,8 +17,14 @@ use ioready::Backend;
 /// `Duration::MAX` waits for every byte to be sent, however long).
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The kernel mechanism to wait with (default: [`Backend::best`]).
+    /// The kernel mechanism to wait with (default: [`Backend::best`]); with
+    /// [`Engine::Uring`], the one to fall back to where io_uring is refused.
     pub backend: Backend,
+    /// The event loop (default: [`Engine::Selector`], readiness on
+    /// `backend`).
+    pub engine: Engine,
+    /// Sizes of the io_uring engine (used only with [`Engine::Uring`]).
+    pub uring: UringConfig,
     /// Open connections at most (default 10,000); past it a new connection
     /// is accepted and closed at once.
     pub max_conns: usize,
@@ -72,6 +78,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             backend: Backend::best(),
+            engine: Engine::Selector,
+            uring: UringConfig::default(),
             max_conns: 10_000,
             output_cap: 1 << 20,
             read_buffer: 64 * 1024,
@@ -102,7 +110,7 @@ impl Config {
     /// Checks the values that have no meaning: zero `max_conns` or
     /// `output_cap`, a `read_buffer` of zero or above
     /// [`MAX_READ_BUFFER`](Self::MAX_READ_BUFFER), a zero `idle_timeout`
-    /// (`None` means no timeout).
+    /// (`None` means no timeout), io_uring sizes the kernel refuses.
     ///
     /// # Errors
     ///
@@ -121,6 +129,86 @@ impl Config {
         if self.idle_timeout == Some(Duration::ZERO) {
             return bad("config: idle_timeout must be positive (None: no timeout)");
         }
+        let u = &self.uring;
+        if !u.buffers.is_power_of_two() || u.buffers > 32_768 {
+            return bad("config: uring.buffers must be a power of two from 1 to 32768");
+        }
+        if u.buffer_size == 0 {
+            return bad("config: uring.buffer_size must be positive");
+        }
+        if u.sq_entries == 0 || u.sq_entries > 32_768 {
+            return bad("config: uring.sq_entries must be 1 to 32768");
+        }
+        if u.cq_entries < u.sq_entries || u.cq_entries > 1 << 20 {
+            return bad("config: uring.cq_entries must be uring.sq_entries to 1048576");
+        }
         Ok(())
+    }
+}
+
+/// Which event loop a [`Server`](crate::Server) runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Engine {
+    /// Readiness: the library's [`Selector`](ioready::Selector) on
+    /// [`Config::backend`] (select, poll, epoll, kqueue): wait, then one
+    /// `recv` and one `send` system call per message.
+    #[default]
+    Selector,
+    /// Completion: io_uring (Linux 6.0+, this crate's cargo feature
+    /// `uring`): multishot accept and receive into a provided buffer ring,
+    /// sends submitted in batches, one `io_uring_enter` per loop iteration.
+    /// Same [`Service`](crate::Service) API and guarantees. Where io_uring is
+    /// refused (seccomp, `kernel.io_uring_disabled`, an old kernel, a build
+    /// without the feature) the server runs [`Engine::Selector`] on
+    /// [`Config::backend`] instead and reports
+    /// [`ServerEvent::EngineFallback`](crate::ServerEvent::EngineFallback)
+    /// once.
+    Uring,
+}
+
+impl Engine {
+    /// Its name, as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Selector => "selector",
+            Engine::Uring => "uring",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Sizes of the io_uring engine ([`Engine::Uring`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UringConfig {
+    /// Receive buffers in the ring all connections share (a power of two,
+    /// at most 32,768; default 256). When all are in use, receives wait
+    /// (no data is lost); more buffers means more memory in steady use.
+    pub buffers: u16,
+    /// Bytes per receive buffer: the most one completion delivers (default
+    /// 512).
+    pub buffer_size: u32,
+    /// Submission queue entries (default 512): the requests one batch may
+    /// submit in one system call; a bigger batch takes one more.
+    pub sq_entries: u32,
+    /// Completion queue entries (default 2048, at least `sq_entries`).
+    /// When it overflows, the kernel keeps the completions and the engine
+    /// catches up (nothing is lost), at some cost.
+    pub cq_entries: u32,
+}
+
+impl Default for UringConfig {
+    fn default() -> Self {
+        UringConfig {
+            buffers: 256,
+            buffer_size: 512,
+            sq_entries: 512,
+            cq_entries: 2048,
+        }
     }
 }

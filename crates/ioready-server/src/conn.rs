@@ -16,18 +16,29 @@ use rustix::io::Errno;
 
 use crate::report::{Reporter, ServerEvent};
 use crate::slot::{ConnState, CLOSE_AFTER_FLUSH};
+#[cfg(all(feature = "uring", target_os = "linux"))]
+use crate::uring::{Io, UConn};
 
 /// One connection, as seen by a [`Service`](crate::Service).
 pub struct Conn<'a> {
-    state: &'a mut ConnState,
+    state: State<'a>,
     report: &'a mut Reporter,
+}
+
+/// The connection's state in the engine that serves it.
+enum State<'a> {
+    /// The readiness loop's.
+    Ready(&'a mut ConnState),
+    /// The io_uring engine's, with the ring to submit to.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Uring(&'a mut UConn, &'a mut Io),
 }
 
 impl std::fmt::Debug for Conn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("peer", &self.state.peer)
-            .field("pending", &self.state.pending())
+            .field("peer", &self.peer())
+            .field("pending", &self.pending())
             .finish()
     }
 }
@@ -35,31 +46,57 @@ impl std::fmt::Debug for Conn<'_> {
 impl<'a> Conn<'a> {
     #[inline]
     pub(crate) fn new(state: &'a mut ConnState, report: &'a mut Reporter) -> Conn<'a> {
-        Conn { state, report }
+        Conn {
+            state: State::Ready(state),
+            report,
+        }
+    }
+
+    /// A connection of the io_uring engine.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    #[inline]
+    pub(crate) fn uring(c: &'a mut UConn, io: &'a mut Io, report: &'a mut Reporter) -> Conn<'a> {
+        Conn {
+            state: State::Uring(c, io),
+            report,
+        }
     }
 }
 
 impl Conn<'_> {
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
-        self.state.peer
+        match &self.state {
+            State::Ready(c) => c.peer,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            State::Uring(c, _) => c.peer,
+        }
     }
 
     /// Bytes queued and not yet sent.
     pub fn pending(&self) -> usize {
-        self.state.pending()
+        match &self.state {
+            State::Ready(c) => c.pending(),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            State::Uring(c, _) => c.pending(),
+        }
     }
 
-    /// Sends `data`: at once if nothing is queued (one `write`), queueing
-    /// whatever the kernel does not take; after queued bytes otherwise. Bytes
-    /// go out exactly once and in order. A write error closes the connection
-    /// after the current callback (reported as
+    /// Sends `data`: at once if nothing is queued (one `write`, or on the
+    /// io_uring engine one send submitted with the next wait), queueing
+    /// whatever the kernel does not take; after queued bytes otherwise.
+    /// Bytes go out exactly once and in order. A write error closes the
+    /// connection after the current callback (reported as
     /// [`CloseReason::Error`](crate::CloseReason::Error)); later sends are
     /// then ignored.
     #[inline]
     pub fn send(&mut self, data: &[u8]) {
+        let c = match &mut self.state {
+            State::Ready(c) => &mut **c,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            State::Uring(c, io) => return c.send(io, data),
+        };
         // The common case, inline: nothing queued, no tracing, one write.
-        let c = &mut *self.state;
         if !self.report.trace && c.pending() == 0 && c.error.is_none() && !data.is_empty() {
             match c.send(data) {
                 Ok(n) => {
@@ -82,7 +119,11 @@ impl Conn<'_> {
     /// so that closing does not reset the connection and destroy what the
     /// peer has yet to read.
     pub fn close(&mut self) {
-        self.state.flags |= CLOSE_AFTER_FLUSH;
+        match &mut self.state {
+            State::Ready(c) => c.flags |= CLOSE_AFTER_FLUSH,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            State::Uring(c, _) => c.flags |= CLOSE_AFTER_FLUSH,
+        }
     }
 }
 

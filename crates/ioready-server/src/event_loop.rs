@@ -49,7 +49,7 @@ fn conn_index(t: Token) -> usize {
 /// How often idle connections are looked for: every half of the idle
 /// timeout, but not more than once a millisecond (a timeout of nanoseconds
 /// must not turn the loop into a busy one).
-fn sweep_period(idle: Duration) -> Duration {
+pub(crate) fn sweep_period(idle: Duration) -> Duration {
     (idle / 2).max(Duration::from_millis(1))
 }
 

@@ -29,6 +29,17 @@
 //!   be flushed within [`Config::shutdown_grace`], close everything, and
 //!   return from [`Server::run`]. A second signal stops at once.
 //!
+//! Two engines serve the same [`Service`] API with the same guarantees
+//! ([`Config::engine`]): [`Engine::Selector`], readiness on the library's
+//! `Selector` (select, poll, epoll, kqueue), and [`Engine::Uring`] (Linux,
+//! cargo feature `uring`), a completion loop on io_uring: multishot accept
+//! and receive into one provided buffer ring shared by all connections,
+//! sends submitted in batches, one `io_uring_enter` per loop iteration (an
+//! isolated echo costs one system call instead of three). Where io_uring is
+//! refused (a seccomp filter such as Docker's default profile,
+//! `kernel.io_uring_disabled`, an old kernel) the server falls back to the
+//! readiness engine and says why once ([`ServerEvent::EngineFallback`]).
+//!
 //! What happens is reported to an [`Observer`] as [`ServerEvent`]s (the
 //! `ioready` command prints them as the seeds' transcript lines). With
 //! [`Config::trace`] off only warnings and the start are reported, and the
@@ -74,10 +85,14 @@ mod service;
 
 mod event_loop;
 mod server;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+mod uring;
 
-pub use config::Config;
+pub use config::{Config, Engine, UringConfig};
 pub use conn::Conn;
 pub use limits::raise_fd_limit;
 pub use report::{CloseReason, Observer, ServerEvent, Silent, Summary};
 pub use server::{Server, ShutdownHandle};
 pub use service::{rfc868, Echo, Service, TimeService};
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub use uring::UringStats;

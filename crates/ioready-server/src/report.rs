@@ -63,6 +63,19 @@ pub enum ServerEvent<'a> {
     AcceptPaused(&'a io::Error, Duration),
     /// Warning: accept or registering a new connection failed otherwise.
     AcceptFailed(&'a io::Error),
+    /// Warning: the [`Engine`](crate::Engine) asked for cannot run here (the
+    /// error says why: a seccomp filter, `kernel.io_uring_disabled`, a
+    /// kernel too old, a build without it); the server runs
+    /// [`Engine::Selector`](crate::Engine::Selector) on `backend` instead.
+    /// Reported once, before [`ServerEvent::Starting`].
+    EngineFallback {
+        /// The engine asked for.
+        wanted: crate::Engine,
+        /// Why it is not available.
+        reason: &'a io::Error,
+        /// The backend served on instead.
+        backend: ioready::Backend,
+    },
     /// Shutdown began: stop accepting, flush `pending` bytes over `conns`
     /// connections (reported in all modes).
     ShuttingDown {
@@ -82,6 +95,7 @@ impl ServerEvent<'_> {
             ServerEvent::Rejected { .. }
                 | ServerEvent::AcceptPaused(..)
                 | ServerEvent::AcceptFailed(_)
+                | ServerEvent::EngineFallback { .. }
         )
     }
 }

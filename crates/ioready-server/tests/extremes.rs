@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use ioready::Backend;
-use ioready_server::{Config, Echo, Server};
+use ioready_server::{Config, Echo, Engine, Server};
 
 const NS: Duration = Duration::from_nanos(1);
 
@@ -17,6 +17,18 @@ fn connect(addr: std::net::SocketAddr) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
     s
+}
+
+/// Every backend on the readiness engine, and the io_uring engine where
+/// this build has it.
+fn setups() -> Vec<(Backend, Engine)> {
+    let mut v: Vec<_> = Backend::available()
+        .map(|b| (b, Engine::Selector))
+        .collect();
+    if cfg!(all(feature = "uring", target_os = "linux")) {
+        v.push((Backend::best(), Engine::Uring));
+    }
+    v
 }
 
 /// What a client should see from a server with some config.
@@ -31,11 +43,14 @@ enum Expect {
 /// Serves one client with `config` on every backend, then shuts down
 /// through the handle; `run` must return `Ok` within 30 s.
 fn serves(name: &str, config: Config, expect: Expect) {
-    for backend in Backend::available() {
+    for (backend, engine) in setups() {
         let config = Config {
             backend,
+            engine,
             ..config.clone()
         };
+        // What the messages name.
+        let backend = format!("{backend} ({engine} engine)");
         let mut server = Server::bind("127.0.0.1:0", config, Echo)
             .unwrap_or_else(|e| panic!("{name} on {backend}: refused: {e}"));
         let addr = server.local_addr();
@@ -226,13 +241,16 @@ fn a_shutdown_grace_of_duration_max_waits_for_every_byte() {
     // The deadline that used to overflow: shutdown with bytes queued for a
     // client that is not reading yet. The server must wait (no deadline),
     // then finish once the client reads everything.
-    for backend in Backend::available() {
+    for (backend, engine) in setups() {
         let config = Config {
             backend,
+            engine,
             shutdown_grace: Duration::MAX,
             output_cap: 64 * 1024,
             ..Config::default()
         };
+        // What the messages name.
+        let backend = format!("{backend} ({engine} engine)");
         let mut server = Server::bind("127.0.0.1:0", config, Echo).unwrap();
         let addr = server.local_addr();
         let stop = server.shutdown_handle();

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ioready::Backend;
+use ioready_server::Engine;
 use ioready_server::{
     rfc868, CloseReason, Config, Conn, Echo, Server, ServerEvent, Service, ShutdownHandle, Summary,
     TimeService,
@@ -106,9 +107,24 @@ fn start<S: Service + Send + 'static>(config: Config, service: S) -> Running {
     }
 }
 
-fn config(backend: Backend) -> Config {
+/// What a scenario runs on: the readiness engine on one backend, or the
+/// io_uring engine.
+#[derive(Debug, Clone, Copy)]
+struct Setup(Backend, Engine);
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Engine::Selector => write!(f, "{}", self.0),
+            e => write!(f, "{e} engine"),
+        }
+    }
+}
+
+fn config(setup: Setup) -> Config {
     Config {
-        backend,
+        backend: setup.0,
+        engine: setup.1,
         trace: true,
         ..Config::default()
     }
@@ -121,8 +137,14 @@ fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
-fn backends() -> impl Iterator<Item = Backend> {
+/// Every backend of the platform on the readiness engine, and the io_uring
+/// engine where this build has it.
+fn backends() -> impl Iterator<Item = Setup> {
+    let uring = cfg!(all(feature = "uring", target_os = "linux"))
+        .then_some(Setup(Backend::best(), Engine::Uring));
     Backend::available()
+        .map(|b| Setup(b, Engine::Selector))
+        .chain(uring)
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub fn backends() -> Vec<&'static str> {
     let mut b = vec!["select", "poll"];
     if cfg!(target_os = "linux") {
         b.push("epoll");
+        // The io_uring engine (where the kernel refuses io_uring it falls
+        // back to epoll, which these tests then check instead).
+        b.push("uring");
     }
     b
 }
@@ -55,18 +58,27 @@ pub const ENV_VARS: [&str; 3] = ["IOREADY_BACKEND", "IOREADY_ADDR", "IOREADY_TIM
 /// Spawns `ioready ARGS` with stdin closed, the environment `env` (over the
 /// test's own, without [`ENV_VARS`]) and its output read line by line.
 fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, Receiver<String>, Receiver<String>) {
+    start_with(args, env, |_| {})
+}
+
+/// [`start`], with `setup` applied to the command last (a seccomp filter,
+/// a descriptor limit set before `exec`, ...).
+fn start_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    setup: impl FnOnce(&mut Command),
+) -> (Child, Receiver<String>, Receiver<String>) {
     let mut cmd = Command::new(BIN);
     for var in ENV_VARS {
         cmd.env_remove(var);
     }
-    let mut child = cmd
-        .envs(env.iter().copied())
+    cmd.envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ioready");
+        .stderr(Stdio::piped());
+    setup(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn ioready");
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     (child, stdout, stderr)
@@ -80,7 +92,16 @@ impl Proc {
 
     /// [`Proc::spawn`] with environment variables.
     pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let (mut child, stdout, stderr) = start(args, env);
+        Proc::spawn_with(args, env, |_| {})
+    }
+
+    /// [`Proc::spawn_env`], with `setup` applied to the command last.
+    pub fn spawn_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        setup: impl FnOnce(&mut Command),
+    ) -> Proc {
+        let (mut child, stdout, stderr) = start_with(args, env, setup);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -1,0 +1,514 @@
+//! The completion event loop: one `io_uring_enter` per iteration that
+//! submits what the last batch of completions produced (sends, re-arms,
+//! cancels) and waits for the next batch; then every completion is handled.
+//!
+//! The wait asks for "sends submitted + 1" completions. Sends are
+//! `MSG_DONTWAIT`, so each completes inside the enter that submits it; the
+//! one more is the next real event (data, a connection, a signal). So an
+//! isolated round trip costs one system call: submit the echo, sleep until
+//! the next message. A short safety timeout bounds that wait in case a send
+//! did not complete inline.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ioready::uring::{cqueue, BufRing};
+use ioready::Events;
+use rustix::io::Errno;
+
+use super::conn::{
+    Cur, Io, UConn, CLOSED, POLL_ARMED, RECV_ARMED, RECV_CANCELLING, SEND_IN_FLIGHT, STARVED,
+};
+use super::deadlines::Deadlines;
+use super::ops::{self, Ud};
+use super::{UringServer, UringStats};
+use crate::conn::Conn;
+use crate::event_loop::sweep_period;
+use crate::report::ServerEvent;
+use crate::slot::{CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
+use crate::timers::after;
+use crate::Service;
+
+/// The longest a wait for "sends + 1" completions lasts (see the module
+/// docs): only reached if a send did not complete inside its enter.
+const SAFETY_WAIT: Duration = Duration::from_millis(10);
+/// Completions taken from the queue at a time.
+const BATCH: usize = 256;
+/// How long the end of `run` waits for the cancelled requests' last
+/// completions before it gives up on them.
+const TEARDOWN: Duration = Duration::from_secs(2);
+
+mod lifecycle;
+
+/// Gives a receive buffer back to the ring.
+#[inline]
+fn recycle(bufs: &mut BufRing, bid: Option<u16>) {
+    if let Some(bid) = bid {
+        // Only fails for a buffer the program does not hold: a bug that
+        // must not take the server down.
+        let _ = bufs.recycle(bid);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Draining { deadline: Instant },
+    Stopped,
+}
+
+/// The engine while it runs: the ring, the buffers and the connections,
+/// over the [`UringServer`]'s persistent parts.
+pub(crate) struct Engine<'s, S> {
+    srv: &'s mut UringServer<S>,
+    io: Io,
+    bufs: BufRing,
+    conns: Vec<Option<UConn>>,
+    /// Per slot: its use count (the generation of its current connection).
+    gens: Vec<u32>,
+    free: Vec<u32>,
+    live: usize,
+    /// Connections whose receive ended with `ENOBUFS`, oldest first (slot,
+    /// generation): re-armed a few at a time as buffers come back.
+    starved: VecDeque<(u32, u32)>,
+    state: State,
+    timers: Deadlines,
+    accept_armed: bool,
+    control_armed: bool,
+    exhaustion_logged: bool,
+    rejected_unlogged: u64,
+    last_reject_log: Option<Instant>,
+    lingering: usize,
+    /// The control selector's events.
+    control_events: Events,
+    stats: UringStats,
+}
+
+impl<'s, S: Service> Engine<'s, S> {
+    pub(crate) fn new(srv: &'s mut UringServer<S>) -> io::Result<Engine<'s, S>> {
+        let (ring, bufs) = super::setup(&srv.config)?;
+        let stats = UringStats {
+            single_issuer: ring.features().single_issuer,
+            defer_taskrun: ring.features().defer_taskrun,
+            ..UringStats::default()
+        };
+        Ok(Engine {
+            io: Io {
+                ring,
+                bgid: bufs.bgid(),
+                expect: 0,
+                inflight: 0,
+                cur: None,
+            },
+            bufs,
+            srv,
+            conns: Vec::new(),
+            gens: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            starved: VecDeque::new(),
+            state: State::Running,
+            timers: Deadlines::default(),
+            accept_armed: false,
+            control_armed: false,
+            exhaustion_logged: false,
+            rejected_unlogged: 0,
+            last_reject_log: None,
+            lingering: 0,
+            control_events: Events::with_capacity(4),
+            stats,
+        })
+    }
+
+    /// Serves until shut down; then closes everything and waits for the
+    /// kernel to let go of every request.
+    pub(crate) fn run(mut self) -> io::Result<UringStats> {
+        self.srv
+            .report
+            .event(&ServerEvent::Starting(self.srv.local_addr));
+        if let Some(idle) = self.srv.config.idle_timeout {
+            self.timers.next_sweep = Some(after(Instant::now(), sweep_period(idle)));
+        }
+        self.arm_accept();
+        self.arm_control();
+        let result = self.serve();
+        self.close_all();
+        self.teardown();
+        let stats = self.stats;
+        if self.io.inflight > 0 {
+            // The kernel never answered some requests, which name these
+            // buffers and descriptors: leak them rather than free memory it
+            // may still write.
+            std::mem::forget(self.bufs);
+            std::mem::forget(self.conns);
+        }
+        result.map(|()| stats)
+    }
+
+    fn serve(&mut self) -> io::Result<()> {
+        loop {
+            let flag = &self.srv.shutdown_requested;
+            if flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::SeqCst) {
+                self.begin_shutdown();
+            }
+            let (mut timeout, mut is_tick) = if self.has_timers() {
+                // Timers first: ending a lingering close may be what
+                // finishes a drain.
+                self.run_timers();
+                if self.state != State::Running && self.state_done() {
+                    return Ok(());
+                }
+                let deadline = match self.state {
+                    State::Draining { deadline } => Some(deadline),
+                    _ => None,
+                };
+                self.timers.next_timeout(self.srv.config.tick, deadline)
+            } else {
+                (None, false)
+            };
+            let want = 1 + self.io.expect;
+            if want > 1 && timeout.map_or(true, |t| t > SAFETY_WAIT) {
+                timeout = Some(SAFETY_WAIT);
+                is_tick = false;
+            }
+            self.srv.report.trace(&ServerEvent::Waiting);
+            self.stats.enters += 1;
+            match self.io.ring.submit_and_wait(want, timeout) {
+                Ok(_) => self.io.expect = 0,
+                // Nothing submitted: the same again next time.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Completions wait in the kernel's overflow list: reap, and
+                // the next enter moves them into the queue.
+                Err(e) if e.raw_os_error() == Some(Errno::BUSY.raw_os_error()) => {}
+                Err(e) => return Err(e),
+            }
+            if self.io.ring.submission().cq_overflow() {
+                self.stats.cq_overflows += 1;
+            }
+            let events = self.reap();
+            if events == 0 && is_tick {
+                self.srv.report.trace(&ServerEvent::TimedOut);
+                self.srv.service.on_tick();
+            }
+            self.rearm_starved();
+        }
+    }
+
+    /// Handles every completion in the queue; returns how many were events
+    /// (anything but the completion of a send or a cancel).
+    fn reap(&mut self) -> usize {
+        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; BATCH];
+        let mut events = 0;
+        loop {
+            let n = {
+                let mut cq = self.io.ring.completion();
+                let got = cq.fill(&mut buf);
+                got.len()
+            };
+            for e in &buf[..n] {
+                // SAFETY: `fill` initialised the first `n` entries.
+                let cqe = unsafe { e.assume_init_ref() };
+                let (ud, res, flags) = (cqe.user_data(), cqe.result(), cqe.flags());
+                self.stats.completions += 1;
+                events += self.dispatch(Ud::unpack(ud), res, flags);
+            }
+            // A short batch emptied the queue. Completions posted since (by
+            // a submission the handlers forced) count towards the next
+            // wait, which then returns at once.
+            if n < BATCH {
+                return events;
+            }
+        }
+    }
+
+    #[inline]
+    fn dispatch(&mut self, u: Ud, res: i32, flags: u32) -> usize {
+        let more = cqueue::more(flags);
+        match u.kind {
+            ops::RECV => {
+                if !more {
+                    self.io.inflight -= 1;
+                }
+                self.on_recv(u, res, flags, more);
+                1
+            }
+            ops::SEND => {
+                self.io.inflight -= 1;
+                self.on_send(u, res);
+                0
+            }
+            ops::POLL_OUT => {
+                self.io.inflight -= 1;
+                self.on_poll_out(u);
+                1
+            }
+            ops::ACCEPT => {
+                if !more {
+                    self.io.inflight -= 1;
+                }
+                self.on_accept(res, more);
+                1
+            }
+            ops::CONTROL => {
+                self.io.inflight -= 1;
+                self.on_control(res);
+                1
+            }
+            // A cancel's own outcome: the target's last completion says
+            // what happened.
+            _ => 0,
+        }
+    }
+
+    /// The connection a completion belongs to, if it is still that one.
+    fn conn_of(&mut self, u: Ud) -> Option<usize> {
+        let i = u.slot as usize;
+        match self.conns.get(i) {
+            Some(Some(c)) if c.gen == u.gen => Some(i),
+            _ => {
+                self.stats.stale += 1;
+                None
+            }
+        }
+    }
+
+    fn on_recv(&mut self, u: Ud, res: i32, flags: u32, more: bool) {
+        // Whatever happens next, a buffer this completion carries is the
+        // program's now and must go back to the ring.
+        let bid = self.bufs.claim(flags).unwrap_or(None);
+        let Some(i) = self.conn_of(u) else {
+            recycle(&mut self.bufs, bid);
+            return;
+        };
+        let Some(c) = self.conns[i].as_mut() else {
+            return;
+        };
+        if !more {
+            c.ops &= !(RECV_ARMED | RECV_CANCELLING);
+            if res > 0 || res == -Errno::NOBUFS.raw_os_error() {
+                self.stats.rearmed += 1;
+            }
+        }
+        if c.has(CLOSED) {
+            recycle(&mut self.bufs, bid);
+            return self.release_if_done(i);
+        }
+        // Closing: what still arrives is discarded (as a lingering close
+        // does), never handed to the service.
+        let discard = c.has(CLOSE_AFTER_FLUSH) || c.linger_until.is_some();
+        if res > 0 {
+            let Some(bid) = bid else {
+                c.error = Some(io::Error::other("receive completion without a buffer"));
+                return self.sync(i);
+            };
+            if discard {
+                recycle(&mut self.bufs, Some(bid));
+                return self.sync(i);
+            }
+            let n = res as usize;
+            if let Some(t) = &mut c.last_active {
+                *t = Instant::now();
+            }
+            let data = self.bufs.buf(bid, n).unwrap_or(&[]);
+            self.srv.report.received(c.peer, data);
+            self.io.cur = Some(Cur {
+                bid,
+                addr: data.as_ptr() as usize,
+                len: data.len(),
+                held: false,
+            });
+            self.srv.service.on_data(
+                &mut Conn::uring(c, &mut self.io, &mut self.srv.report),
+                data,
+            );
+            let held = self.io.cur.take().is_some_and(|cur| cur.held);
+            if !held {
+                recycle(&mut self.bufs, Some(bid));
+            }
+        } else {
+            recycle(&mut self.bufs, bid);
+            match -res {
+                // The peer closed while we linger: the close is ours
+                // (`Done`), as on the readiness engine.
+                0 if c.linger_until.is_some() => return self.close(i, None),
+                0 => {
+                    c.flags |= READ_CLOSED;
+                    if !discard {
+                        self.srv.service.on_read_closed(&mut Conn::uring(
+                            c,
+                            &mut self.io,
+                            &mut self.srv.report,
+                        ));
+                    }
+                }
+                e if e == Errno::NOBUFS.raw_os_error() => {
+                    // The ring ran dry: the data waits in the socket. Re-arm
+                    // once this batch has given its buffers back.
+                    self.stats.buffers_ran_out += 1;
+                    c.ops |= STARVED;
+                    self.starved.push_back((i as u32, c.gen));
+                }
+                e if e == Errno::CANCELED.raw_os_error() => {}
+                e => c.error = Some(io::Error::from_raw_os_error(e)),
+            }
+        }
+        self.sync(i);
+    }
+
+    fn on_send(&mut self, u: Ud, res: i32) {
+        let Some(i) = self.conn_of(u) else {
+            return;
+        };
+        let Some(c) = self.conns[i].as_mut() else {
+            return;
+        };
+        c.ops &= !SEND_IN_FLIGHT;
+        let sent = if res >= 0 {
+            Some(res as usize)
+        } else if res == -Errno::AGAIN.raw_os_error() {
+            Some(0)
+        } else {
+            c.error
+                .get_or_insert_with(|| io::Error::from_raw_os_error(-res));
+            None
+        };
+        if let Some(z) = c.zc.take() {
+            if let Some(n) = sent {
+                let whole = self
+                    .bufs
+                    .buf(z.bid, (z.off + z.len) as usize)
+                    .unwrap_or(&[]);
+                let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
+                let n = n.min(bytes.len());
+                c.report_sent(&mut self.srv.report, &bytes[..n]);
+                if n < bytes.len() && !c.has(CLOSED) {
+                    // Short: the rest is copied out so the shared buffer
+                    // goes back now, whatever the client does.
+                    c.keep_unsent(&bytes[n..]);
+                }
+            }
+            recycle(&mut self.bufs, Some(z.bid));
+        } else if let Some(n) = sent {
+            let n = n.min(c.unsent().len());
+            let (peer, report) = (c.peer, &mut self.srv.report);
+            report.sent(peer, &c.unsent()[..n]);
+            if let Some(t) = &mut c.last_active {
+                *t = Instant::now();
+            }
+            c.consume(n);
+        }
+        if c.has(CLOSED) {
+            return self.release_if_done(i);
+        }
+        if sent.is_some() && c.error.is_none() {
+            if !c.unsent().is_empty() {
+                c.poll_out(&mut self.io);
+            } else if !c.send_queued(&mut self.io) {
+                self.srv.report.trace(&ServerEvent::QueueEmpty(c.peer));
+            }
+        }
+        self.sync(i);
+    }
+
+    fn on_poll_out(&mut self, u: Ud) {
+        let Some(i) = self.conn_of(u) else {
+            return;
+        };
+        let Some(c) = self.conns[i].as_mut() else {
+            return;
+        };
+        c.ops &= !POLL_ARMED;
+        if c.has(CLOSED) {
+            return self.release_if_done(i);
+        }
+        // Writable (or failed: the send says how).
+        if !c.unsent().is_empty() && c.error.is_none() {
+            c.send_out(&mut self.io);
+        }
+        self.sync(i);
+    }
+
+    /// After anything happened to connection `i`: closes it if it is done,
+    /// lingers if it is flushed and closing, pauses or resumes reading for
+    /// backpressure, and arms or cancels its receive accordingly. Inline, the
+    /// look that finds nothing to do (the steady state of an echo).
+    #[inline]
+    fn sync(&mut self, i: usize) {
+        if let Some(c) = &self.conns[i] {
+            if c.flags == 0
+                && c.error.is_none()
+                && c.ops & (RECV_ARMED | STARVED) != 0
+                && c.ops & RECV_CANCELLING == 0
+                && c.pending() < self.srv.config.output_cap
+            {
+                return;
+            }
+        }
+        self.sync_slow(i);
+    }
+
+    #[inline(never)]
+    fn sync_slow(&mut self, i: usize) {
+        let Some(c) = self.conns[i].as_mut() else {
+            return;
+        };
+        if c.has(CLOSED) {
+            return;
+        }
+        let pending = c.pending();
+        if c.error.is_some() || (pending == 0 && c.has(READ_CLOSED)) {
+            return self.close(i, None);
+        }
+        if pending == 0 && c.has(CLOSE_AFTER_FLUSH) && c.linger_until.is_none() {
+            return self.linger(i);
+        }
+        let cap = self.srv.config.output_cap;
+        if c.has(PAUSED) {
+            if pending <= cap / 2 {
+                c.flags &= !PAUSED;
+            }
+        } else if pending >= cap {
+            c.flags |= PAUSED;
+        }
+        let reading =
+            c.flags & (PAUSED | READ_CLOSED | CLOSE_AFTER_FLUSH) == 0 || c.linger_until.is_some();
+        if reading {
+            if c.ops & (RECV_ARMED | STARVED) == 0 {
+                c.arm_recv(&mut self.io);
+            }
+        } else if c.ops & RECV_ARMED != 0 && c.ops & RECV_CANCELLING == 0 {
+            c.ops |= RECV_CANCELLING;
+            c.cancel(&mut self.io, ops::RECV);
+        }
+        if c.error.is_some() {
+            self.close(i, None);
+        }
+    }
+
+    /// Re-arms receives that ran out of buffers, oldest first, as many as
+    /// half the buffers now free: re-arming them all at once would only
+    /// make most fail again (with 10,000 connections and 512 buffers, each
+    /// loop would post and re-arm thousands of `ENOBUFS`). The others keep
+    /// their data in the socket until their turn.
+    fn rearm_starved(&mut self) {
+        let free = usize::from(self.bufs.entries()).saturating_sub(self.bufs.handed_out());
+        let mut budget = (free / 2).max(usize::from(free > 0));
+        while budget > 0 {
+            let Some((slot, gen)) = self.starved.pop_front() else {
+                return;
+            };
+            let i = slot as usize;
+            match self.conns[i].as_mut() {
+                Some(c) if c.gen == gen && c.ops & STARVED != 0 => {
+                    c.ops &= !STARVED;
+                    budget -= 1;
+                }
+                _ => continue,
+            }
+            self.sync(i);
+        }
+    }
+}
