@@ -3,6 +3,8 @@
 //! serves, and then shuts down, without a panic. (`accept_backoff` needs an
 //! exhausted descriptor table: `tests/accept_backoff.rs`.)
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -256,24 +258,7 @@ fn a_shutdown_grace_of_duration_max_waits_for_every_byte() {
         let stop = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
         let c = connect(addr);
-        c.set_nonblocking(true).unwrap();
-        let chunk = vec![5u8; 64 * 1024];
-        let mut sent = 0usize;
-        let mut stalled_since = Instant::now();
-        while stalled_since.elapsed() < Duration::from_millis(300) {
-            match (&c).write(&chunk) {
-                Ok(n) => {
-                    sent += n;
-                    stalled_since = Instant::now();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Err(e) => panic!("{e}"),
-            }
-            assert!(sent < 256 << 20, "{backend}: the server never pushed back");
-        }
-        c.set_nonblocking(false).unwrap();
+        common::send_until_pushback(&c, 5, &backend.to_string());
         stop.shutdown().unwrap();
         std::thread::sleep(Duration::from_millis(200));
         assert!(

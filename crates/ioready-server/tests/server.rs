@@ -1,6 +1,8 @@
 //! The serving logic in-process, on every backend of the platform, over TCP
 //! on 127.0.0.1 port 0.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -286,24 +288,7 @@ fn shutdown_flushes_what_was_read() {
         );
         let c = connect(server.addr);
         // Send without reading until the server stops reading.
-        c.set_nonblocking(true).unwrap();
-        let chunk = vec![7u8; 64 * 1024];
-        let mut sent = 0usize;
-        let mut stalled_since = Instant::now();
-        while stalled_since.elapsed() < Duration::from_millis(300) {
-            match (&c).write(&chunk) {
-                Ok(n) => {
-                    sent += n;
-                    stalled_since = Instant::now();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Err(e) => panic!("{e}"),
-            }
-            assert!(sent < 256 << 20, "{backend}: the server never pushed back");
-        }
-        c.set_nonblocking(false).unwrap();
+        let sent = common::send_until_pushback(&c, 7, &backend.to_string());
         let stop = server.stop.clone();
         let reader = std::thread::spawn(move || {
             let mut got = 0u64;
