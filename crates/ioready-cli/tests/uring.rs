@@ -11,7 +11,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{run, Proc};
 use rustix::process::Signal;
@@ -140,30 +140,8 @@ fn out_of_descriptors_it_warns_once_backs_off_and_keeps_serving() {
         .is_some(),
         "no warning on EMFILE"
     );
-    let before = server.cpu_ticks();
-    let t0 = Instant::now();
-    for round in 0..10 {
-        for c in served.iter_mut().take(4) {
-            let msg = format!("round {round}");
-            c.write_all(msg.as_bytes()).unwrap();
-            let mut got = vec![0u8; msg.len()];
-            c.read_exact(&mut got).unwrap();
-            assert_eq!(got, msg.as_bytes());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let ticks = server.cpu_ticks() - before;
-    let secs = t0.elapsed().as_secs_f64();
-    assert!(
-        (ticks as f64) < 30.0 * secs,
-        "{ticks} CPU ticks in {secs:.1} s while out of descriptors"
-    );
-    let warnings: Vec<String> = server
-        .stderr
-        .try_iter()
-        .filter(|l| l.contains("accept failed"))
-        .collect();
-    assert!(warnings.is_empty(), "repeated warnings {warnings:?}");
+    let n = served.len().min(4);
+    server.served_keep_working_without_spinning(&mut served[..n], "uring");
     // Free descriptors: the waiting clients are served.
     served.clear();
     let c = &mut waiting[0];

@@ -151,6 +151,46 @@ impl Proc {
         status_kb(self.pid(), "VmHWM:") * 1024
     }
 
+    /// While the server is out of descriptors: echoes ten rounds, 200 ms
+    /// apart, on each of `served`, then checks that the server did not spin
+    /// (a server retrying accept in a loop burns a whole core, 100 ticks a
+    /// second; one that backs off uses next to nothing) and logged no
+    /// further "accept failed" warning.
+    pub fn served_keep_working_without_spinning(
+        &self,
+        served: &mut [std::net::TcpStream],
+        what: &str,
+    ) {
+        use std::io::{Read, Write};
+        let before = self.cpu_ticks();
+        let t0 = Instant::now();
+        for round in 0..10 {
+            for c in served.iter_mut() {
+                let msg = format!("round {round}");
+                c.write_all(msg.as_bytes()).unwrap();
+                let mut got = vec![0u8; msg.len()];
+                c.read_exact(&mut got).unwrap();
+                assert_eq!(got, msg.as_bytes());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let ticks = self.cpu_ticks() - before;
+        let secs = t0.elapsed().as_secs_f64();
+        assert!(
+            (ticks as f64) < 30.0 * secs,
+            "{what}: {ticks} CPU ticks in {secs:.1} s while out of descriptors"
+        );
+        let warnings: Vec<String> = self
+            .stderr
+            .try_iter()
+            .filter(|l| l.contains("accept failed"))
+            .collect();
+        assert!(
+            warnings.is_empty(),
+            "{what}: repeated warnings {warnings:?}"
+        );
+    }
+
     /// User + system CPU time in clock ticks, from /proc/PID/stat.
     pub fn cpu_ticks(&self) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
