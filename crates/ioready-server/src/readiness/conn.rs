@@ -1,101 +1,45 @@
-//! [`Conn`], the handle a [`Service`](crate::Service) answers through, and
-//! the output path behind it: send at once when nothing is queued, queue
-//! the rest, flush the queue when the socket is writable.
-//!
-//! `Conn` is two private pointers: the connection's state and the
-//! [`Reporter`]. Nothing of the event loop shows in its public methods
-//! (`peer`, `pending`, `send`, `close`), so an engine with another output
-//! path (io_uring: sends submitted as SQEs, completions later) can stand
-//! behind the same methods by giving `Conn` a second kind of state, while
-//! the readiness path below stays as it is.
+//! The readiness engine's side of [`Conn`](crate::Conn): its output path.
+//! Send at once when nothing is queued, queue what the kernel did not take,
+//! flush the queue when the socket is writable.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use rustix::io::Errno;
 
+use super::slot::ConnState;
+use crate::conn::CLOSE_AFTER_FLUSH;
+use crate::engine::EngineConn;
 use crate::report::{Reporter, ServerEvent};
-use crate::slot::{ConnState, CLOSE_AFTER_FLUSH};
-#[cfg(all(feature = "uring", target_os = "linux"))]
-use crate::uring::{Io, UConn};
 
-/// One connection, as seen by a [`Service`](crate::Service).
-pub struct Conn<'a> {
-    state: State<'a>,
+/// A connection of the readiness engine, as a [`Conn`](crate::Conn) holds
+/// it: the connection's state and the reporter.
+pub(crate) struct ReadyConn<'a> {
+    c: &'a mut ConnState,
     report: &'a mut Reporter,
 }
 
-/// The connection's state in the engine that serves it.
-enum State<'a> {
-    /// The readiness loop's.
-    Ready(&'a mut ConnState),
-    /// The io_uring engine's, with the ring to submit to.
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    Uring(&'a mut UConn, &'a mut Io),
-}
-
-impl std::fmt::Debug for Conn<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn")
-            .field("peer", &self.peer())
-            .field("pending", &self.pending())
-            .finish()
+impl<'a> ReadyConn<'a> {
+    #[inline]
+    pub(crate) fn new(c: &'a mut ConnState, report: &'a mut Reporter) -> ReadyConn<'a> {
+        ReadyConn { c, report }
     }
 }
 
-impl<'a> Conn<'a> {
+impl EngineConn for ReadyConn<'_> {
     #[inline]
-    pub(crate) fn new(state: &'a mut ConnState, report: &'a mut Reporter) -> Conn<'a> {
-        Conn {
-            state: State::Ready(state),
-            report,
-        }
+    fn peer(&self) -> SocketAddr {
+        self.c.peer
     }
 
-    /// A connection of the io_uring engine.
-    #[cfg(all(feature = "uring", target_os = "linux"))]
     #[inline]
-    pub(crate) fn uring(c: &'a mut UConn, io: &'a mut Io, report: &'a mut Reporter) -> Conn<'a> {
-        Conn {
-            state: State::Uring(c, io),
-            report,
-        }
-    }
-}
-
-impl Conn<'_> {
-    /// The peer's address.
-    pub fn peer(&self) -> SocketAddr {
-        match &self.state {
-            State::Ready(c) => c.peer,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            State::Uring(c, _) => c.peer,
-        }
+    fn pending(&self) -> usize {
+        self.c.pending()
     }
 
-    /// Bytes queued and not yet sent.
-    pub fn pending(&self) -> usize {
-        match &self.state {
-            State::Ready(c) => c.pending(),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            State::Uring(c, _) => c.pending(),
-        }
-    }
-
-    /// Sends `data`: at once if nothing is queued (one `write`, or on the
-    /// io_uring engine one send submitted with the next wait), queueing
-    /// whatever the kernel does not take; after queued bytes otherwise.
-    /// Bytes go out exactly once and in order. A write error closes the
-    /// connection after the current callback (reported as
-    /// [`CloseReason::Error`](crate::CloseReason::Error)); later sends are
-    /// then ignored.
     #[inline]
-    pub fn send(&mut self, data: &[u8]) {
-        let c = match &mut self.state {
-            State::Ready(c) => &mut **c,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            State::Uring(c, io) => return c.send(io, data),
-        };
+    fn send(&mut self, data: &[u8]) {
+        let c = &mut *self.c;
         // The common case, inline: nothing queued, no tracing, one write.
         if !self.report.trace && c.pending() == 0 && c.error.is_none() && !data.is_empty() {
             match c.send(data) {
@@ -113,22 +57,14 @@ impl Conn<'_> {
         send_slow(c, self.report, data);
     }
 
-    /// Closes the connection once everything queued is sent; reading stops
-    /// now. Input that still arrives is discarded until the peer closes
-    /// (at most [`Config::shutdown_grace`](crate::Config::shutdown_grace)),
-    /// so that closing does not reset the connection and destroy what the
-    /// peer has yet to read.
-    pub fn close(&mut self) {
-        match &mut self.state {
-            State::Ready(c) => c.flags |= CLOSE_AFTER_FLUSH,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            State::Uring(c, _) => c.flags |= CLOSE_AFTER_FLUSH,
-        }
+    #[inline]
+    fn close(&mut self) {
+        self.c.flags |= CLOSE_AFTER_FLUSH;
     }
 }
 
-/// [`Conn::send`] with tracing, queued bytes or an error. Out of line, so
-/// that the inlined fast path stays small.
+/// [`Conn::send`](crate::Conn::send) with tracing, queued bytes or an
+/// error. Out of line, so that the inlined fast path stays small.
 #[inline(never)]
 fn send_slow(c: &mut ConnState, report: &mut Reporter, data: &[u8]) {
     if data.is_empty() || c.error.is_some() {
