@@ -227,6 +227,12 @@ impl UConn {
                 .map_or(0, |b| b.out.len() - b.out_pos + b.queued.len())
     }
 
+    /// Whether bytes other than a zero-copy send are queued or unsent.
+    #[inline]
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.backlog.is_some()
+    }
+
     /// Nothing in flight, nothing waiting for room.
     #[inline]
     fn output_idle(&self) -> bool {
