@@ -207,10 +207,14 @@ impl<S: Service> EngineServer<S> for UringServer<S> {
 }
 
 /// The ring and buffer ring the engine runs on, as `config` sizes them;
-/// the kernel must have everything the engine uses.
+/// the kernel must have everything the engine uses. Set up on the calling
+/// thread: the engine's own (which the kernel records anyway, as the one
+/// that submits) or the probe's short-lived one, so no helper thread is
+/// started for it (see `RingBuilder::setup_on_this_thread`).
 pub(crate) fn setup(config: &Config) -> io::Result<(Ring, BufRing)> {
     let u = &config.uring;
     let ring = Ring::builder()
+        .setup_on_this_thread(true)
         .entries(u.sq_entries)
         .cq_entries(u.cq_entries)
         .require(Capability::AcceptMultishot)
