@@ -298,12 +298,15 @@ impl UConn {
         }
         let addr = data.as_ptr() as usize;
         let zc = io.cur.as_mut().and_then(|cur| {
-            let fits = addr >= cur.addr && addr + data.len() <= cur.addr + cur.len;
+            // `data` lies inside the buffer (one compare each way, no
+            // overflow: `data.len() <= cur.len` is checked first).
+            let off = addr.wrapping_sub(cur.addr);
+            let fits = data.len() <= cur.len && off <= cur.len - data.len();
             (!cur.held && fits).then(|| {
                 cur.held = true;
                 Zc {
                     bid: cur.bid,
-                    off: (addr - cur.addr) as u32,
+                    off: off as u32,
                     len: data.len() as u32,
                 }
             })

@@ -72,6 +72,7 @@ pub(crate) fn accept_multi(listener: RawFd) -> squeue::Entry {
 }
 
 /// Multishot receive into buffers of group `bgid`.
+#[inline]
 pub(crate) fn recv_multi(fd: RawFd, bgid: u16, ud: Ud) -> squeue::Entry {
     opcode::RecvMulti::new(types::Fd(fd), bgid)
         .build()
@@ -81,6 +82,7 @@ pub(crate) fn recv_multi(fd: RawFd, bgid: u16, ud: Ud) -> squeue::Entry {
 /// One send of `len` bytes at `ptr`, `MSG_DONTWAIT` (never parked in the
 /// kernel waiting for room: a short or refused send comes back at once and
 /// the engine polls for writability itself) and `MSG_NOSIGNAL`.
+#[inline]
 pub(crate) fn send(fd: RawFd, ptr: *const u8, len: u32, ud: Ud) -> squeue::Entry {
     opcode::Send::new(types::Fd(fd), ptr, len)
         .flags(libc_flags::MSG_DONTWAIT | libc_flags::MSG_NOSIGNAL)
