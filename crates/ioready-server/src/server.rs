@@ -87,24 +87,21 @@ impl<S: Service> Server<S> {
     ) -> io::Result<Server<S>> {
         config.validate()?;
         listener.set_nonblocking(true)?;
-        let (config, listener, service, fallback) = if config.engine == Engine::Uring {
-            match uring_engine(config, listener, service) {
-                Ok(inner) => {
+        let mut fallback = None;
+        if config.engine == Engine::Uring {
+            match uring_probe(&config) {
+                #[cfg(all(feature = "uring", target_os = "linux"))]
+                Ok(()) => {
                     return Ok(Server {
-                        inner: inner?,
+                        inner: UringServer::new(config, listener, service)?.into(),
                         fallback: None,
                     })
                 }
-                Err(r) => (
-                    r.config,
-                    r.listener,
-                    r.service,
-                    Some((Engine::Uring, r.reason)),
-                ),
+                #[cfg(not(all(feature = "uring", target_os = "linux")))]
+                Ok(()) => {}
+                Err(reason) => fallback = Some((Engine::Uring, reason)),
             }
-        } else {
-            (config, listener, service, None)
-        };
+        }
         Ok(Server {
             inner: ReadyServer::new(config, listener, service)?.into(),
             fallback,
@@ -184,54 +181,21 @@ impl<S: Service> Server<S> {
     }
 }
 
-/// Why the io_uring engine cannot run here, with what the readiness engine
-/// then serves with (boxed where returned: it is made once per server, and
-/// only where io_uring is refused).
-struct Refused<S> {
-    reason: io::Error,
-    config: Config,
-    listener: TcpListener,
-    service: S,
-}
-
-/// The io_uring engine on `listener`, if it can run here (probed: see
-/// `uring::probe`); its own errors inside. Else why not.
+/// Whether the io_uring engine can run here, or why not.
 #[cfg(all(feature = "uring", target_os = "linux"))]
-fn uring_engine<S: Service>(
-    config: Config,
-    listener: TcpListener,
-    service: S,
-) -> Result<io::Result<ServerInner<S>>, Box<Refused<S>>> {
-    match uring::probe(&config) {
-        Ok(()) => Ok(UringServer::new(config, listener, service).map(ServerInner::from)),
-        Err(reason) => Err(Box::new(Refused {
-            reason,
-            config,
-            listener,
-            service,
-        })),
-    }
+fn uring_probe(config: &Config) -> io::Result<()> {
+    uring::probe(config)
 }
 
 /// See the Linux version: this build has no io_uring engine.
 #[cfg(not(all(feature = "uring", target_os = "linux")))]
-fn uring_engine<S: Service>(
-    config: Config,
-    listener: TcpListener,
-    service: S,
-) -> Result<io::Result<ServerInner<S>>, Box<Refused<S>>> {
-    let reason = io::Error::new(
+fn uring_probe(_: &Config) -> io::Result<()> {
+    Err(io::Error::new(
         io::ErrorKind::Unsupported,
         if cfg!(target_os = "linux") {
             "io_uring unavailable: this build has no io_uring engine (cargo feature `uring` of ioready-server)"
         } else {
             "io_uring unavailable: io_uring exists only on Linux"
         },
-    );
-    Err(Box::new(Refused {
-        reason,
-        config,
-        listener,
-        service,
-    }))
+    ))
 }
