@@ -208,6 +208,12 @@ impl UConn {
         self.flags & flag != 0
     }
 
+    /// Whether bytes other than a zero-copy send are queued or unsent.
+    #[inline]
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.backlog.is_some()
+    }
+
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
     }
@@ -225,12 +231,6 @@ impl UConn {
                 .backlog
                 .as_ref()
                 .map_or(0, |b| b.out.len() - b.out_pos + b.queued.len())
-    }
-
-    /// Whether bytes other than a zero-copy send are queued or unsent.
-    #[inline]
-    pub(crate) fn has_backlog(&self) -> bool {
-        self.backlog.is_some()
     }
 
     /// Nothing in flight, nothing waiting for room.
