@@ -48,11 +48,21 @@ pub(crate) fn already_registered(fd: RawFd) -> io::Error {
 /// `Unsupported`: a selector whose backend has no kernel object to wait on
 /// (`Selector::try_as_fd` on select or poll).
 pub(crate) fn not_nestable(backend: &str) -> io::Error {
+    let why = match backend {
+        // Its ring is a descriptor, but not one that stands for readiness:
+        // a registration's poll request is submitted, and a level one
+        // re-armed, only inside this selector's own waits.
+        "uring" => {
+            "its poll requests are submitted and re-armed only by its own waits, \
+             so its ring is not readable when a registration is ready"
+        }
+        _ => "it keeps its registrations in user space",
+    };
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
             "the {backend} backend has no kernel object another poller could wait on \
-             (it keeps its registrations in user space); nest a selector on epoll or kqueue"
+             ({why}); nest a selector on epoll or kqueue"
         ),
     )
 }

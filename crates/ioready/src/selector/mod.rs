@@ -419,9 +419,11 @@ impl Selector {
     ///
     /// # Errors
     ///
-    /// `Unsupported`, with a message naming the backend, on the select and
-    /// poll backends: they keep their registrations in user space and have
-    /// no descriptor that stands for them (use epoll or kqueue to nest, or
+    /// `Unsupported`, with a message naming the backend and why, on the
+    /// select and poll backends (they keep their registrations in user space
+    /// and have no descriptor that stands for them) and on io_uring (its
+    /// poll requests are submitted and re-armed only by its own waits, so its
+    /// ring is no sign of readiness) (use epoll or kqueue to nest, or
     /// register the inner descriptors in the outer poller directly).
     pub fn try_as_fd(&self) -> io::Result<BorrowedFd<'_>> {
         let shared = &self.registry.shared;
