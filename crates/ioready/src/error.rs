@@ -45,6 +45,26 @@ pub(crate) fn already_registered(fd: RawFd) -> io::Error {
     )
 }
 
+/// `NotFound` (deregister, reregister) or `InvalidInput` (register): the
+/// number names a descriptor the selector opened for itself (a waker's, a
+/// stand-in's), so it is no registration of the caller's; most likely the
+/// caller closed a registered descriptor without deregistering it and the
+/// kernel gave its number to the selector.
+pub(crate) fn own_descriptor(fd: RawFd, operation: &str) -> io::Error {
+    let kind = if operation == "register" {
+        io::ErrorKind::InvalidInput
+    } else {
+        io::ErrorKind::NotFound
+    };
+    io::Error::new(
+        kind,
+        format!(
+            "{operation}: fd {fd} is the selector's own descriptor, not a registration of yours \
+             (was a registered descriptor closed without deregistering, and its number reused?)"
+        ),
+    )
+}
+
 /// `Unsupported`: a selector whose backend has no kernel object to wait on
 /// (`Selector::try_as_fd` on select or poll).
 pub(crate) fn not_nestable(backend: &str) -> io::Error {

@@ -307,9 +307,14 @@ mod scenarios {
     }
 
     fn open_fds() -> BTreeSet<RawFd> {
-        std::fs::read_dir("/proc/self/fd")
+        let listed: BTreeSet<RawFd> = std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        // Without the listing's own descriptor, closed by now.
+        listed
+            .into_iter()
+            .filter(|n| std::fs::read_link(format!("/proc/self/fd/{n}")).is_ok())
             .collect()
     }
 
@@ -392,8 +397,9 @@ mod scenarios {
             );
             assert!(
                 r.register(fd, Token(7), Interest::READABLE).is_err(),
-                "{}: register({n})",
-                s.backend()
+                "{}: register({n}) ({:?})",
+                s.backend(),
+                std::fs::read_link(format!("/proc/self/fd/{n}"))
             );
         }
         w.wake().unwrap();
