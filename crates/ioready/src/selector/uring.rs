@@ -166,6 +166,15 @@ impl Registry {
         self.changed()
     }
 
+    /// Cancels the request `ud` at once (one system call); false if the
+    /// kernel cannot.
+    fn cancel_now(&self, ud: u64) -> bool {
+        match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
+            None => true, // the selector is gone: its ring cancelled all
+        }
+    }
+
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
         let index = self.lock().index(fd)?;
         self.remove(index)
@@ -194,17 +203,26 @@ impl Registry {
         // unread input (a reset for the peer). Without the table lock: the
         // cancellation may need the waiting thread to run.
         if let Some(ud) = in_kernel {
-            let cancelled = match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
-                Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
-                None => true, // the selector is gone: its ring cancelled all
-            };
-            if !cancelled {
+            if !self.cancel_now(ud) {
                 // A kernel without synchronous cancellation (before 6.0):
                 // the removal rides in the next wait.
                 let mut table = self.lock();
                 let entry = table.remove_entry(ud);
                 table.queue.push(entry);
             }
+        }
+        // So are the requests of this slot replaced by a `reregister` since
+        // the last wait, whose removals are still queued.
+        loop {
+            let ud = {
+                let mut table = self.lock();
+                match table.removing.iter().position(|&ud| ud as u32 == index) {
+                    Some(i) => table.removing.swap_remove(i),
+                    None => break,
+                }
+            };
+            // Failing, the queued removal does it at the next wait.
+            self.cancel_now(ud);
         }
         // A waker's eventfd is closed (by its last `Arc`) only now, after
         // its request is cancelled.
@@ -384,6 +402,9 @@ impl Waiter {
                 {
                     reg.queued = false;
                 }
+            }
+            if table.queue.is_empty() {
+                table.removing.clear();
             }
             if let Some(e) = failed {
                 return Err(e);

@@ -49,7 +49,7 @@ use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd};
 #[derive(Debug, Default)]
 pub(super) struct Recheck {
     /// Slot, generation, whether the poll is still armed (multishot), and
-    /// the completion's own flags.
+    /// the completion's own flags (0: it had nothing asked for).
     items: Vec<(u32, u32, bool, u32)>,
     fds: Vec<PollFd<'static>>,
 }
@@ -146,21 +146,19 @@ impl Waiter {
                     bits::ERR
                 };
                 let flags = raw & mask(reg.interest.event_bits());
+                let old = overflow || number < self.old_end;
                 let outcome = if res == -libc::EINVAL {
                     Outcome::Refused
-                } else if number < reg.seen_upto {
+                } else if number < reg.seen_upto || raw == 0 {
+                    // Covered by an earlier report; or ended by the kernel.
                     Outcome::Nothing
-                } else if flags == 0 {
-                    if raw == 0 {
-                        Outcome::Nothing
-                    } else {
-                        Outcome::Unasked
-                    }
-                } else if reg.waker.is_none()
-                    && (overflow || number < self.old_end || flags & bits::PRI != 0)
-                {
+                } else if flags == 0 && (reg.waker.is_some() || !old) {
+                    Outcome::Unasked
+                } else if reg.waker.is_none() && (old || flags & bits::PRI != 0) {
                     // Checked below, with the others of this wait; its room
-                    // in `events` is kept meanwhile.
+                    // in `events` is kept meanwhile. (An old completion with
+                    // nothing asked for too: what was asked may have come
+                    // since.)
                     if self.recheck.items.len() == self.recheck.items.capacity() {
                         // Room for as many as this `events` can take, at
                         // once: no allocation in later waits.
@@ -246,6 +244,9 @@ fn check(
         let outcome = if flags != 0 {
             report(table, index, events, flags, wait_no, seen_upto);
             Outcome::Reported
+        } else if completed == 0 {
+            // Nothing asked for, then and now: park (see `Reg::parked`).
+            Outcome::Unasked
         } else {
             Outcome::Nothing
         };

@@ -116,6 +116,9 @@ pub(super) struct Table {
     pub(super) own: OwnFds,
     /// Slots of shadowed registrations to report in the next wait.
     pub(super) shadowed: Vec<u32>,
+    /// The requests whose removal is in `queue`, not yet submitted: each
+    /// still holds its file, so a deregister cancels them at once.
+    pub(super) removing: Vec<u64>,
 }
 
 pub(super) fn user_data(index: u32, generation: u32) -> u64 {
@@ -180,6 +183,7 @@ impl Table {
             if remove {
                 let entry = self.remove_entry(ud);
                 self.queue.push(entry);
+                self.removing.push(ud);
             }
         }
         let slot = &mut self.slots[index as usize];
