@@ -80,7 +80,7 @@ use std::time::Duration;
 
 use io_uring::{opcode, types};
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
@@ -130,42 +130,6 @@ impl Registry {
         Ok(())
     }
 
-    fn register(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        {
-            let mut table = self.lock();
-            table.own.check(fd, "register")?;
-            table.insert(Reg::new(fd, token, interest, trigger, None))?;
-        }
-        self.changed()
-    }
-
-    fn reregister(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        {
-            let mut table = self.lock();
-            let index = table.index(fd)?;
-            table.disarm(index);
-            if let Some(reg) = table.slots[index as usize].reg.as_mut() {
-                reg.token = token;
-                reg.interest = interest;
-                reg.trigger = trigger;
-            }
-            table.arm(index);
-        }
-        self.changed()
-    }
-
     /// Cancels the request `ud` at once (one system call); false if the
     /// kernel cannot.
     fn cancel_now(&self, ud: u64) -> bool {
@@ -173,11 +137,6 @@ impl Registry {
             Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
             None => true, // the selector is gone: its ring cancelled all
         }
-    }
-
-    fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        let index = self.lock().index(fd)?;
-        self.remove(index)
     }
 
     /// Ends the registration in slot `index` (a caller's or a waker's).
@@ -252,117 +211,116 @@ pub(crate) struct Waiter {
     recheck: Recheck,
 }
 
-/// The io_uring backend, for the dispatch list.
-#[derive(Debug)]
-pub(crate) struct Uring;
-
-impl Driver for Uring {
-    type Registry = Registry;
-    type Waiter = Waiter;
+impl Driver for Registry {
     type Waker = Waker;
 
-    fn new() -> io::Result<(Registry, Waiter)> {
-        new()
-    }
-
     fn register(
-        r: &Registry,
+        &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
+        {
+            let mut table = self.lock();
+            table.own.check(fd, "register")?;
+            table.insert(Reg::new(fd, token, interest, trigger, None))?;
+        }
+        self.changed()
     }
 
     fn reregister(
-        r: &Registry,
+        &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
+        {
+            let mut table = self.lock();
+            let index = table.index(fd)?;
+            table.disarm(index);
+            if let Some(reg) = table.slots[index as usize].reg.as_mut() {
+                reg.token = token;
+                reg.interest = interest;
+                reg.trigger = trigger;
+            }
+            table.arm(index);
+        }
+        self.changed()
     }
 
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        let index = self.lock().index(fd)?;
+        self.remove(index)
     }
 
-    #[inline]
-    fn select(
-        r: &Registry,
-        w: &mut Waiter,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.select(r, events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Arc::new(Notifier::new()?);
+        self.lock().insert(Reg::new(
+            notifier.as_fd().as_raw_fd(),
+            token,
+            Interest::READABLE,
+            Trigger::Edge,
+            Some(notifier.clone()),
+        ))?;
+        self.changed()?;
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
     }
 
     fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
+        w.notifier.notify()
     }
 }
 
-/// Builds the selector's ring and its registry.
-fn new() -> io::Result<(Registry, Waiter)> {
-    // Not single-issuer (see the module documentation): the selector may
-    // move between threads. Nor a registered ring descriptor: it lives in
-    // the registering thread's table, so a selector dropped on another
-    // thread could not give it back, and the ring (with every file its
-    // requests hold) would live on until that thread exits.
-    let ring = Ring::builder()
-        .entries(SQ_ENTRIES)
-        .cq_entries(CQ_ENTRIES)
-        .single_issuer(false)
-        .register_ring_fd(false)
-        .require(Capability::PollMultishot)
-        .build()?;
-    let mut table = Table {
-        skip_success: ring.params().is_feature_skip_cqe_on_success(),
-        ..Table::default()
-    };
-    let ring_dup = rustix::io::fcntl_dupfd_cloexec(ring.as_fd(), 0)?;
-    let notifier = Notifier::new()?;
-    table.own = super::own::OwnFds::new(&[
-        ring.as_fd().as_raw_fd(),
-        ring_dup.as_raw_fd(),
-        notifier.as_raw_fd(),
-    ]);
-    let ring_fd = Arc::new(Mutex::new(Some(ring_dup)));
-    let registry = Registry {
-        table: Mutex::new(table),
-        ring_fd: ring_fd.clone(),
-        waiting: AtomicBool::new(false),
-        notifier,
-    };
-    let mut waiter = Waiter {
-        ring: Box::new(ring),
-        ring_fd,
-        wait_no: 0,
-        consumed: 0,
-        old_end: 0,
-        recheck: Recheck::default(),
-    };
-    waiter.arm_notifier(&registry)?;
-    Ok((registry, waiter))
-}
+impl Wait for Waiter {
+    type Registry = Registry;
 
-impl Waiter {
-    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
-        let entry =
-            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
-                .multi(true)
-                .build()
-                .user_data(NOTIFY_UD);
-        // SAFETY: the notifier's eventfd lives in the registry, which the
-        // selector keeps (with this waiter) for as long as the ring; a poll
-        // request holds no buffer.
-        unsafe { self.ring.push(&entry) }
+    /// Builds the selector's ring and its registry.
+    fn open() -> io::Result<(Registry, Waiter)> {
+        // Not single-issuer (see the module documentation): the selector may
+        // move between threads. Nor a registered ring descriptor: it lives in
+        // the registering thread's table, so a selector dropped on another
+        // thread could not give it back, and the ring (with every file its
+        // requests hold) would live on until that thread exits.
+        let ring = Ring::builder()
+            .entries(SQ_ENTRIES)
+            .cq_entries(CQ_ENTRIES)
+            .single_issuer(false)
+            .register_ring_fd(false)
+            .require(Capability::PollMultishot)
+            .build()?;
+        let mut table = Table {
+            skip_success: ring.params().is_feature_skip_cqe_on_success(),
+            ..Table::default()
+        };
+        let ring_dup = rustix::io::fcntl_dupfd_cloexec(ring.as_fd(), 0)?;
+        let notifier = Notifier::new()?;
+        table.own = super::own::OwnFds::new(&[
+            ring.as_fd().as_raw_fd(),
+            ring_dup.as_raw_fd(),
+            notifier.as_raw_fd(),
+        ]);
+        let ring_fd = Arc::new(Mutex::new(Some(ring_dup)));
+        let registry = Registry {
+            table: Mutex::new(table),
+            ring_fd: ring_fd.clone(),
+            waiting: AtomicBool::new(false),
+            notifier,
+        };
+        let mut waiter = Waiter {
+            ring: Box::new(ring),
+            ring_fd,
+            wait_no: 0,
+            consumed: 0,
+            old_end: 0,
+            recheck: Recheck::default(),
+        };
+        waiter.arm_notifier(&registry)?;
+        Ok((registry, waiter))
     }
 
     /// One wait: submit the queued changes and wait, in one enter; then
@@ -470,6 +428,20 @@ impl Waiter {
     }
 }
 
+impl Waiter {
+    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
+        let entry =
+            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
+                .multi(true)
+                .build()
+                .user_data(NOTIFY_UD);
+        // SAFETY: the notifier's eventfd lives in the registry, which the
+        // selector keeps (with this waiter) for as long as the ring; a poll
+        // request holds no buffer.
+        unsafe { self.ring.push(&entry) }
+    }
+}
+
 impl Drop for Waiter {
     fn drop(&mut self) {
         // The ring dies with the selector, not with the last registry
@@ -487,28 +459,6 @@ impl Drop for Waiter {
 pub(crate) struct Waker {
     notifier: Arc<Notifier>,
     registry: Arc<Registry>,
-}
-
-impl Waker {
-    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
-        let notifier = Arc::new(Notifier::new()?);
-        registry.lock().insert(Reg::new(
-            notifier.as_fd().as_raw_fd(),
-            token,
-            Interest::READABLE,
-            Trigger::Edge,
-            Some(notifier.clone()),
-        ))?;
-        registry.changed()?;
-        Ok(Waker {
-            notifier,
-            registry: registry.clone(),
-        })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
 }
 
 impl Drop for Waker {
