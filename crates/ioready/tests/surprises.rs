@@ -152,6 +152,47 @@ mod scenarios {
         drop(client);
     }
 
+    /// The busy-loop guard: where nothing asked for can happen, a wait
+    /// sleeps, in every mode: a full send buffer (peer open, not reading),
+    /// the same with the peer half-closed, a regular file asked for what it
+    /// never has.
+    pub fn nothing_to_do_sleeps(mut s: Selector) {
+        let (open_peer, mut full) = tcp_pair();
+        fill(&mut full);
+        let (half_peer, mut half_full) = tcp_pair();
+        half_peer.shutdown(Shutdown::Write).unwrap();
+        fill(&mut half_full);
+        let file = regular_file();
+        let w = Interest::WRITABLE;
+        let p = Interest::PRIORITY;
+        let cases: [(&str, &dyn AsFd, Interest); 6] = [
+            ("full send buffer", &full, w),
+            ("half-closed, full", &half_full, w),
+            ("half-closed, full", &half_full, p),
+            ("half-closed, full", &half_full, w | p),
+            ("regular file", &file, p),
+            ("regular file", &file, Interest::READ_CLOSED),
+        ];
+        for trigger in [Trigger::Level, Trigger::Oneshot, Trigger::Edge] {
+            for (what, fd, interest) in cases {
+                match s.registry().register_with(fd, Token(1), interest, trigger) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Unsupported => continue,
+                    Err(e) => panic!("register: {e}"),
+                }
+                let (n, seen) = waits_within(&mut s, Duration::from_millis(150));
+                assert!(
+                    n <= 3 && seen.is_empty(),
+                    "{}: {what}, {interest:?} {trigger:?}: {n} waits returned in 150 ms, \
+                     events {seen:?}",
+                    s.backend()
+                );
+                s.registry().deregister(fd).unwrap();
+            }
+        }
+        drop((open_peer, half_peer));
+    }
+
     /// Defect 2: ordinary data arriving while a READABLE|PRIORITY
     /// registration waits is reported as readable, not as priority.
     pub fn data_is_not_priority(mut s: Selector) {
@@ -454,6 +495,7 @@ macro_rules! backends {
             backends!(@tests $backend;
                 read_closed_only_when_asked,
                 half_closed_full_send_buffer_sleeps,
+                nothing_to_do_sleeps,
                 data_is_not_priority,
                 file_for_priority_alone_sleeps,
                 drained_pipes_are_not_reported,
