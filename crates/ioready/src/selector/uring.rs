@@ -414,7 +414,7 @@ impl Wait for Waiter {
             }
             reaped += more;
         }
-        if reaped == 0 && submitted {
+        if reaped == 0 && submitted && events.is_empty() {
             let interrupted = match (remaining, start) {
                 (None, _) => true,
                 (Some(d), Some(t)) => t.elapsed() < d,

@@ -343,6 +343,10 @@ fn report_shadowed(table: &mut Table, events: &mut Events, wait_no: u64) {
             table.shadowed.swap_remove(i);
             continue;
         };
+        if reg.reported_in == wait_no {
+            i += 1; // reported by an earlier reap of this wait
+            continue;
+        }
         reg.reported_in = wait_no;
         reg.event_index = events.len() as u32;
         events.push(reg.token, bits::NVAL | bits::ERR);
