@@ -305,9 +305,12 @@ mod scenarios {
         let sig = Signal::realtime(3).unwrap();
         let signals = Signals::new(s.registry(), Token(6), &[sig]).unwrap();
         assert_eq!(wait(&mut s, 8, Duration::ZERO), vec![]);
-        // SAFETY: kill(2) of this process with a signal it owns a handler
-        // for (the Signals above).
-        assert_eq!(unsafe { libc::kill(libc::getpid(), sig.raw()) }, 0);
+        // To this thread: the handler has run when raise returns (a signal
+        // sent to the process may be handled on another thread while
+        // `receive` runs, which can leave a wake-up for the next wait).
+        // SAFETY: raise(3) with a signal this process owns a handler for
+        // (the Signals above).
+        assert_eq!(unsafe { libc::raise(sig.raw()) }, 0);
         let start = Instant::now();
         while signals.receive().is_empty() {
             assert!(start.elapsed() < SOON, "the signal never came");
