@@ -233,10 +233,11 @@ impl UConn {
                 .map_or(0, |b| b.out.len() - b.out_pos + b.queued.len())
     }
 
-    /// Nothing in flight, nothing waiting for room.
+    /// Nothing in flight, nothing waiting for room (the poll for room,
+    /// once armed, stays: what waits for it is in `backlog.out`).
     #[inline]
     fn output_idle(&self) -> bool {
-        self.ops & (SEND_IN_FLIGHT | POLL_ARMED) == 0
+        self.ops & SEND_IN_FLIGHT == 0
             && self.zc.is_none()
             && self.backlog.as_ref().map_or(true, |b| b.out.is_empty())
     }
@@ -357,8 +358,13 @@ impl UConn {
         true
     }
 
-    /// Arms the poll for room after a short send.
+    /// Arms the poll for room after a short send, unless it is armed (it
+    /// is multishot: a wake-up with room after this short send completes
+    /// it again).
     pub(crate) fn poll_out(&mut self, io: &mut Io) {
+        if self.ops & POLL_ARMED != 0 {
+            return;
+        }
         let e = ops::poll_out(self.fd, self.ud(ops::POLL_OUT));
         // SAFETY: the request names only the descriptor, which is closed
         // only once no request is in flight.

@@ -337,8 +337,10 @@ impl<'s, S: Service> Engine<'s, S> {
         let more = cqueue::more(flags);
         match u.kind {
             ops::POLL_OUT => {
-                self.io.inflight -= 1;
-                self.on_poll_out(u);
+                if !more {
+                    self.io.inflight -= 1;
+                }
+                self.on_poll_out(u, res, more);
                 1
             }
             ops::ACCEPT => {
@@ -522,20 +524,31 @@ impl<'s, S: Service> Engine<'s, S> {
         self.sync(i);
     }
 
-    fn on_poll_out(&mut self, u: Ud) {
+    /// A completion of the multishot poll for room (see `ops::poll_out`):
+    /// one that says room (or an error) sends what waits, if no send is in
+    /// flight; one with nothing else (`POLLRDHUP` of a half-closed peer)
+    /// is ignored. Its last one (`!more`) re-arms it if bytes still wait.
+    fn on_poll_out(&mut self, u: Ud, res: i32, more: bool) {
         let Some(i) = self.conn_of(u) else {
             return;
         };
         let Some(c) = self.conns[i].as_mut() else {
             return;
         };
-        c.ops &= !POLL_ARMED;
+        if !more {
+            c.ops &= !POLL_ARMED;
+        }
         if c.has(CLOSED) {
             return self.release_if_done(i);
         }
-        // Writable (or failed: the send says how).
-        if !c.unsent().is_empty() && c.error.is_none() {
-            c.send_out(&mut self.io);
+        let room = res < 0 || res & ops::POLL_ROOM != 0;
+        let waiting = !c.unsent().is_empty() && c.error.is_none() && c.ops & SEND_IN_FLIGHT == 0;
+        if waiting {
+            if room {
+                c.send_out(&mut self.io);
+            } else if !more {
+                c.poll_out(&mut self.io);
+            }
         }
         self.sync(i);
     }

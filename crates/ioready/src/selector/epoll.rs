@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::dispatch::{Driver, Wait};
+use super::own::OwnFds;
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::epoll::{self as sys_epoll, wait_into};
@@ -24,8 +25,10 @@ impl Wait for Waiter {
     type Registry = Registry;
 
     fn open() -> io::Result<(Registry, Waiter)> {
+        let epfd = sys_epoll::create()?;
         let registry = Registry {
-            epfd: sys_epoll::create()?,
+            own: OwnFds::new(&[epfd.as_raw_fd()]),
+            epfd,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
         };
@@ -67,7 +70,7 @@ struct AlwaysReady {
     /// that `id` stays this file's: file systems reuse the inode numbers of
     /// deleted files, and a new file given the old number and inode would
     /// otherwise be taken for the old one.
-    _file: OwnedFd,
+    file: OwnedFd,
     /// The stand-in (`sys::epoll::always_ready`), registered with the file's
     /// token, interest and trigger. Dropping it closes it, which takes it
     /// out of the epoll set.
@@ -81,6 +84,10 @@ pub(crate) struct Registry {
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
     always_ready_len: AtomicUsize,
+    /// The numbers of the descriptors above and of the wakers' eventfds:
+    /// out of reach of a caller's (stale) number, which epoll_ctl would
+    /// otherwise apply to them.
+    own: OwnFds,
 }
 
 /// The `EPOLL*` bits of a registration: the interest bits are the
@@ -118,10 +125,25 @@ impl Registry {
     fn forget_closed_files(&self) {
         let mut list = self.always_ready();
         let before = list.len();
-        list.retain(|a| identity(a.fd) == Some(a.id));
+        let mut i = 0;
+        while i < list.len() {
+            if identity(list[i].fd) == Some(list[i].id) {
+                i += 1;
+            } else {
+                self.release(list.swap_remove(i));
+            }
+        }
         if list.len() != before {
             self.always_ready_len.store(list.len(), Ordering::Release);
         }
+    }
+
+    /// Closes an always-ready registration's descriptors (the stand-in
+    /// leaves the epoll set), their numbers no longer the selector's.
+    fn release(&self, a: AlwaysReady) {
+        self.own.remove(a.stand_in.as_raw_fd());
+        self.own.remove(a.file.as_raw_fd());
+        drop(a);
     }
 }
 
@@ -135,6 +157,7 @@ impl Driver for Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
+        self.own.check(fd, "register")?;
         let flags = to_epoll(interest, trigger);
         match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
@@ -145,7 +168,7 @@ impl Driver for Registry {
                         return Err(already_registered(fd));
                     }
                     // The registered file was closed and its number reused.
-                    list.swap_remove(i);
+                    self.release(list.swap_remove(i));
                 }
                 let file = duplicate(fd)?;
                 let stand_in = sys_epoll::always_ready()?;
@@ -155,10 +178,12 @@ impl Driver for Registry {
                     token.0 as u64,
                     flags,
                 )?;
+                self.own.add(file.as_raw_fd());
+                self.own.add(stand_in.as_raw_fd());
                 list.push(AlwaysReady {
                     fd,
                     id,
-                    _file: file,
+                    file,
                     stand_in,
                 });
                 self.always_ready_len.store(list.len(), Ordering::Release);
@@ -175,6 +200,7 @@ impl Driver for Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
+        self.own.check(fd, "reregister")?;
         let flags = to_epoll(interest, trigger);
         match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
@@ -192,12 +218,13 @@ impl Driver for Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        self.own.check(fd, "deregister")?;
         match sys_epoll::delete(self.epfd.as_fd(), fd) {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
                 let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
                 // Dropped: the stand-in closes and leaves the set.
-                list.swap_remove(i);
+                self.release(list.swap_remove(i));
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
             }
@@ -207,13 +234,20 @@ impl Driver for Registry {
 
     fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
         let notifier = Notifier::new()?;
-        sys_epoll::add(
+        self.own.add(notifier.as_raw_fd());
+        if let Err(e) = sys_epoll::add(
             self.epfd.as_fd(),
             notifier.as_raw_fd(),
             token.0 as u64,
             bits::IN | sys_epoll::ET,
-        )?;
-        Ok(Waker { notifier })
+        ) {
+            self.own.remove(notifier.as_raw_fd());
+            return Err(e);
+        }
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
     }
 
     fn wake(w: &Waker) -> io::Result<()> {
@@ -233,4 +267,14 @@ impl Driver for Registry {
 #[derive(Debug)]
 pub(crate) struct Waker {
     notifier: Notifier,
+    /// Its number is the selector's own while it lives (see `OwnFds`).
+    registry: Arc<Registry>,
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        // Before the eventfd closes (after this, with the field), so the
+        // number is never the selector's and free at once.
+        self.registry.own.remove(self.notifier.as_raw_fd());
+    }
 }

@@ -64,6 +64,7 @@ mod dispatch;
 mod epoll;
 #[cfg(ioready_kqueue)]
 mod kqueue;
+mod own;
 mod poll;
 mod select;
 mod table;
@@ -144,6 +145,15 @@ use dispatch::{Shared, Waiter, WakerInner};
 ///   `deregister_raw`, which cancels the request at once (so a close after
 ///   it closes, as on epoll). Dropping the selector lets go of every file
 ///   shortly after, as the kernel tears the ring down.
+///
+/// On every backend, a number that now names one of the selector's **own**
+/// descriptors (a [`Waker`]'s, epoll's stand-in for a regular file, the
+/// ring's) is out of reach: `register` refuses it (`InvalidInput`), and
+/// `reregister`/`deregister_raw` never touch the selector's descriptor
+/// (`NotFound` where no registration of yours has that number; on select,
+/// poll and io_uring they act on your stale registration, which is reported
+/// [`is_invalid`](crate::Event::is_invalid) meanwhile, never with the
+/// selector's readiness).
 ///
 /// On io_uring as on select and poll, a number closed and reused *before*
 /// it is deregistered is watched, by number, for the new file under the old
@@ -422,9 +432,11 @@ impl Selector {
     ///
     /// # Errors
     ///
-    /// `Unsupported`, with a message naming the backend, on the select and
-    /// poll backends: they keep their registrations in user space and have
-    /// no descriptor that stands for them (use epoll or kqueue to nest, or
+    /// `Unsupported`, with a message naming the backend and why, on the
+    /// select and poll backends (they keep their registrations in user space
+    /// and have no descriptor that stands for them) and on io_uring (its
+    /// poll requests are submitted and re-armed only by its own waits, so its
+    /// ring is no sign of readiness) (use epoll or kqueue to nest, or
     /// register the inner descriptors in the outer poller directly).
     pub fn try_as_fd(&self) -> io::Result<BorrowedFd<'_>> {
         let shared = &self.registry.shared;

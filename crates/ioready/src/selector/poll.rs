@@ -28,9 +28,15 @@ impl Waiter {
         self.fds
             .push(pollfd(registry.notifier.as_raw_fd(), PollFlags::IN));
         for (slot, e) in Snapshot::armed(table) {
-            let flags = to_poll_flags(e.interest.event_bits());
+            // A shadowed entry asks for nothing (its number is the
+            // selector's own eventfd, which has no error or hang-up to
+            // report) and is reported invalid by `report`.
+            let flags = if self.snap.push(registry, slot, e) {
+                PollFlags::empty()
+            } else {
+                to_poll_flags(e.interest.event_bits())
+            };
             self.fds.push(pollfd(e.fd, flags));
-            self.snap.push(slot, e);
         }
     }
 }

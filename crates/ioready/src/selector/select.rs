@@ -33,6 +33,9 @@ impl Waiter {
         self.template.clear();
         self.template.read.insert(registry.notifier.as_raw_fd());
         for (slot, e) in Snapshot::armed(table) {
+            if self.snap.push(registry, slot, e) {
+                continue; // shadowed: in no set
+            }
             // select has no "hang-up" or "error" set: those show as readable
             // (and writable), so a writer-only registration learns of them
             // when its write fails, as with select(2) itself.
@@ -47,7 +50,6 @@ impl Waiter {
             if e.interest.contains(Interest::PRIORITY) {
                 self.template.except.insert(e.fd);
             }
-            self.snap.push(slot, e);
         }
     }
 

@@ -19,6 +19,15 @@
 //!   read until `WouldBlock` anyway). A file that cannot be polled (a
 //!   regular file) gets one completion and is reported once, as on epoll.
 //! * **Oneshot**: a single-shot poll, re-armed by `reregister`.
+//! * **What is reported** is what epoll would report: the result masked by
+//!   the interest; a poll that completes with nothing asked for (the kernel
+//!   adds `POLLRDHUP` to every request) parks the registration on a
+//!   multishot poll instead of spinning; a completion that may be old news,
+//!   or that carries a wake-up's `PRI`, is checked against the descriptor's
+//!   state first (one `poll(2)` per wait, only then). All in `uring/reap.rs`.
+//! * **The selector's own descriptors** (ring, notifier, wakers) cannot be
+//!   registered through their numbers; a caller's stale registration of
+//!   such a number is reported invalid (see `Reg::shadowed`).
 //! * **Wakers**: an eventfd each, under a multishot poll: a `wake` is one
 //!   `write`, and the selector reads the eventfd only to re-arm the poll
 //!   after an overflow ended it (so one wake is never reported twice).
@@ -69,17 +78,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, types};
+use io_uring::{opcode, types};
 
 use super::dispatch::{Driver, Wait};
 use crate::event::{Events, Interest, Token, Trigger};
-use crate::sys::event::{self, bits};
+use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
 use crate::sys::uring::{sync_cancel, Capability, Ring};
 
+mod reap;
 mod table;
 
-use table::{Reg, Table, NOTIFY_UD, REMOVE_UD};
+use reap::Recheck;
+use table::{Reg, Table, NOTIFY_UD};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -119,8 +130,62 @@ impl Registry {
         Ok(())
     }
 
-    fn insert(&self, reg: Reg) -> io::Result<()> {
-        self.lock().insert(reg)?;
+    /// Cancels the request `ud` at once (one system call); false if the
+    /// kernel cannot.
+    fn cancel_now(&self, ud: u64) -> bool {
+        match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
+            None => true, // the selector is gone: its ring cancelled all
+        }
+    }
+
+    /// Ends the registration in slot `index` (a caller's or a waker's).
+    fn remove(&self, index: u32) -> io::Result<()> {
+        let (waker, in_kernel) = {
+            let mut table = self.lock();
+            let in_kernel = table.disarm_then(index, false);
+            table.free.push(index);
+            let reg = table.slots[index as usize].reg.take();
+            let waker = reg.and_then(|r| {
+                if r.waker.is_some() {
+                    table.own.remove(r.fd);
+                } else {
+                    table.by_fd.remove(&r.fd);
+                }
+                r.waker
+            });
+            (waker, in_kernel)
+        };
+        // A request in the kernel holds the file: cancel it now (one
+        // system call), not at the next wait, so that a close right after
+        // this really closes (as on epoll), instead of later, perhaps with
+        // unread input (a reset for the peer). Without the table lock: the
+        // cancellation may need the waiting thread to run.
+        if let Some(ud) = in_kernel {
+            if !self.cancel_now(ud) {
+                // A kernel without synchronous cancellation (before 6.0):
+                // the removal rides in the next wait.
+                let mut table = self.lock();
+                let entry = table.remove_entry(ud);
+                table.queue.push(entry);
+            }
+        }
+        // So are the requests of this slot replaced by a `reregister` since
+        // the last wait, whose removals are still queued.
+        loop {
+            let ud = {
+                let mut table = self.lock();
+                match table.removing.iter().position(|&ud| ud as u32 == index) {
+                    Some(i) => table.removing.swap_remove(i),
+                    None => break,
+                }
+            };
+            // Failing, the queued removal does it at the next wait.
+            self.cancel_now(ud);
+        }
+        // A waker's eventfd is closed (by its last `Arc`) only now, after
+        // its request is cancelled.
+        drop(waker);
         self.changed()
     }
 }
@@ -134,6 +199,16 @@ pub(crate) struct Waiter {
     /// The registry's descriptor of the ring, taken away on drop.
     ring_fd: Arc<Mutex<Option<OwnedFd>>>,
     wait_no: u64,
+    /// How many completions were consumed so far: a completion's number
+    /// is this count when it is consumed, which orders it against the
+    /// reports (see `Reg::seen_upto`) and against the start of a wait.
+    consumed: u64,
+    /// Completions numbered below this were in the queue before this
+    /// wait's enter: they may describe a state that is gone.
+    old_end: u64,
+    /// Completions to check against the descriptor's state before they
+    /// are reported (kept: no allocation per wait).
+    recheck: Recheck,
 }
 
 impl Driver for Registry {
@@ -146,18 +221,12 @@ impl Driver for Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        self.insert(Reg {
-            fd,
-            token,
-            interest,
-            trigger,
-            armed: false,
-            queued: false,
-            more_seen: false,
-            reported_in: 0,
-            event_index: 0,
-            waker: None,
-        })
+        {
+            let mut table = self.lock();
+            table.own.check(fd, "register")?;
+            table.insert(Reg::new(fd, token, interest, trigger, None))?;
+        }
+        self.changed()
     }
 
     fn reregister(
@@ -182,53 +251,20 @@ impl Driver for Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        let (waker, in_kernel) = {
-            let mut table = self.lock();
-            let index = table.index(fd)?;
-            let in_kernel = table.disarm_then(index, false);
-            table.by_fd.remove(&fd);
-            table.free.push(index);
-            let waker = table.slots[index as usize].reg.take().and_then(|r| r.waker);
-            (waker, in_kernel)
-        };
-        // A request in the kernel holds the file: cancel it now (one
-        // system call), not at the next wait, so that a close right after
-        // this really closes (as on epoll), instead of later, perhaps with
-        // unread input (a reset for the peer). Without the table lock: the
-        // cancellation may need the waiting thread to run.
-        if let Some(ud) = in_kernel {
-            let cancelled = match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
-                Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
-                None => true, // the selector is gone: its ring cancelled all
-            };
-            if !cancelled {
-                // A kernel without synchronous cancellation (before 6.0):
-                // the removal rides in the next wait.
-                let mut table = self.lock();
-                let entry = table.remove_entry(ud);
-                table.queue.push(entry);
-            }
-        }
-        // A waker's eventfd is closed (by its last `Arc`) only now, after
-        // its request is cancelled.
-        drop(waker);
-        self.changed()
+        let index = self.lock().index(fd)?;
+        self.remove(index)
     }
 
     fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
         let notifier = Arc::new(Notifier::new()?);
-        self.insert(Reg {
-            fd: notifier.as_fd().as_raw_fd(),
+        self.lock().insert(Reg::new(
+            notifier.as_fd().as_raw_fd(),
             token,
-            interest: Interest::READABLE,
-            trigger: Trigger::Edge,
-            armed: false,
-            queued: false,
-            more_seen: false,
-            reported_in: 0,
-            event_index: 0,
-            waker: Some(notifier.clone()),
-        })?;
+            Interest::READABLE,
+            Trigger::Edge,
+            Some(notifier.clone()),
+        ))?;
+        self.changed()?;
         Ok(Waker {
             notifier,
             registry: self.clone(),
@@ -257,24 +293,31 @@ impl Wait for Waiter {
             .register_ring_fd(false)
             .require(Capability::PollMultishot)
             .build()?;
-        let table = Table {
+        let mut table = Table {
             skip_success: ring.params().is_feature_skip_cqe_on_success(),
             ..Table::default()
         };
-        let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
-            ring.as_fd(),
-            0,
-        )?)));
+        let ring_dup = rustix::io::fcntl_dupfd_cloexec(ring.as_fd(), 0)?;
+        let notifier = Notifier::new()?;
+        table.own = super::own::OwnFds::new(&[
+            ring.as_fd().as_raw_fd(),
+            ring_dup.as_raw_fd(),
+            notifier.as_raw_fd(),
+        ]);
+        let ring_fd = Arc::new(Mutex::new(Some(ring_dup)));
         let registry = Registry {
             table: Mutex::new(table),
             ring_fd: ring_fd.clone(),
             waiting: AtomicBool::new(false),
-            notifier: Notifier::new()?,
+            notifier,
         };
         let mut waiter = Waiter {
             ring: Box::new(ring),
             ring_fd,
             wait_no: 0,
+            consumed: 0,
+            old_end: 0,
+            recheck: Recheck::default(),
         };
         waiter.arm_notifier(&registry)?;
         Ok((registry, waiter))
@@ -318,6 +361,9 @@ impl Wait for Waiter {
                     reg.queued = false;
                 }
             }
+            if table.queue.is_empty() {
+                table.removing.clear();
+            }
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -334,6 +380,8 @@ impl Wait for Waiter {
         // Overflowed completions end multishot polls: seen before the
         // enter (which flushes the overflow list) or after it.
         let overflow_before = self.ring.submission().cq_overflow();
+        // What is in the queue now came before this wait (one load).
+        self.old_end = self.consumed + self.ring.completion().len() as u64;
         let result = self.ring.submit_and_wait(1, remaining);
         registry.waiting.store(false, Ordering::SeqCst);
         let mut submitted = false;
@@ -366,7 +414,7 @@ impl Wait for Waiter {
             }
             reaped += more;
         }
-        if reaped == 0 && submitted {
+        if reaped == 0 && submitted && events.is_empty() {
             let interrupted = match (remaining, start) {
                 (None, _) => true,
                 (Some(d), Some(t)) => t.elapsed() < d,
@@ -392,96 +440,6 @@ impl Waiter {
         // request holds no buffer.
         unsafe { self.ring.push(&entry) }
     }
-
-    /// Reaps completions into `events` while it has room; returns how many
-    /// completions it consumed (reported or not).
-    fn reap(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        overflow: bool,
-    ) -> io::Result<usize> {
-        let wait_no = self.wait_no;
-        let mut table = registry.lock();
-        let mut rearm_notifier = false;
-        let mut consumed = 0;
-        let mut cq = self.ring.completion();
-        while events.len() < events.capacity() {
-            let Some(cqe) = cq.next() else { break };
-            consumed += 1;
-            let ud = cqe.user_data();
-            if ud == REMOVE_UD {
-                continue;
-            }
-            if ud == NOTIFY_UD {
-                rearm_notifier |= !cqueue::more(cqe.flags());
-                continue;
-            }
-            let index = ud as u32;
-            let Some(slot) = table.slots.get_mut(index as usize) else {
-                continue;
-            };
-            if slot.generation != (ud >> 32) as u32 {
-                continue; // stale: a removed or replaced request
-            }
-            let Some(reg) = slot.reg.as_mut() else {
-                continue;
-            };
-            let more = cqueue::more(cqe.flags());
-            let res = cqe.result();
-            let flags = if res >= 0 {
-                res as u32
-            } else if res == -libc::EBADF {
-                // The number was closed before the request was submitted:
-                // reported as invalid, as poll(2) reports POLLNVAL.
-                bits::NVAL | bits::ERR
-            } else if res == -libc::ECANCELED {
-                0 // ended by the kernel (the ring's owner task exited)
-            } else {
-                bits::ERR
-            };
-            if more {
-                reg.more_seen = true;
-            } else {
-                reg.armed = false;
-            }
-            if flags != 0 {
-                if reg.reported_in == wait_no {
-                    merge(events, reg.event_index as usize, flags);
-                } else {
-                    reg.reported_in = wait_no;
-                    reg.event_index = events.len() as u32;
-                    events.push(reg.token, flags);
-                }
-            }
-            // Re-arm: level always (that is what makes it level); edge
-            // when the kernel ended a live multishot poll (overflow,
-            // cancellation), not when the file cannot be polled at all.
-            let rearm = !more
-                && match reg.trigger {
-                    Trigger::Level => true,
-                    Trigger::Edge => reg.more_seen || overflow || res == -libc::ECANCELED,
-                    Trigger::Oneshot => false,
-                };
-            if rearm {
-                // A waker's eventfd is never read, so a new poll would find
-                // it readable at once and report a wake twice: empty it
-                // first (only here, after an overflow). A wake after this
-                // read makes it readable again and is reported.
-                if let Some(w) = &reg.waker {
-                    w.drain();
-                }
-                table.arm(index);
-            }
-        }
-        drop(cq);
-        drop(table);
-        if rearm_notifier {
-            registry.notifier.drain();
-            self.arm_notifier(registry)?;
-        }
-        Ok(consumed)
-    }
 }
 
 impl Drop for Waiter {
@@ -495,14 +453,6 @@ impl Drop for Waiter {
     }
 }
 
-/// ORs `flags` into the event at `i` (a second completion for one
-/// registration in one wait).
-fn merge(events: &mut Events, i: usize, flags: u32) {
-    if let Some(e) = events.buf.get_mut(i) {
-        *e = event::new(event::token(e), event::flags(e) | flags);
-    }
-}
-
 /// The io_uring waker: its own eventfd under a multishot poll, registered
 /// in the table (which keeps it open while registered).
 #[derive(Debug)]
@@ -513,6 +463,9 @@ pub(crate) struct Waker {
 
 impl Drop for Waker {
     fn drop(&mut self) {
-        let _ = self.registry.deregister(self.notifier.as_fd().as_raw_fd());
+        let index = self.registry.lock().waker_index(&self.notifier);
+        if let Some(index) = index {
+            let _ = self.registry.remove(index);
+        }
     }
 }
