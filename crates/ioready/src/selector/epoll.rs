@@ -138,9 +138,20 @@ impl Registry {
         }
     }
 
-    /// Closes an always-ready registration's descriptors (the stand-in
-    /// leaves the epoll set), their numbers no longer the selector's.
+    /// Takes an always-ready registration's stand-in out of the epoll set
+    /// and closes its descriptors, their numbers no longer the selector's.
+    ///
+    /// The stand-in is deleted from the set explicitly rather than left to
+    /// its close: epoll drops a descriptor only when its last reference
+    /// goes, and a `fork` on another thread (a `Process` being spawned)
+    /// holds a reference until the child's `exec`, during which the
+    /// stand-in, always ready, would still be reported under the old token
+    /// (the model test caught it on epoll, with children spawned on other
+    /// threads).
     fn release(&self, a: AlwaysReady) {
+        // An error here (the set or the stand-in gone) leaves nothing to
+        // take out.
+        let _ = sys_epoll::delete(self.epfd.as_fd(), a.stand_in.as_raw_fd());
         self.own.remove(a.stand_in.as_raw_fd());
         self.own.remove(a.file.as_raw_fd());
         drop(a);
@@ -223,7 +234,6 @@ impl Driver for Registry {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
                 let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
-                // Dropped: the stand-in closes and leaves the set.
                 self.release(list.swap_remove(i));
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
@@ -263,7 +273,8 @@ impl Driver for Registry {
 
 /// The epoll waker: an eventfd registered edge-triggered, so a wake needs
 /// one write and the wait needs no read to re-arm it (each write is a new
-/// edge). Closing it on drop removes the registration.
+/// edge). Dropping it takes it out of the set (explicitly: a child forked
+/// and not yet exec'd can hold the eventfd past its close).
 #[derive(Debug)]
 pub(crate) struct Waker {
     notifier: Notifier,
@@ -273,8 +284,10 @@ pub(crate) struct Waker {
 
 impl Drop for Waker {
     fn drop(&mut self) {
-        // Before the eventfd closes (after this, with the field), so the
-        // number is never the selector's and free at once.
+        // Out of the set first (an error: nothing left to take out), then
+        // the number is no longer the selector's, before the eventfd closes
+        // (after this, with the field), so it is free at once.
+        let _ = sys_epoll::delete(self.registry.epfd.as_fd(), self.notifier.as_raw_fd());
         self.registry.own.remove(self.notifier.as_raw_fd());
     }
 }
