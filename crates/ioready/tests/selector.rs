@@ -191,10 +191,63 @@ mod scenarios {
         assert!(select(&mut s, QUIET).is_empty());
         // Re-armed as level: reported on every wait.
         s.registry()
-            .reregister(&r, Token(6), Interest::READABLE)
+            .reregister_with(&r, Token(6), Interest::READABLE, Trigger::Level)
             .unwrap();
         assert!(the(&select(&mut s, SOON), 6).is_readable());
         assert!(the(&select(&mut s, SOON), 6).is_readable());
+    }
+
+    /// `reregister` keeps the trigger a descriptor was registered (or last
+    /// reregistered) with; only `reregister_with` changes it.
+    pub fn reregister_keeps_the_trigger(mut s: Selector) {
+        let (r, w) = pipe();
+        let reg = s.registry().clone();
+        reg.register_with(&r, Token(1), Interest::READABLE, Trigger::Oneshot)
+            .unwrap();
+        poke(&w); // never read: level-triggered, it would be reported on every wait
+        for round in 0..5 {
+            reg.reregister(&r, Token(10 + round), Interest::READABLE)
+                .unwrap();
+            let ev = select(&mut s, SOON);
+            assert_eq!(tokens(&ev), BTreeSet::from([10 + round]), "round {round}");
+            assert!(
+                select(&mut s, QUIET).is_empty(),
+                "{}: round {round}: a oneshot registration re-armed by reregister \
+                 was reported again, as if reregister had made it level-triggered",
+                s.backend()
+            );
+        }
+        // reregister_with changes it, and reregister then keeps the new one.
+        reg.reregister_with(&r, Token(2), Interest::READABLE, Trigger::Level)
+            .unwrap();
+        reg.reregister(&r, Token(3), Interest::READABLE).unwrap();
+        for _ in 0..3 {
+            assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([3]));
+        }
+        if s.backend().supports_edge() {
+            let (r2, w2) = pipe();
+            reg.register_with(&r2, Token(20), Interest::READABLE, Trigger::Edge)
+                .unwrap();
+            poke(&w2);
+            assert!(tokens(&select(&mut s, SOON)).contains(&20));
+            reg.reregister(&r2, Token(21), Interest::READABLE).unwrap();
+            // A change may report the unread data once; after that an edge
+            // registration stays quiet until new data comes.
+            let _ = select(&mut s, QUIET);
+            assert!(
+                !tokens(&select(&mut s, QUIET)).contains(&21),
+                "{}: an edge registration reregistered became level-triggered",
+                s.backend()
+            );
+            poke(&w2);
+            assert!(
+                tokens(&select(&mut s, SOON)).contains(&21),
+                "new data, new edge"
+            );
+            reg.deregister(&r2).unwrap();
+        }
+        reg.deregister(&r).unwrap();
+        drop(w);
     }
 
     pub fn oneshot_beyond_capacity_loses_nothing(mut s: Selector) {
@@ -812,6 +865,7 @@ macro_rules! selector {
                 registration_errors,
                 reregister_changes_token_and_interest,
                 oneshot_disarms_and_reregister_rearms,
+                reregister_keeps_the_trigger,
                 oneshot_beyond_capacity_loses_nothing,
                 level_beyond_capacity_is_fair,
                 always_ready_files_beyond_capacity_are_fair,

@@ -51,12 +51,14 @@ pub(crate) trait Driver {
     ) -> io::Result<()>;
 
     /// Changes a registration and re-arms it; `NotFound` if there is none.
+    /// `trigger` `None` keeps the registration's trigger (the backend
+    /// remembers it: epoll cannot be asked).
     fn reregister(
         r: &Self::Registry,
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()>;
 
     /// Removes a registration; `NotFound` if there is none.
@@ -154,7 +156,7 @@ macro_rules! backends {
                 fd: RawFd,
                 token: Token,
                 interest: Interest,
-                trigger: Trigger,
+                trigger: Option<Trigger>,
             ) -> io::Result<()> {
                 match self {
                     $( $(#[$cfg])* Shared::$variant(r) =>

@@ -44,7 +44,7 @@ impl Driver for Epoll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
         r.reregister(fd, token, interest, trigger)
     }
@@ -110,6 +110,13 @@ pub(crate) struct Registry {
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
     always_ready_len: AtomicUsize,
+    /// The trigger of each registration, by descriptor number, so that
+    /// `reregister` keeps it: the kernel has no call that reads a
+    /// registration back. Held across the `epoll_ctl` that changes it, so
+    /// that concurrent changes of one descriptor agree with the kernel.
+    /// Grown to the highest number registered (one byte each), never
+    /// shrunk: the wait never looks at it.
+    triggers: Mutex<Vec<Trigger>>,
 }
 
 /// The `EPOLL*` bits of a registration: the interest bits are the
@@ -133,6 +140,7 @@ impl Registry {
             epfd: sys_epoll::create()?,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
+            triggers: Mutex::new(Vec::new()),
         })
     }
 
@@ -155,7 +163,19 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        let flags = to_epoll(interest, trigger);
+        let mut triggers = lock_unpoisoned(&self.triggers);
+        self.add(fd, token, to_epoll(interest, trigger))?;
+        // `fd` is non-negative (checked by the front).
+        let i = fd as usize;
+        if triggers.len() <= i {
+            triggers.resize(i + 1, Trigger::Level);
+        }
+        triggers[i] = trigger;
+        Ok(())
+    }
+
+    /// `EPOLL_CTL_ADD`, or an always-ready stand-in for a file epoll refuses.
+    fn add(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
         match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
                 let id = identity(fd).ok_or(e)?;
@@ -193,9 +213,20 @@ impl Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
-        let flags = to_epoll(interest, trigger);
+        let mut triggers = lock_unpoisoned(&self.triggers);
+        let kept = triggers.get(fd as usize).copied().unwrap_or_default();
+        let trigger = trigger.unwrap_or(kept);
+        self.modify(fd, token, to_epoll(interest, trigger))?;
+        if let Some(t) = triggers.get_mut(fd as usize) {
+            *t = trigger;
+        }
+        Ok(())
+    }
+
+    /// `EPOLL_CTL_MOD`, of the stand-in for an always-ready file.
+    fn modify(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
         match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
                 let list = self.always_ready();

@@ -224,21 +224,29 @@ impl Registry {
         self.shared.register(fd, token, interest, trigger)
     }
 
-    /// Changes the token, interest or trigger of a registered descriptor, and
-    /// re-arms a oneshot registration.
+    /// Changes the token and interest of a registered descriptor, **keeping
+    /// its trigger**, and re-arms a oneshot registration: a descriptor
+    /// registered with [`Trigger::Oneshot`] stays oneshot, one registered
+    /// with [`Trigger::Edge`] stays edge-triggered. (mio's `reregister`
+    /// keeps its mode likewise.) To change the trigger, use
+    /// [`reregister_with`](Self::reregister_with).
     ///
     /// # Errors
     ///
-    /// `NotFound` if `fd` is not registered; otherwise as `register_with`.
+    /// `NotFound` if `fd` is not registered; otherwise as `register`.
     pub fn reregister(&self, fd: impl AsFd, token: Token, interest: Interest) -> io::Result<()> {
-        self.reregister_with(fd, token, interest, Trigger::Level)
+        check_interest(self.backend(), interest)?;
+        let fd = fd.as_fd().as_raw_fd();
+        self.shared.reregister(fd, token, interest, None)
     }
 
-    /// [`reregister`](Self::reregister) with a [`Trigger`] mode.
+    /// [`reregister`](Self::reregister) that also sets the [`Trigger`] mode
+    /// (from then on, `reregister` keeps this one).
     ///
     /// # Errors
     ///
-    /// As `reregister`.
+    /// As `reregister`, plus `Unsupported` for [`Trigger::Edge`] on the
+    /// select and poll backends.
     pub fn reregister_with(
         &self,
         fd: impl AsFd,
@@ -248,7 +256,7 @@ impl Registry {
     ) -> io::Result<()> {
         check_interest(self.backend(), interest)?;
         let fd = fd.as_fd().as_raw_fd();
-        self.shared.reregister(fd, token, interest, trigger)
+        self.shared.reregister(fd, token, interest, Some(trigger))
     }
 
     /// Removes a registration.

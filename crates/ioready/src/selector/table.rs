@@ -81,7 +81,7 @@ impl<W: TableWaiter> Driver for TableDriver<W> {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
         r.reregister(fd, token, interest, trigger)
     }
@@ -259,15 +259,19 @@ impl Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
-        self.check_trigger(trigger)?;
+        if let Some(trigger) = trigger {
+            self.check_trigger(trigger)?;
+        }
         {
             let mut table = self.lock();
             let e = table.get_mut(fd)?;
             e.token = token;
             e.interest = interest;
-            e.trigger = trigger;
+            if let Some(trigger) = trigger {
+                e.trigger = trigger;
+            }
             e.armed = true;
         }
         self.changed()

@@ -150,7 +150,7 @@ impl Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
         {
             let mut table = self.lock();
@@ -159,7 +159,9 @@ impl Registry {
             if let Some(reg) = table.slots[index as usize].reg.as_mut() {
                 reg.token = token;
                 reg.interest = interest;
-                reg.trigger = trigger;
+                if let Some(trigger) = trigger {
+                    reg.trigger = trigger;
+                }
             }
             table.arm(index);
         }
@@ -240,7 +242,7 @@ impl Driver for Uring {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
         r.reregister(fd, token, interest, trigger)
     }
