@@ -133,6 +133,7 @@ fn the_examples_build_and_run() {
         "select_echo_server",
         "poll_echo_server",
         "epoll_echo_server",
+        "selector_echo_server",
         "multiclient",
         "slow_client",
         "time_server",
@@ -145,7 +146,11 @@ fn the_examples_build_and_run() {
         );
     }
 
-    let mut servers = vec!["select_echo_server", "poll_echo_server"];
+    let mut servers = vec![
+        "select_echo_server",
+        "poll_echo_server",
+        "selector_echo_server",
+    ];
     if cfg!(ioready_epoll) {
         servers.push("epoll_echo_server");
     }

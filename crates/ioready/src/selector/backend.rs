@@ -156,9 +156,8 @@ impl Backend {
         match std::env::var("IOREADY_BACKEND") {
             Ok(name) if name.is_empty() || name == "auto" => Ok(Backend::best()),
             Ok(name) => {
-                let in_var = |e: io::Error| {
-                    io::Error::new(e.kind(), format!("IOREADY_BACKEND={name}: {e}"))
-                };
+                let in_var =
+                    |e: io::Error| io::Error::new(e.kind(), format!("IOREADY_BACKEND={name}: {e}"));
                 let b: Backend = name.parse().map_err(in_var)?;
                 b.check_available().map_err(in_var)
             }
