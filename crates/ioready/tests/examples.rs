@@ -134,6 +134,7 @@ fn the_examples_build_and_run() {
         "poll_echo_server",
         "epoll_echo_server",
         "selector_echo_server",
+        "hello_selector",
         "multiclient",
         "slow_client",
         "time_server",
@@ -145,6 +146,12 @@ fn the_examples_build_and_run() {
             "example {name} was not built: {ex:?}"
         );
     }
+
+    // The README's program: its own client, on the default backend (or
+    // IOREADY_BACKEND's).
+    let out = run_client(&ex["hello_selector"], &[]);
+    assert!(out.contains("connection from 127.0.0.1:"), "{out}");
+    assert!(out.contains("the client got \"HELLO\""), "{out}");
 
     let mut servers = vec![
         "select_echo_server",
