@@ -189,6 +189,8 @@ fn a_closed_connection_never_reaches_the_next_one() {
 /// Where io_uring is refused, a server asked for it serves on the readiness
 /// engine and says why, once. Runs in a child process under a seccomp
 /// filter that answers `io_uring_setup` with EPERM, as Docker's does.
+// Needs the path-only `ioready-testkit`: see build.rs.
+#[cfg(ioready_testkit)]
 #[test]
 fn refused_by_seccomp_it_falls_back_to_epoll_and_says_why() {
     let out = ioready_testkit::seccomp::rerun_test_denying_io_uring(
@@ -205,6 +207,8 @@ fn refused_by_seccomp_it_falls_back_to_epoll_and_says_why() {
     );
 }
 
+// Needs the path-only `ioready-testkit`: see build.rs.
+#[cfg(ioready_testkit)]
 #[test]
 #[ignore = "runs in a child under seccomp (see refused_by_seccomp_...)"]
 fn fallback_child_under_seccomp() {
