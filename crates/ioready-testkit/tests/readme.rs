@@ -28,3 +28,38 @@ fn the_readmes_program_is_the_example() {
         );
     }
 }
+
+/// The README's "Use it" steps, run as written, the way a newcomer would:
+/// a new cargo project next to the clone, the path dependency added with
+/// `cargo add`, the example copied in, `cargo run`. Offline, in this
+/// test's target directory, so the dependencies compiled for the workspace
+/// are reused (about 30 s more without).
+#[test]
+fn the_readmes_steps_make_a_running_program() {
+    let readme = read("README.md");
+    let start = readme.find("```sh\ncargo new ").expect("the \"Use it\" block") + "```sh\n".len();
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    // The README's paths are relative to the directory that holds the clone.
+    let dir = std::env::temp_dir().join(format!("ioready-readme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::os::unix::fs::symlink(root.canonicalize().unwrap(), dir.join("ioready")).unwrap();
+    // The target directory this test was built in (its `tmp`'s parent).
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(block)
+        .current_dir(&dir)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("IOREADY_BACKEND")
+        .output()
+        .expect("run sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{block}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("connection from 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("the client got \"HELLO\""), "{stdout}");
+}
