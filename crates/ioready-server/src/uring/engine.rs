@@ -20,16 +20,15 @@ use ioready::Events;
 use rustix::io::Errno;
 
 use super::conn::{
-    Cur, Io, UConn, CLOSED, POLL_ARMED, RECV_ARMED, RECV_CANCELLING, SEND_IN_FLIGHT, STARVED,
+    Cur, Io, UConn, UringConn, CLOSED, POLL_ARMED, RECV_ARMED, RECV_CANCELLING, SEND_IN_FLIGHT,
+    STARVED,
 };
 use super::deadlines::Deadlines;
 use super::ops::{self, Ud};
 use super::{UringServer, UringStats};
-use crate::conn::Conn;
-use crate::event_loop::sweep_period;
+use crate::conn::{Conn, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
 use crate::report::ServerEvent;
-use crate::slot::{CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
-use crate::timers::after;
+use crate::time::{after, sweep_period};
 use crate::Service;
 
 /// The longest a wait for "sends + 1" completions lasts (see the module
@@ -79,8 +78,6 @@ pub(crate) struct Engine<'s, S> {
     accept_armed: bool,
     control_armed: bool,
     exhaustion_logged: bool,
-    rejected_unlogged: u64,
-    last_reject_log: Option<Instant>,
     lingering: usize,
     /// The control selector's events.
     control_events: Events,
@@ -115,8 +112,6 @@ impl<'s, S: Service> Engine<'s, S> {
             accept_armed: false,
             control_armed: false,
             exhaustion_logged: false,
-            rejected_unlogged: 0,
-            last_reject_log: None,
             lingering: 0,
             control_events: Events::with_capacity(4),
             stats,
@@ -320,10 +315,9 @@ impl<'s, S: Service> Engine<'s, S> {
                 len: data.len(),
                 held: false,
             });
-            self.srv.service.on_data(
-                &mut Conn::uring(c, &mut self.io, &mut self.srv.report),
-                data,
-            );
+            self.srv
+                .service
+                .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), data);
             let held = self.io.cur.take().is_some_and(|cur| cur.held);
             if !held {
                 recycle(&mut self.bufs, Some(bid));
@@ -337,11 +331,9 @@ impl<'s, S: Service> Engine<'s, S> {
                 0 => {
                     c.flags |= READ_CLOSED;
                     if !discard {
-                        self.srv.service.on_read_closed(&mut Conn::uring(
-                            c,
-                            &mut self.io,
-                            &mut self.srv.report,
-                        ));
+                        self.srv
+                            .service
+                            .on_read_closed(&mut Conn::new(UringConn::new(c, &mut self.io)));
                     }
                 }
                 e if e == Errno::NOBUFS.raw_os_error() => {

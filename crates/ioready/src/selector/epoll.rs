@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::epoll::{self as sys_epoll, wait_into};
@@ -15,66 +15,38 @@ use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
 use crate::sys::{duplicate, identity, Errno};
 
-/// The epoll backend (see [`Driver`]).
+/// The waiting side of the epoll backend: nothing, the kernel writes
+/// straight into the caller's [`Events`].
 #[derive(Debug)]
-pub(crate) struct Epoll;
+pub(crate) struct Waiter;
 
-impl Driver for Epoll {
+impl Wait for Waiter {
     type Registry = Registry;
-    /// Nothing: the kernel writes straight into the caller's `Events`.
-    type Waiter = ();
-    type Waker = Waker;
 
-    fn new() -> io::Result<(Registry, ())> {
-        Ok((Registry::new()?, ()))
+    fn open() -> io::Result<(Registry, Waiter)> {
+        let registry = Registry {
+            epfd: sys_epoll::create()?,
+            always_ready: Mutex::new(Vec::new()),
+            always_ready_len: AtomicUsize::new(0),
+            triggers: Mutex::new(Vec::new()),
+        };
+        Ok((registry, Waiter))
     }
 
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Option<Trigger>,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
+    /// One wait: one `epoll_wait`. With always-ready files registered, the
+    /// ones closed (or whose number now names another file) are forgotten
+    /// first.
     #[inline]
     fn select(
+        &mut self,
         r: &Registry,
-        _: &mut (),
         events: &mut Events,
-        timeout: Option<Duration>,
+        remaining: Option<Duration>,
     ) -> io::Result<usize> {
-        r.select(events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
-    }
-
-    fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
-    }
-
-    /// The epoll descriptor: readable while an event is ready for a wait
-    /// (always-ready files excepted: they are not in the kernel's set).
-    fn as_fd(r: &Registry) -> Option<std::os::fd::BorrowedFd<'_>> {
-        Some(r.epfd.as_fd())
+        if r.always_ready_len.load(Ordering::Acquire) != 0 {
+            r.forget_closed_files();
+        }
+        wait_into(r.epfd.as_fd(), &mut events.buf, remaining)
     }
 }
 
@@ -135,15 +107,6 @@ fn is_eperm(e: &io::Error) -> bool {
 }
 
 impl Registry {
-    fn new() -> io::Result<Self> {
-        Ok(Registry {
-            epfd: sys_epoll::create()?,
-            always_ready: Mutex::new(Vec::new()),
-            always_ready_len: AtomicUsize::new(0),
-            triggers: Mutex::new(Vec::new()),
-        })
-    }
-
     fn always_ready(&self) -> MutexGuard<'_, Vec<AlwaysReady>> {
         lock_unpoisoned(&self.always_ready)
     }
@@ -156,25 +119,21 @@ impl Registry {
         (identity(fd) == Some(list[i].id)).then_some(i)
     }
 
-    fn register(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        let mut triggers = lock_unpoisoned(&self.triggers);
-        self.add(fd, token, to_epoll(interest, trigger))?;
-        // `fd` is non-negative (checked by the front).
-        let i = fd as usize;
-        if triggers.len() <= i {
-            triggers.resize(i + 1, Trigger::Level);
+    /// Forgets the files closed without being deregistered (or whose number
+    /// now names another file): the kernel forgets closed files too, and a
+    /// closed file must not be reported as ready forever.
+    #[cold]
+    fn forget_closed_files(&self) {
+        let mut list = self.always_ready();
+        let before = list.len();
+        list.retain(|a| identity(a.fd) == Some(a.id));
+        if list.len() != before {
+            self.always_ready_len.store(list.len(), Ordering::Release);
         }
-        triggers[i] = trigger;
-        Ok(())
     }
 
-    /// `EPOLL_CTL_ADD`, or an always-ready stand-in for a file epoll refuses.
+    /// `EPOLL_CTL_ADD`, or an always-ready stand-in for a file epoll
+    /// refuses.
     fn add(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
         match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
@@ -208,6 +167,45 @@ impl Registry {
         }
     }
 
+    /// `EPOLL_CTL_MOD`, of the stand-in for an always-ready file.
+    fn modify(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
+        match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
+            Err(e) if is_eperm(&e) => {
+                let list = self.always_ready();
+                let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
+                sys_epoll::modify(
+                    self.epfd.as_fd(),
+                    list[i].stand_in.as_raw_fd(),
+                    token.0 as u64,
+                    flags,
+                )
+            }
+            other => other,
+        }
+    }
+}
+
+impl Driver for Registry {
+    type Waker = Waker;
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        let mut triggers = lock_unpoisoned(&self.triggers);
+        self.add(fd, token, to_epoll(interest, trigger))?;
+        // `fd` is non-negative (checked by the front).
+        let i = fd as usize;
+        if triggers.len() <= i {
+            triggers.resize(i + 1, Trigger::Level);
+        }
+        triggers[i] = trigger;
+        Ok(())
+    }
+
     fn reregister(
         &self,
         fd: RawFd,
@@ -225,23 +223,6 @@ impl Registry {
         Ok(())
     }
 
-    /// `EPOLL_CTL_MOD`, of the stand-in for an always-ready file.
-    fn modify(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
-        match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
-            Err(e) if is_eperm(&e) => {
-                let list = self.always_ready();
-                let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
-                sys_epoll::modify(
-                    self.epfd.as_fd(),
-                    list[i].stand_in.as_raw_fd(),
-                    token.0 as u64,
-                    flags,
-                )
-            }
-            other => other,
-        }
-    }
-
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
         match sys_epoll::delete(self.epfd.as_fd(), fd) {
             Err(e) if is_eperm(&e) => {
@@ -256,28 +237,25 @@ impl Registry {
         }
     }
 
-    /// One wait: one `epoll_wait`. With always-ready files registered, the
-    /// ones closed (or whose number now names another file) are forgotten
-    /// first.
-    #[inline]
-    fn select(&self, events: &mut Events, remaining: Option<Duration>) -> io::Result<usize> {
-        if self.always_ready_len.load(Ordering::Acquire) != 0 {
-            self.forget_closed_files();
-        }
-        wait_into(self.epfd.as_fd(), &mut events.buf, remaining)
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Notifier::new()?;
+        sys_epoll::add(
+            self.epfd.as_fd(),
+            notifier.as_raw_fd(),
+            token.0 as u64,
+            bits::IN | sys_epoll::ET,
+        )?;
+        Ok(Waker { notifier })
     }
 
-    /// Forgets the files closed without being deregistered (or whose number
-    /// now names another file): the kernel forgets closed files too, and a
-    /// closed file must not be reported as ready forever.
-    #[cold]
-    fn forget_closed_files(&self) {
-        let mut list = self.always_ready();
-        let before = list.len();
-        list.retain(|a| identity(a.fd) == Some(a.id));
-        if list.len() != before {
-            self.always_ready_len.store(list.len(), Ordering::Release);
-        }
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.notifier.notify()
+    }
+
+    /// The epoll descriptor: readable while an event is ready for a wait
+    /// (always-ready files excepted: they are not in the kernel's set).
+    fn as_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.epfd.as_fd())
     }
 }
 
@@ -287,21 +265,4 @@ impl Registry {
 #[derive(Debug)]
 pub(crate) struct Waker {
     notifier: Notifier,
-}
-
-impl Waker {
-    fn new(registry: &Registry, token: Token) -> io::Result<Self> {
-        let notifier = Notifier::new()?;
-        sys_epoll::add(
-            registry.epfd.as_fd(),
-            notifier.as_raw_fd(),
-            token.0 as u64,
-            bits::IN | sys_epoll::ET,
-        )?;
-        Ok(Waker { notifier })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
 }

@@ -26,20 +26,23 @@
 //!    top of `sys/mod.rs`. A dependency it needs (the `io-uring` crate) is
 //!    optional in `crates/ioready/Cargo.toml`, enabled by the feature.
 //! 3. **The selector module**: `selector/uring.rs`, declared below under
-//!    the same cfg, with a unit type implementing `dispatch::Driver`
-//!    (registry, waiter, waker; see the epoll backend for a kernel-side
-//!    registry and `table.rs` for a user-space one), and one line in the
-//!    `backends!` list at the bottom of `dispatch.rs`:
-//!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Uring,`.
+//!    the same cfg, with its registry type implementing `dispatch::Driver`
+//!    (registrations and the waker) and its waiter type implementing
+//!    `dispatch::Wait` (making the pair, and the wait; see the epoll
+//!    backend for a kernel-side registry and `table.rs` for a user-space
+//!    one), and one line in the `backends!` list at the bottom of
+//!    `dispatch.rs`, naming the waiter:
+//!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Waiter,`.
 //!    If the backend has one kernel object that is readable whenever a
 //!    wait would report an event, override `Driver::as_fd` to return it
 //!    (nesting, `Selector::try_as_fd`; for the ring only if registrations
 //!    are submitted when made); the default answers `Unsupported`.
 //!    `tests/nest.rs` then nests it (it asks each backend).
-//!    Only `Driver`'s methods are needed: the enums, `Selector::with_backend`,
-//!    `Registry`, `Waker` and the wait all reach the backend through that
-//!    list. Events go into `Events` with `Events::push` (or, as epoll does,
-//!    straight into its buffer when the kernel's record is `RawEvent`).
+//!    Only the methods of `Driver` and `Wait` are needed: the enums,
+//!    `Selector::with_backend`, `Registry`, `Waker` and the wait all reach
+//!    the backend through that list. Events go into `Events` with
+//!    `Events::push` (or, as epoll does, straight into its buffer when the
+//!    kernel's record is `RawEvent`).
 //! 4. **The tests**: one line in `for_each_selector_backend!` in
 //!    `tests/common/mod.rs` (under the same cfg); the conformance,
 //!    selector and zero-allocation suites then run on it.

@@ -5,15 +5,14 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{Registry, Snapshot, Table, TableDriver, TableWaiter};
+use super::dispatch::Wait;
+use super::table::{Registry, Snapshot, Table};
 use super::Backend;
 use crate::event::Events;
 use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd, PollFlags};
 
-/// The poll backend (see [`Driver`](super::dispatch::Driver)).
-pub(crate) type Poll = TableDriver<Waiter>;
-
-/// The waiting thread's snapshot: `fds[0]` is the table's notifier,
+/// The waiting side of the poll backend (its shared side is the table's
+/// registry): the waiting thread's snapshot: `fds[0]` is the table's notifier,
 /// `fds[i + 1]` belongs to `snap.entries[i]`.
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
@@ -36,8 +35,12 @@ impl Waiter {
     }
 }
 
-impl TableWaiter for Waiter {
-    const BACKEND: Backend = Backend::Poll;
+impl Wait for Waiter {
+    type Registry = Registry;
+
+    fn open() -> io::Result<(Registry, Waiter)> {
+        Ok((Registry::new(Backend::Poll)?, Waiter::default()))
+    }
 
     fn select(
         &mut self,

@@ -8,106 +8,16 @@
 //! effect at once, as on epoll.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::io;
-use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use super::dispatch::Driver;
 use super::Backend;
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::notify::Notifier;
-
-/// The waiting side of a backend over the table: the one part in which
-/// the poll and select backends differ.
-pub(super) trait TableWaiter: Debug + Default {
-    /// The backend this waiter is (named in errors).
-    const BACKEND: Backend;
-
-    /// One wait: as [`Driver::select`].
-    fn select(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize>;
-}
-
-/// A boxed waiter is a waiter (the select backend's is large: its
-/// `fd_set`s keep 256 descriptors inline, twice).
-impl<W: TableWaiter> TableWaiter for Box<W> {
-    const BACKEND: Backend = W::BACKEND;
-
-    #[inline]
-    fn select(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        (**self).select(registry, events, timeout)
-    }
-}
-
-/// A backend over the table: [`Driver`] for any [`TableWaiter`].
-#[derive(Debug)]
-pub(crate) struct TableDriver<W>(PhantomData<W>);
-
-impl<W: TableWaiter> Driver for TableDriver<W> {
-    type Registry = Registry;
-    type Waiter = W;
-    type Waker = Waker;
-
-    fn new() -> io::Result<(Registry, W)> {
-        Ok((Registry::new(W::BACKEND)?, W::default()))
-    }
-
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Option<Trigger>,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
-    #[inline]
-    fn select(
-        r: &Registry,
-        w: &mut W,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.select(r, events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
-    }
-
-    fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
-    }
-}
 
 /// One registration.
 #[derive(Clone, Debug)]
@@ -171,7 +81,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// A table for `backend` (`Poll` or `Select`: named in errors).
-    fn new(backend: Backend) -> io::Result<Self> {
+    pub(super) fn new(backend: Backend) -> io::Result<Self> {
         Ok(Registry {
             backend,
             table: Mutex::new(Table::default()),
@@ -231,6 +141,38 @@ impl Registry {
         Ok(())
     }
 
+    fn insert(&self, entry: Entry) -> io::Result<()> {
+        self.check_trigger(entry.trigger)?;
+        self.lock().insert(entry)?;
+        self.changed()
+    }
+
+    /// Disarms oneshot registrations that have just reported. Called by the
+    /// waiter, under one lock for all of them.
+    pub(super) fn disarm(&self, fired: impl Iterator<Item = (RawFd, Token)>) {
+        let mut table = self.lock();
+        let mut any = false;
+        for (fd, token) in fired {
+            if let Ok(e) = table.get_mut(fd) {
+                // Only if it is still the registration that fired.
+                if e.token == token && e.trigger == Trigger::Oneshot {
+                    e.armed = false;
+                    any = true;
+                }
+            }
+        }
+        drop(table);
+        if any {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The registry is the shared side of both the poll and the select
+/// backend; their waiters (`poll.rs`, `select.rs`) are where they differ.
+impl Driver for Registry {
+    type Waker = Waker;
+
     fn register(
         &self,
         fd: RawFd,
@@ -246,12 +188,6 @@ impl Registry {
             armed: true,
             waker: None,
         })
-    }
-
-    fn insert(&self, entry: Entry) -> io::Result<()> {
-        self.check_trigger(entry.trigger)?;
-        self.lock().insert(entry)?;
-        self.changed()
     }
 
     fn reregister(
@@ -283,24 +219,24 @@ impl Registry {
         self.changed()
     }
 
-    /// Disarms oneshot registrations that have just reported. Called by the
-    /// waiter, under one lock for all of them.
-    pub(super) fn disarm(&self, fired: impl Iterator<Item = (RawFd, Token)>) {
-        let mut table = self.lock();
-        let mut any = false;
-        for (fd, token) in fired {
-            if let Ok(e) = table.get_mut(fd) {
-                // Only if it is still the registration that fired.
-                if e.token == token && e.trigger == Trigger::Oneshot {
-                    e.armed = false;
-                    any = true;
-                }
-            }
-        }
-        drop(table);
-        if any {
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Arc::new(Notifier::new()?);
+        self.insert(Entry {
+            fd: notifier.as_raw_fd(),
+            token,
+            interest: Interest::READABLE,
+            trigger: Trigger::Level,
+            armed: true,
+            waker: Some(notifier.clone()),
+        })?;
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.notifier.notify()
     }
 }
 
@@ -404,28 +340,6 @@ impl Snapshot {
 pub(crate) struct Waker {
     notifier: Arc<Notifier>,
     registry: Arc<Registry>,
-}
-
-impl Waker {
-    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
-        let notifier = Arc::new(Notifier::new()?);
-        registry.insert(Entry {
-            fd: notifier.as_raw_fd(),
-            token,
-            interest: Interest::READABLE,
-            trigger: Trigger::Level,
-            armed: true,
-            waker: Some(notifier.clone()),
-        })?;
-        Ok(Waker {
-            notifier,
-            registry: registry.clone(),
-        })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
 }
 
 impl Drop for Waker {

@@ -71,7 +71,7 @@ use std::time::Duration;
 
 use io_uring::{cqueue, opcode, types};
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::event::{self, bits};
 use crate::sys::notify::Notifier;
@@ -119,6 +119,26 @@ impl Registry {
         Ok(())
     }
 
+    fn insert(&self, reg: Reg) -> io::Result<()> {
+        self.lock().insert(reg)?;
+        self.changed()
+    }
+}
+
+/// The waiting side: the ring itself (only the waiting thread touches it)
+/// and the number of the current wait.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
+    ring: Box<Ring>,
+    /// The registry's descriptor of the ring, taken away on drop.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
+    wait_no: u64,
+}
+
+impl Driver for Registry {
+    type Waker = Waker;
+
     fn register(
         &self,
         fd: RawFd,
@@ -138,11 +158,6 @@ impl Registry {
             event_index: 0,
             waker: None,
         })
-    }
-
-    fn insert(&self, reg: Reg) -> io::Result<()> {
-        self.lock().insert(reg)?;
-        self.changed()
     }
 
     fn reregister(
@@ -201,123 +216,70 @@ impl Registry {
         drop(waker);
         self.changed()
     }
-}
 
-/// The waiting side: the ring itself (only the waiting thread touches it)
-/// and the number of the current wait.
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
-    ring: Box<Ring>,
-    /// The registry's descriptor of the ring, taken away on drop.
-    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
-    wait_no: u64,
-}
-
-/// The io_uring backend, for the dispatch list.
-#[derive(Debug)]
-pub(crate) struct Uring;
-
-impl Driver for Uring {
-    type Registry = Registry;
-    type Waiter = Waiter;
-    type Waker = Waker;
-
-    fn new() -> io::Result<(Registry, Waiter)> {
-        new()
-    }
-
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Option<Trigger>,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
-    #[inline]
-    fn select(
-        r: &Registry,
-        w: &mut Waiter,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.select(r, events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Arc::new(Notifier::new()?);
+        self.insert(Reg {
+            fd: notifier.as_fd().as_raw_fd(),
+            token,
+            interest: Interest::READABLE,
+            trigger: Trigger::Edge,
+            armed: false,
+            queued: false,
+            more_seen: false,
+            reported_in: 0,
+            event_index: 0,
+            waker: Some(notifier.clone()),
+        })?;
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
     }
 
     fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
+        w.notifier.notify()
     }
 }
 
-/// Builds the selector's ring and its registry.
-fn new() -> io::Result<(Registry, Waiter)> {
-    // Not single-issuer (see the module documentation): the selector may
-    // move between threads. Nor a registered ring descriptor: it lives in
-    // the registering thread's table, so a selector dropped on another
-    // thread could not give it back, and the ring (with every file its
-    // requests hold) would live on until that thread exits.
-    let ring = Ring::builder()
-        .entries(SQ_ENTRIES)
-        .cq_entries(CQ_ENTRIES)
-        .single_issuer(false)
-        .register_ring_fd(false)
-        .require(Capability::PollMultishot)
-        .build()?;
-    let table = Table {
-        skip_success: ring.params().is_feature_skip_cqe_on_success(),
-        ..Table::default()
-    };
-    let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
-        ring.as_fd(),
-        0,
-    )?)));
-    let registry = Registry {
-        table: Mutex::new(table),
-        ring_fd: ring_fd.clone(),
-        waiting: AtomicBool::new(false),
-        notifier: Notifier::new()?,
-    };
-    let mut waiter = Waiter {
-        ring: Box::new(ring),
-        ring_fd,
-        wait_no: 0,
-    };
-    waiter.arm_notifier(&registry)?;
-    Ok((registry, waiter))
-}
+impl Wait for Waiter {
+    type Registry = Registry;
 
-impl Waiter {
-    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
-        let entry =
-            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
-                .multi(true)
-                .build()
-                .user_data(NOTIFY_UD);
-        // SAFETY: the notifier's eventfd lives in the registry, which the
-        // selector keeps (with this waiter) for as long as the ring; a poll
-        // request holds no buffer.
-        unsafe { self.ring.push(&entry) }
+    /// Builds the selector's ring and its registry.
+    fn open() -> io::Result<(Registry, Waiter)> {
+        // Not single-issuer (see the module documentation): the selector may
+        // move between threads. Nor a registered ring descriptor: it lives in
+        // the registering thread's table, so a selector dropped on another
+        // thread could not give it back, and the ring (with every file its
+        // requests hold) would live on until that thread exits.
+        let ring = Ring::builder()
+            .entries(SQ_ENTRIES)
+            .cq_entries(CQ_ENTRIES)
+            .single_issuer(false)
+            .register_ring_fd(false)
+            .require(Capability::PollMultishot)
+            .build()?;
+        let table = Table {
+            skip_success: ring.params().is_feature_skip_cqe_on_success(),
+            ..Table::default()
+        };
+        let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
+            ring.as_fd(),
+            0,
+        )?)));
+        let registry = Registry {
+            table: Mutex::new(table),
+            ring_fd: ring_fd.clone(),
+            waiting: AtomicBool::new(false),
+            notifier: Notifier::new()?,
+        };
+        let mut waiter = Waiter {
+            ring: Box::new(ring),
+            ring_fd,
+            wait_no: 0,
+        };
+        waiter.arm_notifier(&registry)?;
+        Ok((registry, waiter))
     }
 
     /// One wait: submit the queued changes and wait, in one enter; then
@@ -417,6 +379,20 @@ impl Waiter {
             }
         }
         Ok(events.len())
+    }
+}
+
+impl Waiter {
+    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
+        let entry =
+            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
+                .multi(true)
+                .build()
+                .user_data(NOTIFY_UD);
+        // SAFETY: the notifier's eventfd lives in the registry, which the
+        // selector keeps (with this waiter) for as long as the ring; a poll
+        // request holds no buffer.
+        unsafe { self.ring.push(&entry) }
     }
 
     /// Reaps completions into `events` while it has room; returns how many
@@ -535,32 +511,6 @@ fn merge(events: &mut Events, i: usize, flags: u32) {
 pub(crate) struct Waker {
     notifier: Arc<Notifier>,
     registry: Arc<Registry>,
-}
-
-impl Waker {
-    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
-        let notifier = Arc::new(Notifier::new()?);
-        registry.insert(Reg {
-            fd: notifier.as_fd().as_raw_fd(),
-            token,
-            interest: Interest::READABLE,
-            trigger: Trigger::Edge,
-            armed: false,
-            queued: false,
-            more_seen: false,
-            reported_in: 0,
-            event_index: 0,
-            waker: Some(notifier.clone()),
-        })?;
-        Ok(Waker {
-            notifier,
-            registry: registry.clone(),
-        })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
 }
 
 impl Drop for Waker {
