@@ -230,11 +230,13 @@ pub enum BackendArg {
 }
 
 impl BackendArg {
-    /// The server engine it names.
+    /// The server engine it names (`uring` only in a build with the
+    /// feature: [`backend`](Self::backend) refuses it otherwise).
     pub fn engine(self) -> Engine {
         match self {
+            #[cfg(feature = "uring")]
             BackendArg::Uring => Engine::Uring,
-            _ => Engine::Selector,
+            _ => Engine::Readiness,
         }
     }
 
@@ -242,24 +244,20 @@ impl BackendArg {
     /// has it.
     pub fn backend(self) -> Result<Backend, String> {
         let b = match self {
+            BackendArg::Uring if !cfg!(feature = "uring") => {
+                return Err(format!(
+                    "--backend uring (or {BACKEND_ENV}=uring): this build of ioready has no \
+                     io_uring engine; build it with the cargo feature `uring` (on by default)"
+                ))
+            }
             BackendArg::Auto | BackendArg::Uring => return Ok(Backend::best()),
             BackendArg::Select => Backend::Select,
             BackendArg::Poll => Backend::Poll,
             BackendArg::Epoll => Backend::Epoll,
             BackendArg::Kqueue => Backend::Kqueue,
         };
-        if b.is_available() {
-            Ok(b)
-        } else {
-            Err(format!(
-                "--backend {b} (or {BACKEND_ENV}={b}): not available on this platform \
-                 (this build has: {})",
-                Backend::available()
-                    .map(|b| b.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
+        b.check_available()
+            .map_err(|e| format!("--backend {b} (or {BACKEND_ENV}={b}): {e}"))
     }
 }
 

@@ -42,7 +42,7 @@ pub fn run((engine, backend): (Engine, Backend)) -> Result<i32, String> {
         });
     let addr = server.local_addr();
     let serving_on = match server.engine() {
-        Engine::Selector => format!("{} backend", server.backend()),
+        Engine::Readiness => format!("{} backend", server.backend()),
         e => format!("{e} engine"),
     };
     let stop = server.shutdown_handle();

@@ -172,17 +172,34 @@ fn one_list_of_backend_names_and_plain_words() {
     let names = ioready::Backend::names();
     let out = run(&["--help"], LONG);
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains(&format!("IOREADY_BACKEND ({names})")), "{help}");
+    assert!(
+        help.contains(&format!("IOREADY_BACKEND ({names})")),
+        "{help}"
+    );
     let out = run(&["echo-server", "--help"], LONG);
     let sub = String::from_utf8_lossy(&out.stdout);
     for name in names.split(", ") {
         assert!(sub.contains(&format!("- {name}:")), "{name} not in:\n{sub}");
     }
-    for sub in ["", "demo", "echo-server", "client", "slow-client", "time-server", "bench"] {
-        let args: Vec<&str> = [sub, "--help"].into_iter().filter(|a| !a.is_empty()).collect();
+    for sub in [
+        "",
+        "demo",
+        "echo-server",
+        "client",
+        "slow-client",
+        "time-server",
+        "bench",
+    ] {
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
         let out = run(&args, LONG);
         let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
-        assert!(!text.contains("seed"), "{sub} --help says \"seed\":\n{text}");
+        assert!(
+            !text.contains("seed"),
+            "{sub} --help says \"seed\":\n{text}"
+        );
     }
 }
 

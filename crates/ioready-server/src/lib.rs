@@ -23,15 +23,15 @@
 //! * **errors**: `ECONNRESET` and every other per-connection error close
 //!   that connection only.
 //! * **idle timeouts** ([`Config::idle_timeout`]) and a periodic tick
-//!   ([`Config::tick`], the seeds' `select(..., timeout)`).
+//!   ([`Config::tick`], the tutorial's `select(..., timeout)`).
 //! * **shutdown**: [`ShutdownHandle::shutdown`], or `SIGINT`/`SIGTERM` with
 //!   [`Config::handle_signals`]: stop accepting, stop reading, flush what can
 //!   be flushed within [`Config::shutdown_grace`], close everything, and
 //!   return from [`Server::run`]. A second signal stops at once.
 //!
 //! Two engines serve the same [`Service`] API with the same guarantees
-//! ([`Config::engine`]): [`Engine::Selector`], readiness on the library's
-//! `Selector` (select, poll, epoll, kqueue), and [`Engine::Uring`] (Linux,
+//! ([`Config::engine`]): [`Engine::Readiness`], readiness on the library's
+//! `Selector` (select, poll, epoll, kqueue), and `Engine::Uring` (Linux,
 //! cargo feature `uring`), a completion loop on io_uring: multishot accept
 //! and receive into one provided buffer ring shared by all connections,
 //! sends submitted in batches, one `io_uring_enter` per loop iteration (an
@@ -41,7 +41,7 @@
 //! readiness engine and says why once ([`ServerEvent::EngineFallback`]).
 //!
 //! What happens is reported to an [`Observer`] as [`ServerEvent`]s (the
-//! `ioready` command prints them as the seeds' transcript lines). With
+//! `ioready` command prints them as the tutorials' transcript lines). With
 //! [`Config::trace`] off only warnings and the start are reported, and the
 //! data path does no formatting and, in steady state, no allocation: one
 //! wait, one read and one write per echoed message.

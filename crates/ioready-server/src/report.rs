@@ -2,7 +2,7 @@
 //! counters of a run ([`Summary`]).
 //!
 //! How an event is written for people is the caller's business (the
-//! `ioready` command prints the seeds' transcript lines); the events carry
+//! `ioready` command prints the tutorials' transcript lines); the events carry
 //! the data and derive only `Debug`.
 
 use std::io;
@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Why a connection was closed.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum CloseReason<'a> {
     /// The peer closed (read returned end of file) and everything queued
     /// was sent.
@@ -66,7 +66,7 @@ pub enum ServerEvent<'a> {
     /// Warning: the [`Engine`](crate::Engine) asked for cannot run here (the
     /// error says why: a seccomp filter, `kernel.io_uring_disabled`, a
     /// kernel too old, a build without it); the server runs
-    /// [`Engine::Selector`](crate::Engine::Selector) on `backend` instead.
+    /// [`Engine::Readiness`](crate::Engine::Readiness) on `backend` instead.
     /// Reported once, before [`ServerEvent::Starting`].
     EngineFallback {
         /// The engine asked for.

@@ -34,11 +34,11 @@ fn connect(addr: SocketAddr) -> TcpStream {
 
 /// Runs `service` on the io_uring engine with `config` while `clients`
 /// runs; returns the run's summary and the engine's counters.
-fn serve<S: Service + Send + 'static>(
-    config: Config,
-    service: S,
-    clients: impl FnOnce(SocketAddr),
-) -> (Summary, UringStats) {
+fn serve<S>(config: Config, service: S, clients: impl FnOnce(SocketAddr)) -> (Summary, UringStats)
+where
+    S: Service + Send + 'static,
+    S::State: Send,
+{
     let mut server = Server::bind("127.0.0.1:0", config, service).unwrap();
     assert_eq!(
         server.engine(),
@@ -138,7 +138,11 @@ fn the_buffer_ring_running_dry_makes_receives_wait_not_lose() {
 struct CloseOnX;
 
 impl Service for CloseOnX {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+    type State = ();
+
+    fn on_connect(&mut self, _: &mut Conn<'_>) {}
+
+    fn on_data(&mut self, conn: &mut Conn<'_>, _: &mut (), data: &[u8]) {
         if data.first() == Some(&b'X') {
             conn.close();
         } else {
@@ -229,7 +233,7 @@ fn fallback_child_under_seccomp() {
                     .push(format!("{wanted} -> {backend}: {reason}"));
             }
         });
-    assert_eq!(server.engine(), Engine::Selector);
+    assert_eq!(server.engine(), Engine::Readiness);
     assert_eq!(server.backend(), Backend::best());
     let why = server.fallback().expect("a reason").to_string();
     assert!(why.contains("seccomp"), "{why}");
