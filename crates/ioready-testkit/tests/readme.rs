@@ -37,7 +37,10 @@ fn the_readmes_program_is_the_example() {
 #[test]
 fn the_readmes_steps_make_a_running_program() {
     let readme = read("README.md");
-    let start = readme.find("```sh\ncargo new ").expect("the \"Use it\" block") + "```sh\n".len();
+    let start = readme
+        .find("```sh\ncargo new ")
+        .expect("the \"Use it\" block")
+        + "```sh\n".len();
     let block = &readme[start..start + readme[start..].find("```").unwrap()];
     // The README's paths are relative to the directory that holds the clone.
     let dir = std::env::temp_dir().join(format!("ioready-readme-{}", std::process::id()));
