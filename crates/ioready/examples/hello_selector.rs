@@ -1,3 +1,4 @@
+//! A whole program on a `Selector`: a listener, a client thread, a timer.
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -51,8 +52,8 @@ fn main() -> io::Result<()> {
                         other => other?,
                     };
                     stream.write_all(&buf[..n].to_ascii_uppercase())?;
-                    registry.deregister(&*stream)?; // deregister, then close
-                    conn = None;
+                    registry.deregister(&*stream)?; // deregister, then close:
+                    drop(conn.take()); // the client reads to the end
                     println!("the client got {:?}", client.join().expect("client")?);
                     return Ok(());
                 }
