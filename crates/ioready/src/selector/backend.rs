@@ -29,6 +29,18 @@ pub enum Backend {
     /// io_uring is refused (seccomp, `kernel.io_uring_disabled`),
     /// [`Selector::with_backend`](crate::Selector::with_backend) fails with
     /// the reason. Not [`best`](Self::best): a wait costs more than on epoll.
+    ///
+    /// What a program can see: a registration's poll request holds the file
+    /// in the kernel, so a descriptor closed without being deregistered
+    /// stays open (a socket is not shut down) until `deregister_raw` or the
+    /// selector's drop. The ring is set up on a short-lived helper thread
+    /// and only the waiting thread submits; when the ring is closed the
+    /// kernel notifies every thread that submitted to it, so a timed
+    /// blocking call in progress there (a `recv` with `SO_RCVTIMEO`) may end
+    /// with `EINTR` (code that retries `EINTR` does not notice). How it
+    /// works, and its figures: ARCHITECTURE.md and BENCHMARKS.md in the
+    /// repository; the ring itself is [`crate::uring`] (docs with the
+    /// feature `uring`).
     Uring,
 }
 
