@@ -39,7 +39,7 @@ pub enum Backend {
     /// blocking call in progress there (a `recv` with `SO_RCVTIMEO`) may end
     /// with `EINTR` (code that retries `EINTR` does not notice). How it
     /// works, and its figures: ARCHITECTURE.md and BENCHMARKS.md in the
-    /// repository; the ring itself is [`crate::uring`] (docs with the
+    /// repository; the ring itself is `ioready::uring` (docs with the
     /// feature `uring`).
     Uring,
 }
