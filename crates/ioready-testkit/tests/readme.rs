@@ -31,9 +31,8 @@ fn the_readmes_program_is_the_example() {
 
 /// The README's "Use it" steps, run as written, the way a newcomer would:
 /// a new cargo project next to the clone, the path dependency added with
-/// `cargo add`, the example copied in, `cargo run`. Offline, in this
-/// test's target directory, so the dependencies compiled for the workspace
-/// are reused (about 30 s more without).
+/// `cargo add`, the example copied in, `cargo run`. Offline, in a target
+/// directory of its own (about 30 s the first time).
 #[test]
 fn the_readmes_steps_make_a_running_program() {
     let readme = read("README.md");
@@ -48,14 +47,18 @@ fn the_readmes_steps_make_a_running_program() {
     std::fs::create_dir_all(&dir).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::os::unix::fs::symlink(root.canonicalize().unwrap(), dir.join("ioready")).unwrap();
-    // The target directory this test was built in (its `tmp`'s parent).
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    // A target directory of its own (kept between runs): built as a path
+    // dependency of another package, `ioready` gets other compiler flags
+    // (no workspace lints), and its rlib would replace the workspace's
+    // under the same name, which the workspace's other crates were built
+    // against.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme-newcomer");
     let out = std::process::Command::new("sh")
         .arg("-ec")
         .arg(block)
         .current_dir(&dir)
         .env("CARGO_NET_OFFLINE", "true")
-        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_TARGET_DIR", &target)
         .env_remove("IOREADY_BACKEND")
         .output()
         .expect("run sh");

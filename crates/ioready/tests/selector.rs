@@ -57,6 +57,35 @@ fn registry_and_waker_are_shareable() {
     sendable::<Selector>();
 }
 
+/// One list of names, everywhere; and a backend the build lacks is an
+/// error that says which build has it.
+#[test]
+fn one_list_of_backend_names() {
+    assert_eq!(Backend::names(), "auto, select, poll, epoll, kqueue, uring");
+    let all: Vec<String> = Backend::all().map(|b| b.to_string()).collect();
+    assert_eq!(all.join(", "), "select, poll, epoll, kqueue, uring");
+    for b in Backend::all() {
+        assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        match b.check_available() {
+            Ok(ok) => assert!(b.is_available() && ok == b),
+            Err(e) => {
+                assert!(!b.is_available());
+                assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+                let msg = e.to_string();
+                assert!(msg.contains(&format!("the {b} backend")), "{msg}");
+                assert!(msg.contains("it needs ") && msg.contains("this build has "), "{msg}");
+                assert_eq!(
+                    Selector::with_backend(b).unwrap_err().to_string(),
+                    msg,
+                    "one message for one cause"
+                );
+            }
+        }
+    }
+    let e = "nope".parse::<Backend>().unwrap_err();
+    assert!(e.to_string().contains(&Backend::names()), "{e}");
+}
+
 #[test]
 fn backend_names_and_the_environment() {
     assert_eq!("POLL".parse::<Backend>().unwrap(), Backend::Poll);
@@ -92,6 +121,17 @@ fn backend_names_and_the_environment() {
         Ok("") | Ok("auto") | Err(_) => Backend::best(),
         Ok(name) => name.parse().expect("IOREADY_BACKEND names a backend"),
     };
+    if !want.is_available() {
+        // A backend this build cannot serve: an error that names the
+        // variable and the build that would (kqueue: macOS or a BSD).
+        let e = Selector::new().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        let msg = e.to_string();
+        assert!(msg.starts_with(&format!("IOREADY_BACKEND={want}: ")), "{msg}");
+        assert!(msg.contains("it needs ") && msg.contains("this build has "), "{msg}");
+        println!("Selector::new() refuses IOREADY_BACKEND={want}: {msg}");
+        return;
+    }
     assert_eq!(Selector::new().unwrap().backend(), want);
     println!("Selector::new() uses {want}");
 }
