@@ -58,7 +58,7 @@ fn the_readmes_steps_make_a_running_program() {
         .arg(block)
         .current_dir(&dir)
         .env("CARGO_NET_OFFLINE", "true")
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", target)
         .env_remove("IOREADY_BACKEND")
         .output()
         .expect("run sh");
