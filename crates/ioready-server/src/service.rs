@@ -62,8 +62,10 @@ pub trait Service {
 
     /// The connection with this peer is closed (nothing more can be sent):
     /// its state is handed back, with why it closed. Called once for every
-    /// connection `on_connect` was called for, on both engines, also when
-    /// the server shuts down.
+    /// connection `on_connect` was called for, on both engines, also for
+    /// those a shutdown closes ([`CloseReason::Shutdown`]); a
+    /// [`Server::run`](crate::Server::run) that ends with an error drops
+    /// the states of the connections still open without calling it.
     fn on_close(&mut self, peer: SocketAddr, state: Self::State, reason: &CloseReason<'_>) {
         let _ = (peer, state, reason);
     }
