@@ -82,6 +82,9 @@ fn lines_in_pieces_keep_their_state_per_connection_on_every_engine() {
         let thread = std::thread::spawn(move || server.run());
 
         let mut clients: Vec<TcpStream> = texts.iter().map(|_| connect(addr)).collect();
+        // One more, with half a line and still open when the server stops.
+        let mut idle = connect(addr);
+        idle.write_all(b"unfinished").unwrap();
         // Interleaved pieces of 1 to 4 bytes (the long line in bigger
         // ones), a pause between rounds, so that lines arrive split.
         let mut sent = vec![0; texts.len()];
@@ -110,11 +113,18 @@ fn lines_in_pieces_keep_their_state_per_connection_on_every_engine() {
         }
         stop.shutdown().unwrap();
         let summary = thread.join().unwrap().unwrap();
-        assert_eq!(summary.accepted, texts.len() as u64);
+        assert_eq!(summary.accepted, texts.len() as u64 + 1);
 
-        // on_close ran once per connection, with its state and its reason.
+        // on_close ran once per connection, with its state and its reason:
+        // the idle one closed by the shutdown, with no line answered.
         let closed = closed.lock().unwrap();
-        assert_eq!(closed.len(), texts.len(), "{engine}: {closed:?}");
+        assert_eq!(closed.len(), texts.len() + 1, "{engine}: {closed:?}");
+        let me = idle.local_addr().unwrap();
+        let (_, lines, reason) = closed.iter().find(|(peer, _, _)| *peer == me).unwrap();
+        assert_eq!((*lines, reason.as_str()), (0, "Shutdown(0)"), "{engine}");
+        let mut rest = Vec::new();
+        idle.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{engine}: {rest:?}");
         for (c, (text, client)) in texts.iter().zip(&clients).enumerate() {
             let me = client.local_addr().unwrap();
             let (_, lines, reason) = closed
