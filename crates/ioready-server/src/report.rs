@@ -22,7 +22,9 @@ pub enum CloseReason<'a> {
     Error(&'a io::Error),
     /// No traffic for [`Config::idle_timeout`](crate::Config::idle_timeout).
     Idle,
-    /// The server shut down (with this many bytes left unsent).
+    /// The server shut down: the connection was closed by the drain with
+    /// everything sent (0), or when the drain's grace ended with this many
+    /// bytes left unsent.
     Shutdown(usize),
 }
 

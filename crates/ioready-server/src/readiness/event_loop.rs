@@ -489,6 +489,8 @@ impl<S: Service> Loop<S> {
             (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
             (_, Some(e)) => CloseReason::Error(e),
             _ if c.has(READ_CLOSED) => CloseReason::Eof,
+            // Closed by the drain, everything sent.
+            _ if self.state == State::Draining => CloseReason::Shutdown(0),
             _ => CloseReason::Done,
         };
         self.report.trace(&ServerEvent::Closed(c.peer, reason));

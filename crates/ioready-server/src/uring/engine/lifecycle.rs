@@ -258,6 +258,8 @@ impl<S: Service> Engine<'_, S> {
             (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
             (_, Some(e)) => CloseReason::Error(e),
             _ if c.has(READ_CLOSED) => CloseReason::Eof,
+            // Closed by the drain, everything sent.
+            _ if matches!(self.state, State::Draining { .. }) => CloseReason::Shutdown(0),
             _ => CloseReason::Done,
         };
         self.srv.report.trace(&ServerEvent::Closed(c.peer, reason));
