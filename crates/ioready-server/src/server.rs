@@ -48,7 +48,7 @@ impl<S: Service> Server<S> {
     /// `InvalidInput` for an address that does not resolve or a config that
     /// [`Config::validate`] refuses; the errors of `socket`, `bind`
     /// (`AddrInUse`, `PermissionDenied`) and `listen`; those of
-    /// [`Selector::with_backend`]; those of installing signal handlers.
+    /// [`Selector::with_backend`](ioready::Selector::with_backend); those of installing signal handlers.
     pub fn bind(addr: impl ToSocketAddrs, config: Config, service: S) -> io::Result<Server<S>> {
         config.validate()?;
         let mut last_err = None;
