@@ -180,8 +180,10 @@ fn the_examples_build_and_run() {
             log.contains("new connection from ('127.0.0.1', "),
             "{server}:\n{log}"
         );
+        // The first part starts a read of its own; under load the second
+        // may have arrived by then and come in the same read.
         assert!(
-            log.contains("received \"Part one of the message.\""),
+            log.contains("received \"Part one of the message."),
             "{server}:\n{log}"
         );
         assert_eq!(log.matches("closing").count(), 3, "{server}:\n{log}");
