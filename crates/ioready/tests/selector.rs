@@ -73,7 +73,10 @@ fn one_list_of_backend_names() {
                 assert_eq!(e.kind(), io::ErrorKind::Unsupported);
                 let msg = e.to_string();
                 assert!(msg.contains(&format!("the {b} backend")), "{msg}");
-                assert!(msg.contains("it needs ") && msg.contains("this build has "), "{msg}");
+                assert!(
+                    msg.contains("it needs ") && msg.contains("this build has "),
+                    "{msg}"
+                );
                 assert_eq!(
                     Selector::with_backend(b).unwrap_err().to_string(),
                     msg,
@@ -127,8 +130,14 @@ fn backend_names_and_the_environment() {
         let e = Selector::new().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
         let msg = e.to_string();
-        assert!(msg.starts_with(&format!("IOREADY_BACKEND={want}: ")), "{msg}");
-        assert!(msg.contains("it needs ") && msg.contains("this build has "), "{msg}");
+        assert!(
+            msg.starts_with(&format!("IOREADY_BACKEND={want}: ")),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("it needs ") && msg.contains("this build has "),
+            "{msg}"
+        );
         println!("Selector::new() refuses IOREADY_BACKEND={want}: {msg}");
         return;
     }
