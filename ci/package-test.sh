@@ -12,7 +12,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 patch=()
 for c in "${crates[@]}"; do
-    cp -r "target/package/$c-0.1.0" "$out/"
+    # The archive itself (the unpacked directory beside it is made only by
+    # a verifying `cargo package`, and may be stale).
+    tar -xzf "target/package/$c-0.1.0.crate" -C "$out"
     patch+=(--config "patch.crates-io.$c.path=\"$out/$c-0.1.0\"")
 done
 export CARGO_TARGET_DIR="$PWD/target/package-test"
