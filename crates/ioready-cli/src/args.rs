@@ -31,10 +31,10 @@ const EXIT_STATUS: &str = "Exit status:
 #[command(after_help = format!(
     "Start with `ioready demo`: it runs a server and its clients together and needs \
      nothing else.\n\n\
-     Environment: {BACKEND_ENV} (select, poll, epoll, kqueue, auto) sets the default of \
-     --backend; {ADDR_ENV} the default --addr of echo-server, client, slow-client and \
+     Environment: {BACKEND_ENV} ({}) sets the default of --backend; {ADDR_ENV} the default --addr of echo-server, client, slow-client and \
      bench; {TIME_ADDR_ENV} that of time-server and time-client. A command-line option \
-     wins over its variable.\n\n{EXIT_STATUS}"
+     wins over its variable.\n\n{EXIT_STATUS}",
+    Backend::names()
 ))]
 pub struct Cli {
     /// What to run.
@@ -45,8 +45,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run an echo server and the seeds' two clients against it, printing
-    /// everyone's events; exit 0 when every byte came back.
+    /// Run an echo server and the two clients of PyMOTW's `select` tutorial
+    /// (multi-socket and slow) against it, printing everyone's events; exit
+    /// 0 when every byte came back.
     #[command(
         after_help = "Exit status: 0 if every byte sent came back in order, 1 otherwise, \
         2 on a usage error."
@@ -57,9 +58,10 @@ pub enum Command {
         backend: BackendOpt,
     },
 
-    /// The seeds' echo server: print each event, echo every byte.
+    /// The echo server of PyMOTW's `select` tutorial: print each event,
+    /// echo every byte.
     #[command(
-        after_help = "Events printed (one line each, as the Python seeds print them): \
+        after_help = "Events printed (one line each, as the Python tutorial's server prints them): \
         starting up on, waiting for the next event, new connection from, received, sending, \
         output queue ... is empty, closing ... after reading no data, and `timed out, do \
         some other work here` when --timeout passes with nothing ready. Warnings go to \
@@ -71,8 +73,8 @@ pub enum Command {
     )]
     EchoServer(EchoServerArgs),
 
-    /// The seeds' multi-socket client: send three messages over each socket,
-    /// reading the echoes.
+    /// PyMOTW's multi-socket echo client: send three messages over each
+    /// socket, reading the echoes.
     #[command(
         after_help = "Exit status: 0 if every message came back byte-exact, 1 otherwise, \
         2 on a usage error."
@@ -86,7 +88,7 @@ pub enum Command {
         sockets: u32,
     },
 
-    /// The seeds' slow client: pause before and after each message, then
+    /// PyMOTW's slow echo client: pause before and after each message, then
     /// read the whole echo 16 bytes at a time.
     #[command(
         after_help = "Exit status: 0 if the whole text came back in order, 1 otherwise, \
@@ -187,7 +189,7 @@ pub struct EchoServerArgs {
     #[arg(long, default_value = "127.0.0.1:10000", env = ADDR_ENV, value_parser = addr_arg)]
     pub addr: String,
     /// Wait at most this many seconds; print "timed out" when nothing was
-    /// ready (the seeds' select timeout). Default: wait forever.
+    /// ready (the tutorial server's select timeout). Default: wait forever.
     #[arg(long, value_parser = parse_positive_secs)]
     pub timeout: Option<Duration>,
     /// Print no per-event lines (for benchmarks); the start line and
@@ -228,11 +230,13 @@ pub enum BackendArg {
 }
 
 impl BackendArg {
-    /// The server engine it names.
+    /// The server engine it names (`uring` only in a build with the
+    /// feature: [`backend`](Self::backend) refuses it otherwise).
     pub fn engine(self) -> Engine {
         match self {
+            #[cfg(feature = "uring")]
             BackendArg::Uring => Engine::Uring,
-            _ => Engine::Selector,
+            _ => Engine::Readiness,
         }
     }
 
@@ -240,24 +244,20 @@ impl BackendArg {
     /// has it.
     pub fn backend(self) -> Result<Backend, String> {
         let b = match self {
+            BackendArg::Uring if !cfg!(feature = "uring") => {
+                return Err(format!(
+                    "--backend uring (or {BACKEND_ENV}=uring): this build of ioready has no \
+                     io_uring engine; build it with the cargo feature `uring` (on by default)"
+                ))
+            }
             BackendArg::Auto | BackendArg::Uring => return Ok(Backend::best()),
             BackendArg::Select => Backend::Select,
             BackendArg::Poll => Backend::Poll,
             BackendArg::Epoll => Backend::Epoll,
             BackendArg::Kqueue => Backend::Kqueue,
         };
-        if b.is_available() {
-            Ok(b)
-        } else {
-            Err(format!(
-                "--backend {b} (or {BACKEND_ENV}={b}): not available on this platform \
-                 (this build has: {})",
-                Backend::available()
-                    .map(|b| b.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
+        b.check_available()
+            .map_err(|e| format!("--backend {b} (or {BACKEND_ENV}={b}): {e}"))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The seeds' clients, the RFC 868 time client and the non-blocking
+//! The tutorials' clients, the RFC 868 time client and the non-blocking
 //! connect. Each prints its lines through `out`, so the demo can prefix
 //! them.
 
@@ -58,7 +58,7 @@ fn read_echo(
 /// message is sent over every socket, then every echo is read. Returns true
 /// if every byte came back in order and the server then closed cleanly.
 ///
-/// Unlike the seed (one `recv(1024)`, which may return part of a message),
+/// Unlike the tutorial (one `recv(1024)`, which may return part of a message),
 /// it reads until the whole message is back.
 pub fn multiclient(
     addr: SocketAddr,

@@ -1,4 +1,4 @@
-//! `ioready demo`: the seeds' transcripts, live. An echo server on
+//! `ioready demo`: the tutorials' transcripts, live. An echo server on
 //! 127.0.0.1 (any free port) in a thread, the multi-socket client and then
 //! the slow client against it; every line prefixed by who printed it.
 
@@ -14,7 +14,7 @@ use crate::{clients, out, transcript};
 /// The server's timeout: short, so "timed out" lines show during the slow
 /// client's pauses.
 const TICK: Duration = Duration::from_millis(300);
-/// The slow client's pause (the seed's is 1 s).
+/// The slow client's pause (the tutorial's is 1 s).
 const PAUSE: Duration = Duration::from_millis(400);
 
 pub fn run((engine, backend): (Engine, Backend)) -> Result<i32, String> {
@@ -42,7 +42,7 @@ pub fn run((engine, backend): (Engine, Backend)) -> Result<i32, String> {
         });
     let addr = server.local_addr();
     let serving_on = match server.engine() {
-        Engine::Selector => format!("{} backend", server.backend()),
+        Engine::Readiness => format!("{} backend", server.backend()),
         e => format!("{e} engine"),
     };
     let stop = server.shutdown_handle();

@@ -1,4 +1,4 @@
-//! `ioready`: the programs of the seeds (PyMOTW's select echo servers and
+//! `ioready`: the programs of the tutorials (PyMOTW's select echo servers and
 //! clients, effbot's time server) on the `ioready` library, a non-blocking
 //! connect, a self-contained demo, a load generator, and shell completions.
 
@@ -115,7 +115,7 @@ fn echo_server(args: EchoServerArgs, (engine, backend): (Engine, Backend)) -> Re
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let mut server = server.with_observer(|e: &ServerEvent<'_>| match e {
         _ if e.is_warning() => out::stderr_line(&transcript::echo_line(e)),
-        // The seeds print a blank line before each wait.
+        // The tutorials print a blank line before each wait.
         ServerEvent::Waiting => out::stdout_line(&format!("\n{}", transcript::echo_line(e))),
         _ => out::stdout_line(&transcript::echo_line(e)),
     });

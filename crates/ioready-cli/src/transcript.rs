@@ -1,4 +1,4 @@
-//! The seeds' transcript: how the command prints what the server library
+//! The tutorials' transcript: how the command prints what the server library
 //! reports, and the Python-style addresses and byte strings its clients
 //! print too. The library's [`ServerEvent`]s carry data only; the wording
 //! (PyMOTW's echo server, effbot's time server) is the command's.
@@ -18,7 +18,7 @@ impl fmt::Display for PyAddr {
     }
 }
 
-/// Bytes shown as text between the seeds' double quotes: printable ASCII as
+/// Bytes shown as text between the tutorials' double quotes: printable ASCII as
 /// is, the rest escaped (`\n`, `\x00`), cut after 200 bytes with the total.
 #[derive(Debug, Clone, Copy)]
 pub struct Bytes<'a>(pub &'a [u8]);
@@ -48,7 +48,7 @@ impl fmt::Display for Bytes<'_> {
     }
 }
 
-/// The line the seeds' echo server prints for `event` (without the blank
+/// The line the tutorials' echo server prints for `event` (without the blank
 /// line it prints before "waiting").
 pub fn echo_line(event: &ServerEvent<'_>) -> String {
     let mut line = String::new();

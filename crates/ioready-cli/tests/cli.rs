@@ -164,6 +164,77 @@ fn help_lists_the_exit_statuses() {
     assert!(help.contains("[env: IOREADY_ADDR="), "{help}");
 }
 
+/// One list of backend names: the one `IOREADY_BACKEND` takes in the
+/// library (`Backend::names`) is the one `--help` gives and `--backend`
+/// accepts; and no help text speaks of "seeds" (a word a user cannot know).
+#[test]
+fn one_list_of_backend_names_and_plain_words() {
+    let names = ioready::Backend::names();
+    let out = run(&["--help"], LONG);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains(&format!("IOREADY_BACKEND ({names})")),
+        "{help}"
+    );
+    let out = run(&["echo-server", "--help"], LONG);
+    let sub = String::from_utf8_lossy(&out.stdout);
+    for name in names.split(", ") {
+        assert!(sub.contains(&format!("- {name}:")), "{name} not in:\n{sub}");
+    }
+    for sub in [
+        "",
+        "demo",
+        "echo-server",
+        "client",
+        "slow-client",
+        "time-server",
+        "bench",
+    ] {
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let out = run(&args, LONG);
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(
+            !text.contains("seed"),
+            "{sub} --help says \"seed\":\n{text}"
+        );
+    }
+}
+
+/// The README's `ioready ...` lines are commands this build accepts: each
+/// is parsed with `--help` appended (which validates what precedes it and
+/// runs nothing). In the published package, where the workspace README is
+/// not, there is nothing to check.
+#[test]
+fn the_readmes_command_lines_parse() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let Ok(readme) = std::fs::read_to_string(path) else {
+        eprintln!("no workspace README at {path}: skipped");
+        return;
+    };
+    let mut checked = 0;
+    for line in readme.lines() {
+        let cmd = line.split(" #").next().unwrap_or("").trim();
+        let Some(rest) = cmd.strip_prefix("ioready ") else {
+            continue;
+        };
+        let mut args: Vec<&str> = rest.split_whitespace().collect();
+        if !args.contains(&"--help") {
+            args.push("--help");
+        }
+        let out = run(&args, LONG);
+        assert!(
+            out.status.success(),
+            "README line {line:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "the README's command lines were not found");
+}
+
 #[test]
 fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {

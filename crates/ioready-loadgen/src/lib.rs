@@ -72,7 +72,7 @@ pub struct LoadArgs {
     /// Backend of the load generator's own selector. Not taken from
     /// IOREADY_BACKEND: the client of a benchmark stays the same when the
     /// server's backend changes.
-    #[arg(long, default_value = "epoll", value_parser = ["auto", "select", "poll", "epoll", "kqueue"])]
+    #[arg(long, default_value = "epoll", value_parser = ["auto", "select", "poll", "epoll", "kqueue", "uring"])]
     pub backend: String,
     /// Print the report as one JSON object.
     #[arg(long)]
@@ -197,12 +197,9 @@ fn checked(args: &LoadArgs) -> io::Result<Checked> {
         return Err(invalid("--timeout must be more than 0".into()));
     }
     let backend: ioready::Backend = args.backend.parse()?;
-    if !backend.is_available() {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("--backend {backend}: not available on this platform"),
-        ));
-    }
+    let backend = backend
+        .check_available()
+        .map_err(|e| io::Error::new(e.kind(), format!("--backend {backend}: {e}")))?;
     let isolation = args.isolated.then_some(Isolation {
         gap: Duration::from_micros(args.gap_us),
         server_pid: args.server_pid,

@@ -18,12 +18,12 @@ use ioready::Backend;
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The kernel mechanism to wait with (default: [`Backend::best`]); with
-    /// [`Engine::Uring`], the one to fall back to where io_uring is refused.
+    /// `Engine::Uring`, the one to fall back to where io_uring is refused.
     pub backend: Backend,
-    /// The event loop (default: [`Engine::Selector`], readiness on
+    /// The event loop (default: [`Engine::Readiness`], readiness on
     /// `backend`).
     pub engine: Engine,
-    /// Sizes of the io_uring engine (used only with [`Engine::Uring`]).
+    /// Sizes of the io_uring engine (used only with `Engine::Uring`).
     pub uring: UringConfig,
     /// Open connections at most (default 10,000); past it a new connection
     /// is accepted and closed at once.
@@ -37,7 +37,7 @@ pub struct Config {
     pub read_buffer: usize,
     /// When this long passes with nothing to report, report
     /// [`ServerEvent::TimedOut`](crate::ServerEvent::TimedOut) and call
-    /// [`Service::on_tick`](crate::Service::on_tick) (the seeds'
+    /// [`Service::on_tick`](crate::Service::on_tick) (the tutorial's
     /// `select(..., timeout)` that returned empty lists). An
     /// [`ioready::Timer`] re-armed before each wait, so it costs one more
     /// system call per wait (`timerfd_settime`), only when set. Default:
@@ -78,7 +78,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             backend: Backend::best(),
-            engine: Engine::Selector,
+            engine: Engine::Readiness,
             uring: UringConfig::default(),
             max_conns: 10_000,
             output_cap: 1 << 20,
@@ -146,32 +146,40 @@ impl Config {
     }
 }
 
-/// Which event loop a [`Server`](crate::Server) runs.
+/// Which event loop a [`Server`](crate::Server) runs: the readiness engine
+/// or the io_uring engine (the two names used everywhere: these docs,
+/// [`Engine::name`], the command's messages).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Engine {
-    /// Readiness: the library's [`Selector`](ioready::Selector) on
-    /// [`Config::backend`] (select, poll, epoll, kqueue): wait, then one
-    /// `recv` and one `send` system call per message.
+    /// The readiness engine: the library's [`Selector`](ioready::Selector)
+    /// on [`Config::backend`] (select, poll, epoll, kqueue): wait, then one
+    /// `recv` and one `send` system call per message. The default, on
+    /// every Unix.
     #[default]
-    Selector,
-    /// Completion: io_uring (Linux 6.0+, this crate's cargo feature
-    /// `uring`): multishot accept and receive into a provided buffer ring,
-    /// sends submitted in batches, one `io_uring_enter` per loop iteration.
-    /// Same [`Service`](crate::Service) API and guarantees. Where io_uring is
-    /// refused (seccomp, `kernel.io_uring_disabled`, an old kernel, a build
-    /// without the feature) the server runs [`Engine::Selector`] on
-    /// [`Config::backend`] instead and reports
+    Readiness,
+    /// The io_uring engine, a completion loop (Linux 6.0+; the variant
+    /// exists only in a build with this crate's cargo feature `uring`):
+    /// multishot accept and receive into a provided buffer ring, sends
+    /// submitted in batches, one `io_uring_enter` per loop iteration. Same
+    /// [`Service`](crate::Service) API and guarantees. Where the kernel
+    /// refuses io_uring (seccomp, `kernel.io_uring_disabled`, a kernel older
+    /// than 6.0, a system other than Linux) the server runs
+    /// [`Engine::Readiness`] on [`Config::backend`] instead, never
+    /// silently: [`Server::fallback`](crate::Server::fallback) says why and
     /// [`ServerEvent::EngineFallback`](crate::ServerEvent::EngineFallback)
-    /// once.
+    /// is reported once.
+    #[cfg(feature = "uring")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "uring")))]
     Uring,
 }
 
 impl Engine {
-    /// Its name, as the command line spells it.
+    /// Its name: `"readiness"` or `"uring"`.
     pub fn name(self) -> &'static str {
         match self {
-            Engine::Selector => "selector",
+            Engine::Readiness => "readiness",
+            #[cfg(feature = "uring")]
             Engine::Uring => "uring",
         }
     }
@@ -183,7 +191,7 @@ impl std::fmt::Display for Engine {
     }
 }
 
-/// Sizes of the io_uring engine ([`Engine::Uring`]).
+/// Sizes of the io_uring engine (`Engine::Uring`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UringConfig {
     /// Receive buffers in the ring all connections share (a power of two,

@@ -37,7 +37,7 @@ pub(crate) enum SignalRequest {
     Stop,
 }
 
-/// Asks a running [`Server`] to shut down, from any thread.
+/// Asks a running [`Server`](crate::Server) to shut down, from any thread.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
     flag: Arc<AtomicBool>,

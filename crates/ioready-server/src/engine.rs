@@ -50,7 +50,7 @@ macro_rules! engines {
         /// The engine a [`Server`](crate::Server) runs. Boxed, as the
         /// engines differ in size; their loops run inside their own
         /// `run`, so the box costs nothing per event.
-        pub(crate) enum ServerInner<S> {
+        pub(crate) enum ServerInner<S: crate::Service> {
             $( $(#[$cfg])* $variant(Box<$server>), )*
         }
 
@@ -61,7 +61,7 @@ macro_rules! engines {
 
         $(
             $(#[$cfg])*
-            impl<S> From<$server> for ServerInner<S> {
+            impl<S: crate::Service> From<$server> for ServerInner<S> {
                 fn from(s: $server) -> ServerInner<S> {
                     ServerInner::$variant(Box::new(s))
                 }

@@ -23,25 +23,31 @@
 //! * **errors**: `ECONNRESET` and every other per-connection error close
 //!   that connection only.
 //! * **idle timeouts** ([`Config::idle_timeout`]) and a periodic tick
-//!   ([`Config::tick`], the seeds' `select(..., timeout)`).
+//!   ([`Config::tick`], the tutorial's `select(..., timeout)`).
 //! * **shutdown**: [`ShutdownHandle::shutdown`], or `SIGINT`/`SIGTERM` with
 //!   [`Config::handle_signals`]: stop accepting, stop reading, flush what can
 //!   be flushed within [`Config::shutdown_grace`], close everything, and
 //!   return from [`Server::run`]. A second signal stops at once.
 //!
+//! A [`Service`] keeps what it needs per connection in its
+//! [`Service::State`]: made by `on_connect`, handed to every callback of
+//! that connection, given back to `on_close` with the [`CloseReason`].
+//!
 //! Two engines serve the same [`Service`] API with the same guarantees
-//! ([`Config::engine`]): [`Engine::Selector`], readiness on the library's
-//! `Selector` (select, poll, epoll, kqueue), and [`Engine::Uring`] (Linux,
-//! cargo feature `uring`), a completion loop on io_uring: multishot accept
-//! and receive into one provided buffer ring shared by all connections,
-//! sends submitted in batches, one `io_uring_enter` per loop iteration (an
-//! isolated echo costs one system call instead of three). Where io_uring is
-//! refused (a seccomp filter such as Docker's default profile,
-//! `kernel.io_uring_disabled`, an old kernel) the server falls back to the
-//! readiness engine and says why once ([`ServerEvent::EngineFallback`]).
+//! ([`Config::engine`]): **the readiness engine**, [`Engine::Readiness`],
+//! on the library's `Selector` (select, poll, epoll, kqueue), the default;
+//! and **the io_uring engine**, `Engine::Uring` (Linux; the variant exists
+//! only with this crate's cargo feature `uring`), a completion loop:
+//! multishot accept and receive into one provided buffer ring shared by all
+//! connections, sends submitted in batches, one `io_uring_enter` per loop
+//! iteration (an isolated echo costs one system call instead of three).
+//! Where the kernel refuses io_uring (a seccomp filter such as Docker's
+//! default profile, `kernel.io_uring_disabled`, an old kernel) the server
+//! runs the readiness engine and says why, never silently
+//! ([`Server::fallback`], [`ServerEvent::EngineFallback`]).
 //!
 //! What happens is reported to an [`Observer`] as [`ServerEvent`]s (the
-//! `ioready` command prints them as the seeds' transcript lines). With
+//! `ioready` command prints them as the tutorials' transcript lines). With
 //! [`Config::trace`] off only warnings and the start are reported, and the
 //! data path does no formatting and, in steady state, no allocation: one
 //! wait, one read and one write per echoed message.

@@ -2,7 +2,7 @@
 //! counters of a run ([`Summary`]).
 //!
 //! How an event is written for people is the caller's business (the
-//! `ioready` command prints the seeds' transcript lines); the events carry
+//! `ioready` command prints the tutorials' transcript lines); the events carry
 //! the data and derive only `Debug`.
 
 use std::io;
@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Why a connection was closed.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum CloseReason<'a> {
     /// The peer closed (read returned end of file) and everything queued
     /// was sent.
@@ -22,7 +22,9 @@ pub enum CloseReason<'a> {
     Error(&'a io::Error),
     /// No traffic for [`Config::idle_timeout`](crate::Config::idle_timeout).
     Idle,
-    /// The server shut down (with this many bytes left unsent).
+    /// The server shut down: the connection was closed by the drain with
+    /// everything sent (0), or when the drain's grace ended with this many
+    /// bytes left unsent.
     Shutdown(usize),
 }
 
@@ -66,7 +68,7 @@ pub enum ServerEvent<'a> {
     /// Warning: the [`Engine`](crate::Engine) asked for cannot run here (the
     /// error says why: a seccomp filter, `kernel.io_uring_disabled`, a
     /// kernel too old, a build without it); the server runs
-    /// [`Engine::Selector`](crate::Engine::Selector) on `backend` instead.
+    /// [`Engine::Readiness`](crate::Engine::Readiness) on `backend` instead.
     /// Reported once, before [`ServerEvent::Starting`].
     EngineFallback {
         /// The engine asked for.

@@ -15,7 +15,7 @@ use crate::{Config, Engine, Observer, ServerEvent, Service, Summary};
 
 /// A single-threaded event-loop TCP server running a [`Service`], on the
 /// [`Engine`] of its [`Config`].
-pub struct Server<S> {
+pub struct Server<S: Service> {
     inner: ServerInner<S>,
     /// Why the engine asked for is not the one running (reported at the
     /// start of `run`).
@@ -38,9 +38,9 @@ impl<S: Service> Server<S> {
     /// [`Config::backlog`]) on the first address of `addr` that works, and
     /// prepares the engine. Nothing is accepted until [`run`](Self::run).
     ///
-    /// With [`Engine::Uring`], io_uring is probed here (a ring is set up
+    /// With `Engine::Uring`, io_uring is probed here (a ring is set up
     /// and dropped); where it is refused the server falls back to
-    /// [`Engine::Selector`] on [`Config::backend`] (see
+    /// [`Engine::Readiness`] on [`Config::backend`] (see
     /// [`fallback`](Self::fallback)): that is not an error.
     ///
     /// # Errors
@@ -48,7 +48,7 @@ impl<S: Service> Server<S> {
     /// `InvalidInput` for an address that does not resolve or a config that
     /// [`Config::validate`] refuses; the errors of `socket`, `bind`
     /// (`AddrInUse`, `PermissionDenied`) and `listen`; those of
-    /// [`Selector::with_backend`]; those of installing signal handlers.
+    /// [`Selector::with_backend`](ioready::Selector::with_backend); those of installing signal handlers.
     pub fn bind(addr: impl ToSocketAddrs, config: Config, service: S) -> io::Result<Server<S>> {
         config.validate()?;
         let mut last_err = None;
@@ -87,21 +87,26 @@ impl<S: Service> Server<S> {
     ) -> io::Result<Server<S>> {
         config.validate()?;
         listener.set_nonblocking(true)?;
-        let mut fallback = None;
-        if config.engine == Engine::Uring {
-            match uring_probe(&config) {
-                #[cfg(all(feature = "uring", target_os = "linux"))]
+        // The io_uring engine where the kernel takes it; else the readiness
+        // engine, with the reason kept (never a silent substitution).
+        #[cfg(feature = "uring")]
+        let fallback = match config.engine {
+            Engine::Uring => match uring_probe(&config) {
+                #[cfg(target_os = "linux")]
                 Ok(()) => {
                     return Ok(Server {
                         inner: UringServer::new(config, listener, service)?.into(),
                         fallback: None,
                     })
                 }
-                #[cfg(not(all(feature = "uring", target_os = "linux")))]
-                Ok(()) => {}
-                Err(reason) => fallback = Some((Engine::Uring, reason)),
-            }
-        }
+                #[cfg(not(target_os = "linux"))]
+                Ok(()) => None,
+                Err(reason) => Some((Engine::Uring, reason)),
+            },
+            _ => None,
+        };
+        #[cfg(not(feature = "uring"))]
+        let fallback = None;
         Ok(Server {
             inner: ReadyServer::new(config, listener, service)?.into(),
             fallback,
@@ -122,7 +127,7 @@ impl<S: Service> Server<S> {
     }
 
     /// The engine the server runs: [`Config::engine`], or
-    /// [`Engine::Selector`] after a [`fallback`](Self::fallback).
+    /// [`Engine::Readiness`] after a [`fallback`](Self::fallback).
     pub fn engine(&self) -> Engine {
         self.inner.engine()
     }
@@ -187,15 +192,12 @@ fn uring_probe(config: &Config) -> io::Result<()> {
     uring::probe(config)
 }
 
-/// See the Linux version: this build has no io_uring engine.
-#[cfg(not(all(feature = "uring", target_os = "linux")))]
+/// See the Linux version: io_uring is Linux's. (Without the feature there
+/// is no `Engine::Uring` to ask for.)
+#[cfg(all(feature = "uring", not(target_os = "linux")))]
 fn uring_probe(_: &Config) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
-        if cfg!(target_os = "linux") {
-            "io_uring unavailable: this build has no io_uring engine (cargo feature `uring` of ioready-server)"
-        } else {
-            "io_uring unavailable: io_uring exists only on Linux"
-        },
+        "io_uring unavailable: io_uring exists only on Linux",
     ))
 }

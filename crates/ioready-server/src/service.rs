@@ -2,26 +2,72 @@
 //! two services shipped with it, [`Echo`] and [`TimeService`] (RFC 868,
 //! whose wire format is [`rfc868`]).
 
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use crate::Conn;
+use crate::{CloseReason, Conn};
 
 /// What a server does with its connections (the `asyncore.dispatcher`
-/// methods). Every method gets the connection as a [`Conn`], through which
-/// it answers ([`Conn::send`]) or ends ([`Conn::close`]) the connection.
+/// methods), the same on both engines. Every callback about a connection
+/// gets it as a [`Conn`], through which it answers ([`Conn::send`]) or ends
+/// ([`Conn::close`]) the connection, and the service's own state for that
+/// connection, [`Service::State`]: made by [`on_connect`](Self::on_connect),
+/// handed to every later callback, and given back, with the reason, to
+/// [`on_close`](Self::on_close).
+///
+/// A line-based protocol keeps the start of a line that has not ended yet
+/// in its state (`examples/line_server.rs`):
+///
+/// ```
+/// use ioready_server::{Conn, Service};
+///
+/// /// Answers each line with its length.
+/// struct LineLengths;
+///
+/// impl Service for LineLengths {
+///     type State = Vec<u8>; // the partial line of this connection
+///
+///     fn on_connect(&mut self, _: &mut Conn<'_>) -> Vec<u8> {
+///         Vec::new()
+///     }
+///
+///     fn on_data(&mut self, conn: &mut Conn<'_>, partial: &mut Vec<u8>, data: &[u8]) {
+///         for &b in data {
+///             if b == b'\n' {
+///                 conn.send(format!("{}\n", partial.len()).as_bytes());
+///                 partial.clear();
+///             } else {
+///                 partial.push(b);
+///             }
+///         }
+///     }
+/// }
+/// ```
 pub trait Service {
-    /// A connection was accepted.
-    fn on_connect(&mut self, conn: &mut Conn<'_>) {
-        let _ = conn;
-    }
+    /// What the service keeps for each connection (`()` for none).
+    type State;
+
+    /// A connection was accepted: returns its state. The connection may
+    /// already be answered ([`Conn::send`]) or closed ([`Conn::close`]).
+    fn on_connect(&mut self, conn: &mut Conn<'_>) -> Self::State;
 
     /// Bytes arrived (never empty).
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]);
+    fn on_data(&mut self, conn: &mut Conn<'_>, state: &mut Self::State, data: &[u8]);
 
     /// The peer shut down its writing side. The connection is closed once
     /// its queued output is sent (the default does nothing more).
-    fn on_read_closed(&mut self, conn: &mut Conn<'_>) {
-        let _ = conn;
+    fn on_read_closed(&mut self, conn: &mut Conn<'_>, state: &mut Self::State) {
+        let _ = (conn, state);
+    }
+
+    /// The connection with this peer is closed (nothing more can be sent):
+    /// its state is handed back, with why it closed. Called once for every
+    /// connection `on_connect` was called for, on both engines, also for
+    /// those a shutdown closes ([`CloseReason::Shutdown`]); a
+    /// [`Server::run`](crate::Server::run) that ends with an error drops
+    /// the states of the connections still open without calling it.
+    fn on_close(&mut self, peer: SocketAddr, state: Self::State, reason: &CloseReason<'_>) {
+        let _ = (peer, state, reason);
     }
 
     /// A wait of [`Config::tick`](crate::Config::tick) ended with nothing
@@ -34,8 +80,13 @@ pub trait Service {
 pub struct Echo;
 
 impl Service for Echo {
+    type State = ();
+
     #[inline]
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+    fn on_connect(&mut self, _: &mut Conn<'_>) {}
+
+    #[inline]
+    fn on_data(&mut self, conn: &mut Conn<'_>, _: &mut (), data: &[u8]) {
         conn.send(data);
     }
 }
@@ -46,12 +97,14 @@ impl Service for Echo {
 pub struct TimeService;
 
 impl Service for TimeService {
+    type State = ();
+
     fn on_connect(&mut self, conn: &mut Conn<'_>) {
         conn.send(&rfc868::encode(SystemTime::now()).to_be_bytes());
         conn.close();
     }
 
-    fn on_data(&mut self, _: &mut Conn<'_>, _: &[u8]) {}
+    fn on_data(&mut self, _: &mut Conn<'_>, _: &mut (), _: &[u8]) {}
 }
 
 /// RFC 868's time value, both ways: whole seconds since 1900-01-01 00:00

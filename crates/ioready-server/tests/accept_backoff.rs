@@ -16,13 +16,13 @@ use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 /// Every backend on the readiness engine, and the io_uring engine where
 /// this build has it.
 fn setups() -> Vec<(Backend, Engine)> {
-    let mut v: Vec<_> = Backend::available()
-        .map(|b| (b, Engine::Selector))
+    let readiness = Backend::available().map(|b| (b, Engine::Readiness));
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    return readiness
+        .chain([(Backend::best(), Engine::Uring)])
         .collect();
-    if cfg!(all(feature = "uring", target_os = "linux")) {
-        v.push((Backend::best(), Engine::Uring));
-    }
-    v
+    #[cfg(not(all(feature = "uring", target_os = "linux")))]
+    readiness.collect()
 }
 
 /// Lowers the soft descriptor limit to 256.
@@ -83,7 +83,8 @@ fn accept_backoff_at_its_extremes() {
             // io_uring's accept reads RLIMIT_NOFILE when it is armed: lower
             // the limit before the server arms it (see exhaust_descriptors).
             let original = getrlimit(Resource::Nofile);
-            if engine == Engine::Uring {
+            let on_uring = engine != Engine::Readiness;
+            if on_uring {
                 lower_limit(&original);
             }
             let mut server = Server::bind("127.0.0.1:0", config, Echo)
@@ -98,7 +99,7 @@ fn accept_backoff_at_its_extremes() {
             let thread = std::thread::spawn(move || server.run());
             // One echo: the accept is armed (with the lowered limit). Kept
             // open, so its descriptor is not freed while the table fills.
-            let probe = (engine == Engine::Uring).then(|| {
+            let probe = on_uring.then(|| {
                 let mut probe = connected_socket(addr);
                 probe.write_all(b"armed").unwrap();
                 let mut got = [0u8; 5];

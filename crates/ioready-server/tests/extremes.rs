@@ -25,10 +25,10 @@ fn connect(addr: std::net::SocketAddr) -> TcpStream {
 /// this build has it.
 fn setups() -> Vec<(Backend, Engine)> {
     let mut v: Vec<_> = Backend::available()
-        .map(|b| (b, Engine::Selector))
+        .map(|b| (b, Engine::Readiness))
         .collect();
-    if cfg!(all(feature = "uring", target_os = "linux")) {
-        v.push((Backend::best(), Engine::Uring));
+    if let Some(uring) = common::uring_engine() {
+        v.push((Backend::best(), uring));
     }
     v
 }

@@ -92,7 +92,11 @@ impl Drop for Running {
     }
 }
 
-fn start<S: Service + Send + 'static>(config: Config, service: S) -> Running {
+fn start<S>(config: Config, service: S) -> Running
+where
+    S: Service + Send + 'static,
+    S::State: Send,
+{
     let log: Log = Arc::default();
     let l = log.clone();
     let mut server = Server::bind("127.0.0.1:0", config, service)
@@ -117,7 +121,7 @@ struct Setup(Backend, Engine);
 impl std::fmt::Display for Setup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.1 {
-            Engine::Selector => write!(f, "{}", self.0),
+            Engine::Readiness => write!(f, "{}", self.0),
             e => write!(f, "{e} engine"),
         }
     }
@@ -142,10 +146,9 @@ fn connect(addr: SocketAddr) -> TcpStream {
 /// Every backend of the platform on the readiness engine, and the io_uring
 /// engine where this build has it.
 fn backends() -> impl Iterator<Item = Setup> {
-    let uring = cfg!(all(feature = "uring", target_os = "linux"))
-        .then_some(Setup(Backend::best(), Engine::Uring));
+    let uring = common::uring_engine().map(|e| Setup(Backend::best(), e));
     Backend::available()
-        .map(|b| Setup(b, Engine::Selector))
+        .map(|b| Setup(b, Engine::Readiness))
         .chain(uring)
 }
 
@@ -331,7 +334,11 @@ fn time_service_sends_four_bytes_and_closes() {
 struct Shout;
 
 impl Service for Shout {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+    type State = ();
+
+    fn on_connect(&mut self, _: &mut Conn<'_>) {}
+
+    fn on_data(&mut self, conn: &mut Conn<'_>, _: &mut (), data: &[u8]) {
         if data.starts_with(b"quit") {
             conn.send(b"bye\n");
             conn.close();
@@ -418,7 +425,11 @@ fn bad_config_is_an_error() {
 struct Ticks(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Service for Ticks {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+    type State = ();
+
+    fn on_connect(&mut self, _: &mut Conn<'_>) {}
+
+    fn on_data(&mut self, conn: &mut Conn<'_>, _: &mut (), data: &[u8]) {
         conn.send(data);
     }
     fn on_tick(&mut self) {

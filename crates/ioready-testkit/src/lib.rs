@@ -9,3 +9,11 @@
 #![warn(missing_docs)]
 
 pub mod seccomp;
+
+/// The workspace README's code blocks, compiled and run as doctests (this
+/// crate is never published, so the README one level up the tree is always
+/// there): its Rust program is `ioready/examples/hello_selector.rs`, which
+/// the tests of this crate check it is identical to.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -6,7 +6,7 @@
 //! differs from what was sent.
 //!
 //! This client blocks; it exists to show the *server* handling several
-//! connections at once. Unlike the seed's single `recv(1024)`, it reads
+//! connections at once. Unlike the tutorial's single `recv(1024)`, it reads
 //! until the whole message is back (TCP may deliver it in pieces).
 
 use std::io::{self, Read, Write};

@@ -44,13 +44,13 @@ fn main() -> io::Result<()> {
 
     let mut poller = Poll::new();
     poller.register(&server, READ_ONLY)?;
-    // The seed's `fd_to_socket`.
+    // The tutorial's `fd_to_socket`.
     let mut clients: HashMap<RawFd, Client> = HashMap::new();
     let mut closed = 0;
 
     while stop_after != Some(closed) {
         println!("\nwaiting for the next event");
-        // The seed's TIMEOUT = 1000 ms; Rust says it as a Duration.
+        // The tutorial's TIMEOUT = 1000 ms; Rust says it as a Duration.
         let events: Vec<(RawFd, PollFlags)> = poller.poll(Some(Duration::from_secs(1)))?.collect();
 
         for (fd, flags) in events {
@@ -86,7 +86,7 @@ fn main() -> io::Result<()> {
                         close = true;
                     }
                     Ok(0) => {
-                        // Unlike the seed, finish sending first; stop reading.
+                        // Unlike the tutorial, finish sending first; stop reading.
                         c.eof = true;
                         poller.modify(fd, PollFlags::OUT)?;
                     }

@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-/// One connected client (the seed keeps these in `inputs`, `outputs` and
+/// One connected client (the tutorial keeps these in `inputs`, `outputs` and
 /// `message_queues`).
 struct Client {
     stream: TcpStream,
@@ -46,7 +46,7 @@ fn main() -> io::Result<()> {
     let mut clients: Vec<Client> = Vec::new();
     let mut closed = 0;
     while stop_after != Some(closed) {
-        // The seed's lists: read from the server and every client still
+        // The tutorial's lists: read from the server and every client still
         // sending; write to clients with queued bytes; watch both for errors.
         let mut inputs: Vec<BorrowedFd<'_>> = vec![server.as_fd()];
         inputs.extend(clients.iter().filter(|c| !c.eof).map(|c| c.stream.as_fd()));

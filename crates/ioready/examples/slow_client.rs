@@ -2,7 +2,7 @@
 //! message, so a server with a timeout has idle turns in between.
 //!
 //! Run: `cargo run -p ioready --example slow_client [ADDR] [PAUSE_SECS]`
-//! (ADDR defaults to 127.0.0.1:10000, PAUSE_SECS to 1, as in the seed).
+//! (ADDR defaults to 127.0.0.1:10000, PAUSE_SECS to 1, as in the tutorial).
 //! Exits 1 if the echo differs from what was sent.
 
 use std::io::{self, Read, Write};
@@ -28,7 +28,7 @@ fn main() -> io::Result<()> {
         std::thread::sleep(pause.mul_f64(1.5));
     }
 
-    // Read the echo back in small pieces, as the seed does (recv(16)).
+    // Read the echo back in small pieces, as the tutorial does (recv(16)).
     let mut received = Vec::new();
     while received.len() < expected.len() {
         let mut buf = [0u8; 16];

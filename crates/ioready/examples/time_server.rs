@@ -40,7 +40,7 @@ fn main() -> io::Result<()> {
         // Four bytes, big-endian; the 32-bit field wraps in 2036.
         let t = (unix + TIME1970) as u32;
         // Four bytes fit any socket buffer, so a blocking write is fine here
-        // (the seed's remark); a failed one only loses this client.
+        // (the tutorial's remark); a failed one only loses this client.
         let _ = channel.write_all(&t.to_be_bytes());
         drop(channel); // disconnect
         served += 1;

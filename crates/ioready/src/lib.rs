@@ -1,4 +1,18 @@
-//! Wait for I/O efficiently: Python's `select` module, done properly in Rust.
+//! Wait for I/O efficiently: a portable [`Selector`] for programs that wait
+//! on many sockets, pipes, timers, signals and child processes in one thread,
+//! and Python's `select` module, done properly in Rust.
+//!
+//! A whole program (`examples/hello_selector.rs`): a listener, a client
+//! thread, and one loop that accepts, reads, answers and stops; a [`Timer`]
+//! is an event among the others.
+//!
+#![doc = concat!("```\n", include_str!("../examples/hello_selector.rs"), "```\n")]
+//!
+//! The selector is **level-triggered by default**, as Python's and
+//! `poll(2)`'s (mio's is edge-triggered): register for `WRITABLE` only
+//! while output is queued ([`Selector`] says why, and shows the pattern).
+//!
+//! What the crate has:
 //!
 //! * [`select()`] over any values that carry a descriptor ([`AsFd`](std::os::fd::AsFd)),
 //!   answering with the caller's own values, with no `FD_SETSIZE` limit.

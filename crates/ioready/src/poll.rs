@@ -46,7 +46,10 @@ impl PollFlags {
     pub const MSG: PollFlags = PollFlags(0x400);
 }
 
-/// A `poll(2)` registry, as Python's `select.poll()` object.
+/// Python's `select.poll()` object: a `poll(2)` registry of descriptors and
+/// `POLL*` masks, answering with `(fd, events)` pairs. For mio-style code
+/// (tokens, wakers, a backend chosen for the platform) use
+/// [`Selector`](crate::Selector) instead.
 ///
 /// Descriptors are kept by number, as `poll(2)` itself does: the registry
 /// only asks the kernel about them and never reads, writes or closes them. A

@@ -57,6 +57,38 @@ fn registry_and_waker_are_shareable() {
     sendable::<Selector>();
 }
 
+/// One list of names, everywhere; and a backend the build lacks is an
+/// error that says which build has it.
+#[test]
+fn one_list_of_backend_names() {
+    assert_eq!(Backend::names(), "auto, select, poll, epoll, kqueue, uring");
+    let all: Vec<String> = Backend::all().map(|b| b.to_string()).collect();
+    assert_eq!(all.join(", "), "select, poll, epoll, kqueue, uring");
+    for b in Backend::all() {
+        assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        match b.check_available() {
+            Ok(ok) => assert!(b.is_available() && ok == b),
+            Err(e) => {
+                assert!(!b.is_available());
+                assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+                let msg = e.to_string();
+                assert!(msg.contains(&format!("the {b} backend")), "{msg}");
+                assert!(
+                    msg.contains("it needs ") && msg.contains("this build has "),
+                    "{msg}"
+                );
+                assert_eq!(
+                    Selector::with_backend(b).unwrap_err().to_string(),
+                    msg,
+                    "one message for one cause"
+                );
+            }
+        }
+    }
+    let e = "nope".parse::<Backend>().unwrap_err();
+    assert!(e.to_string().contains(&Backend::names()), "{e}");
+}
+
 #[test]
 fn backend_names_and_the_environment() {
     assert_eq!("POLL".parse::<Backend>().unwrap(), Backend::Poll);
@@ -92,6 +124,23 @@ fn backend_names_and_the_environment() {
         Ok("") | Ok("auto") | Err(_) => Backend::best(),
         Ok(name) => name.parse().expect("IOREADY_BACKEND names a backend"),
     };
+    if !want.is_available() {
+        // A backend this build cannot serve: an error that names the
+        // variable and the build that would (kqueue: macOS or a BSD).
+        let e = Selector::new().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("IOREADY_BACKEND={want}: ")),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("it needs ") && msg.contains("this build has "),
+            "{msg}"
+        );
+        println!("Selector::new() refuses IOREADY_BACKEND={want}: {msg}");
+        return;
+    }
     assert_eq!(Selector::new().unwrap().backend(), want);
     println!("Selector::new() uses {want}");
 }
@@ -191,10 +240,63 @@ mod scenarios {
         assert!(select(&mut s, QUIET).is_empty());
         // Re-armed as level: reported on every wait.
         s.registry()
-            .reregister(&r, Token(6), Interest::READABLE)
+            .reregister_with(&r, Token(6), Interest::READABLE, Trigger::Level)
             .unwrap();
         assert!(the(&select(&mut s, SOON), 6).is_readable());
         assert!(the(&select(&mut s, SOON), 6).is_readable());
+    }
+
+    /// `reregister` keeps the trigger a descriptor was registered (or last
+    /// reregistered) with; only `reregister_with` changes it.
+    pub fn reregister_keeps_the_trigger(mut s: Selector) {
+        let (r, w) = pipe();
+        let reg = s.registry().clone();
+        reg.register_with(&r, Token(1), Interest::READABLE, Trigger::Oneshot)
+            .unwrap();
+        poke(&w); // never read: level-triggered, it would be reported on every wait
+        for round in 0..5 {
+            reg.reregister(&r, Token(10 + round), Interest::READABLE)
+                .unwrap();
+            let ev = select(&mut s, SOON);
+            assert_eq!(tokens(&ev), BTreeSet::from([10 + round]), "round {round}");
+            assert!(
+                select(&mut s, QUIET).is_empty(),
+                "{}: round {round}: a oneshot registration re-armed by reregister \
+                 was reported again, as if reregister had made it level-triggered",
+                s.backend()
+            );
+        }
+        // reregister_with changes it, and reregister then keeps the new one.
+        reg.reregister_with(&r, Token(2), Interest::READABLE, Trigger::Level)
+            .unwrap();
+        reg.reregister(&r, Token(3), Interest::READABLE).unwrap();
+        for _ in 0..3 {
+            assert_eq!(tokens(&select(&mut s, SOON)), BTreeSet::from([3]));
+        }
+        if s.backend().supports_edge() {
+            let (r2, w2) = pipe();
+            reg.register_with(&r2, Token(20), Interest::READABLE, Trigger::Edge)
+                .unwrap();
+            poke(&w2);
+            assert!(tokens(&select(&mut s, SOON)).contains(&20));
+            reg.reregister(&r2, Token(21), Interest::READABLE).unwrap();
+            // A change may report the unread data once; after that an edge
+            // registration stays quiet until new data comes.
+            let _ = select(&mut s, QUIET);
+            assert!(
+                !tokens(&select(&mut s, QUIET)).contains(&21),
+                "{}: an edge registration reregistered became level-triggered",
+                s.backend()
+            );
+            poke(&w2);
+            assert!(
+                tokens(&select(&mut s, SOON)).contains(&21),
+                "new data, new edge"
+            );
+            reg.deregister(&r2).unwrap();
+        }
+        reg.deregister(&r).unwrap();
+        drop(w);
     }
 
     pub fn oneshot_beyond_capacity_loses_nothing(mut s: Selector) {
@@ -812,6 +914,7 @@ macro_rules! selector {
                 registration_errors,
                 reregister_changes_token_and_interest,
                 oneshot_disarms_and_reregister_rearms,
+                reregister_keeps_the_trigger,
                 oneshot_beyond_capacity_loses_nothing,
                 level_beyond_capacity_is_fair,
                 always_ready_files_beyond_capacity_are_fair,

@@ -304,6 +304,8 @@ mod scenarios {
 
     pub fn several_owners_of_one_signal(mut s: Selector) {
         let before = disposition(Signal::USR2);
+        // Whatever the caller left it at: `nohup` ignores SIGHUP.
+        let hup_before = disposition(Signal::HUP);
         let mut other = Selector::with_backend(Backend::Poll).unwrap();
         let a = Signals::new(s.registry(), Token(10), &[Signal::USR2]).unwrap();
         let b = Signals::new(s.registry(), Token(11), &[Signal::USR2, Signal::HUP]).unwrap();
@@ -338,7 +340,7 @@ mod scenarios {
         assert_ne!(disposition(Signal::USR2), before);
         drop(c);
         assert_eq!(disposition(Signal::USR2), before);
-        assert_eq!(disposition(Signal::HUP), libc::SIG_DFL);
+        assert_eq!(disposition(Signal::HUP), hup_before);
     }
 
     pub fn child_exits_while_busy_with_sockets(mut s: Selector) {
@@ -429,6 +431,16 @@ mod scenarios {
         let mut ev = Events::with_capacity(8);
         // A handler of the program's own for SIGUSR1: put back exactly.
         extern "C" fn own(_: libc::c_int) {}
+        // SAFETY: a zeroed sigaction is valid storage for the kernel to
+        // fill with the disposition the test found (restored at the end).
+        let found = unsafe {
+            let mut found: libc::sigaction = std::mem::zeroed();
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, std::ptr::null(), &mut found),
+                0
+            );
+            found
+        };
         // SAFETY: a zeroed sigaction with an empty mask and a handler that
         // does nothing is valid.
         unsafe {
@@ -474,8 +486,14 @@ mod scenarios {
         // Nothing registered is left: no event (select and poll would report
         // a closed registration as invalid).
         assert!(wait_tokens(&mut s, &mut ev, Duration::from_millis(5)).is_empty());
-        // SAFETY: back to the default action, as the test found it.
-        unsafe { libc::signal(libc::SIGUSR1, libc::SIG_DFL) };
+        // SAFETY: `found` is the disposition the kernel gave us above:
+        // back to it, whatever the caller had set.
+        unsafe {
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &found, std::ptr::null_mut()),
+                0
+            );
+        }
     }
 
     pub fn bad_input_is_an_error(s: Selector) {
@@ -554,13 +572,14 @@ for_each_selector_backend!(sources);
 /// the signal without pause: no delivery reaches a closed descriptor (the
 /// process would see a byte written into another file, or crash), every
 /// owner alive at a send sees it, and when all are gone no descriptor is
-/// left and the disposition is the default again.
+/// left and the disposition is the one found at the start again.
 #[test]
 fn owners_come_and_go_under_a_signal_storm() {
     let _serial = serial();
     let rt = Signal::realtime(3).unwrap();
     let fds_before = open_fds();
     let before = disposition(rt);
+    let winch_before = disposition(Signal::WINCH);
     // A guard owner keeps the handler installed while the storm runs, so a
     // signal never meets the default action (which ends the process).
     let mut guard_selector = Selector::with_backend(Backend::Poll).unwrap();
@@ -616,7 +635,7 @@ fn owners_come_and_go_under_a_signal_storm() {
     drop(guard);
     drop(guard_selector);
     assert_eq!(disposition(rt), before);
-    assert_eq!(disposition(Signal::WINCH), libc::SIG_DFL);
+    assert_eq!(disposition(Signal::WINCH), winch_before);
     assert_eq!(open_fds(), fds_before);
 }
 

@@ -56,13 +56,16 @@ enum State {
 
 /// Everything but the selector and its event buffer (so events can be read
 /// while the rest is changed).
-pub(crate) struct Loop<S> {
+pub(crate) struct Loop<S: Service> {
     pub(crate) config: Config,
     registry: Registry,
     listener: Option<TcpListener>,
     listener_registered: bool,
     pub(crate) local_addr: SocketAddr,
     conns: Vec<Option<ConnState>>,
+    /// The service's state of connection `i` (`Service::State`), beside
+    /// `conns[i]`: made by `on_connect`, given back to `on_close`.
+    states: Vec<Option<S::State>>,
     free: Vec<usize>,
     pub(crate) live: usize,
     read_buf: Box<[u8]>,
@@ -115,6 +118,7 @@ impl<S: Service> Loop<S> {
             listener_registered: true,
             local_addr,
             conns: Vec::new(),
+            states: Vec::new(),
             free: Vec::new(),
             live: 0,
             read_buf,
@@ -198,7 +202,7 @@ impl<S: Service> Loop<S> {
                     .as_ref()
                     .is_some_and(|(t, _)| t.acknowledge().unwrap_or(0) > 0);
                 // Only a wait that reported nothing else timed out (the
-                // seeds' `select` returned empty lists).
+                // tutorial's `select` returned empty lists).
                 if expired && in_wait == 1 {
                     self.report.trace(&ServerEvent::TimedOut);
                     self.service.on_tick();
@@ -299,6 +303,7 @@ impl<S: Service> Loop<S> {
             Some(i) => i,
             None => {
                 self.conns.push(None);
+                self.states.push(None);
                 self.conns.len() - 1
             }
         };
@@ -314,15 +319,18 @@ impl<S: Service> Loop<S> {
         self.report.stats.accepted += 1;
         self.report.trace(&ServerEvent::Accepted(peer));
         let c = self.conns[i].insert(ConnState::new(stream, peer, last_active));
-        self.service
+        let state = self
+            .service
             .on_connect(&mut Conn::new(ReadyConn::new(c, &mut self.report)));
+        self.states[i] = Some(state);
         self.sync_interest(i);
         Ok(())
     }
 
     #[inline]
     fn conn_event(&mut self, i: usize, ev: &Event) {
-        let Some(Some(c)) = self.conns.get_mut(i) else {
+        let (Some(Some(c)), Some(Some(state))) = (self.conns.get_mut(i), self.states.get_mut(i))
+        else {
             return; // closed earlier in this batch
         };
         if c.linger_until.is_some() {
@@ -341,7 +349,7 @@ impl<S: Service> Loop<S> {
                 Ok(0) => {
                     c.flags |= READ_CLOSED;
                     self.service
-                        .on_read_closed(&mut Conn::new(ReadyConn::new(c, &mut self.report)));
+                        .on_read_closed(&mut Conn::new(ReadyConn::new(c, &mut self.report)), state);
                 }
                 Ok(n) => {
                     if let Some(t) = &mut c.last_active {
@@ -349,8 +357,11 @@ impl<S: Service> Loop<S> {
                     }
                     let data = &self.read_buf[..n];
                     self.report.received(c.peer, data);
-                    self.service
-                        .on_data(&mut Conn::new(ReadyConn::new(c, &mut self.report)), data);
+                    self.service.on_data(
+                        &mut Conn::new(ReadyConn::new(c, &mut self.report)),
+                        state,
+                        data,
+                    );
                 }
                 Err(Errno::AGAIN) => {}
                 Err(e) => c.error = Some(e.into()),
@@ -473,15 +484,18 @@ impl<S: Service> Loop<S> {
         if c.linger_until.is_some() {
             self.lingering -= 1;
         }
-        if self.report.trace {
-            let reason = match (&forced, &c.error) {
-                (Some(CloseReason::Idle), _) => CloseReason::Idle,
-                (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
-                (_, Some(e)) => CloseReason::Error(e),
-                _ if c.has(READ_CLOSED) => CloseReason::Eof,
-                _ => CloseReason::Done,
-            };
-            self.report.trace(&ServerEvent::Closed(c.peer, reason));
+        let reason = match (&forced, &c.error) {
+            (Some(CloseReason::Idle), _) => CloseReason::Idle,
+            (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
+            (_, Some(e)) => CloseReason::Error(e),
+            _ if c.has(READ_CLOSED) => CloseReason::Eof,
+            // Closed by the drain, everything sent.
+            _ if self.state == State::Draining => CloseReason::Shutdown(0),
+            _ => CloseReason::Done,
+        };
+        self.report.trace(&ServerEvent::Closed(c.peer, reason));
+        if let Some(state) = self.states[i].take() {
+            self.service.on_close(c.peer, state, &reason);
         }
         drop(c);
     }

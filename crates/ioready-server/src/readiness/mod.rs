@@ -1,4 +1,4 @@
-//! The readiness engine ([`Engine::Selector`](crate::Engine::Selector)):
+//! The readiness engine ([`Engine::Readiness`](crate::Engine::Readiness)):
 //! the library's [`Selector`] on [`Config::backend`] (select, poll, epoll,
 //! kqueue), and per message one wait, one `recv` and one `send` system
 //! call.
@@ -33,7 +33,7 @@ use crate::report::Reporter;
 use crate::{Config, Engine, Service, Summary};
 
 /// A server on the readiness engine: a selector and the event loop.
-pub(crate) struct ReadyServer<S> {
+pub(crate) struct ReadyServer<S: Service> {
     selector: Selector,
     events: Events,
     waker: Arc<Waker>,
@@ -68,7 +68,7 @@ impl<S: Service> ReadyServer<S> {
 
 impl<S: Service> EngineServer<S> for ReadyServer<S> {
     fn engine(&self) -> Engine {
-        Engine::Selector
+        Engine::Readiness
     }
 
     fn backend(&self) -> Backend {

@@ -6,7 +6,7 @@
 //!
 //! * the tick ([`Config::tick`](crate::Config::tick)): re-armed before
 //!   every wait, so it expires only when a whole tick passes with nothing
-//!   else reported (the seeds' `select(..., timeout)`); that costs one
+//!   else reported (the tutorial's `select(..., timeout)`); that costs one
 //!   `timerfd_settime` per wait, and only when a tick is configured;
 //! * the idle sweep: periodic, every half of the idle timeout;
 //! * the end of an accept pause, of the earliest lingering close, and of

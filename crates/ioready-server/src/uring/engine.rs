@@ -63,11 +63,15 @@ enum State {
 
 /// The engine while it runs: the ring, the buffers and the connections,
 /// over the [`UringServer`]'s persistent parts.
-pub(crate) struct Engine<'s, S> {
+pub(crate) struct Engine<'s, S: Service> {
     srv: &'s mut UringServer<S>,
     io: Io,
     bufs: BufRing,
     conns: Vec<Option<UConn>>,
+    /// The service's state of connection `i` (`Service::State`), beside
+    /// `conns[i]`: made by `on_connect`, given back to `on_close` (when the
+    /// connection is closed for the service, before its requests end).
+    states: Vec<Option<S::State>>,
     /// Per slot: its use count (the generation of its current connection).
     gens: Vec<u32>,
     free: Vec<u32>,
@@ -108,6 +112,7 @@ impl<'s, S: Service> Engine<'s, S> {
             bufs,
             srv,
             conns: Vec::new(),
+            states: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -434,9 +439,13 @@ impl<'s, S: Service> Engine<'s, S> {
                 len: data.len(),
                 held: false,
             });
-            self.srv
-                .service
-                .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), data);
+            if let Some(Some(state)) = self.states.get_mut(i) {
+                self.srv.service.on_data(
+                    &mut Conn::new(UringConn::new(c, &mut self.io)),
+                    state,
+                    data,
+                );
+            }
             let held = self.io.cur.take().is_some_and(|cur| cur.held);
             if !held {
                 recycle(&mut self.bufs, Some(bid));
@@ -449,10 +458,10 @@ impl<'s, S: Service> Engine<'s, S> {
                 0 if c.linger_until.is_some() => return self.close(i, None),
                 0 => {
                     c.flags |= READ_CLOSED;
-                    if !discard {
+                    if let (false, Some(Some(state))) = (discard, self.states.get_mut(i)) {
                         self.srv
                             .service
-                            .on_read_closed(&mut Conn::new(UringConn::new(c, &mut self.io)));
+                            .on_read_closed(&mut Conn::new(UringConn::new(c, &mut self.io)), state);
                     }
                 }
                 e if e == Errno::NOBUFS.raw_os_error() => {

@@ -29,3 +29,13 @@ pub fn send_until_pushback(c: &TcpStream, byte: u8, what: &str) -> usize {
     c.set_nonblocking(false).unwrap();
     sent
 }
+
+/// The io_uring engine, where this build has it (Linux, the feature
+/// `uring`: without the feature `Engine::Uring` does not exist).
+#[allow(dead_code)] // not every test binary asks
+pub fn uring_engine() -> Option<ioready_server::Engine> {
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    return Some(ioready_server::Engine::Uring);
+    #[cfg(not(all(feature = "uring", target_os = "linux")))]
+    None
+}

@@ -5,8 +5,10 @@ use std::io;
 
 /// The kernel mechanism a [`Selector`](crate::Selector) waits with.
 ///
-/// Non-exhaustive: backends are added (io_uring is next), so a `match` on it
-/// needs a `_` arm.
+/// Non-exhaustive: backends may be added, so a `match` on it needs a `_`
+/// arm. The names, one list everywhere (`IOREADY_BACKEND`, the command's
+/// `--backend`, the READMEs): `auto`, `select`, `poll`, `epoll`, `kqueue`,
+/// `uring` ([`Backend::names`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
@@ -27,6 +29,18 @@ pub enum Backend {
     /// io_uring is refused (seccomp, `kernel.io_uring_disabled`),
     /// [`Selector::with_backend`](crate::Selector::with_backend) fails with
     /// the reason. Not [`best`](Self::best): a wait costs more than on epoll.
+    ///
+    /// What a program can see: a registration's poll request holds the file
+    /// in the kernel, so a descriptor closed without being deregistered
+    /// stays open (a socket is not shut down) until `deregister_raw` or the
+    /// selector's drop. The ring is set up on a short-lived helper thread
+    /// and only the waiting thread submits; when the ring is closed the
+    /// kernel notifies every thread that submitted to it, so a timed
+    /// blocking call in progress there (a `recv` with `SO_RCVTIMEO`) may end
+    /// with `EINTR` (code that retries `EINTR` does not notice). How it
+    /// works, and its figures: ARCHITECTURE.md and BENCHMARKS.md in the
+    /// repository; the ring itself is `ioready::uring` (docs with the
+    /// feature `uring`).
     Uring,
 }
 
@@ -66,6 +80,42 @@ impl Backend {
     /// The backends this platform has, best last.
     pub fn available() -> impl Iterator<Item = Backend> {
         Self::ALL.into_iter().filter(|b| b.is_available())
+    }
+
+    /// `Ok(self)` if this build has the backend, else the `Unsupported`
+    /// error that [`Selector::with_backend`](crate::Selector::with_backend)
+    /// gives: it names the build that would have it (`uring`: ioready's
+    /// cargo feature `uring`; `kqueue`: macOS or a BSD; `epoll`: Linux or
+    /// Android) and the backends this one has.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported`, as above.
+    pub fn check_available(self) -> io::Result<Backend> {
+        if self.is_available() {
+            Ok(self)
+        } else {
+            Err(unsupported_backend(self))
+        }
+    }
+
+    /// Every backend this crate knows, available in this build or not: the
+    /// names [`from_str`](std::str::FromStr::from_str) and `IOREADY_BACKEND`
+    /// take (with `auto`), in the order of [`available`](Self::available).
+    pub fn all() -> impl Iterator<Item = Backend> {
+        Self::ALL.into_iter()
+    }
+
+    /// The names `IOREADY_BACKEND` and [`from_str`](std::str::FromStr::from_str)
+    /// take, as one list: `"auto, select, poll, epoll, kqueue, uring"`.
+    /// The command's `--backend` takes the same names.
+    pub fn names() -> String {
+        let mut names = String::from("auto");
+        for b in Self::ALL {
+            names.push_str(", ");
+            names.push_str(b.name());
+        }
+        names
     }
 
     /// True if registrations may use [`Trigger::Edge`](crate::Trigger::Edge).
@@ -110,34 +160,45 @@ impl Backend {
     /// # Errors
     ///
     /// `InvalidInput` if the variable names no backend, `Unsupported` if it
-    /// names one this platform lacks.
+    /// names one this build lacks (the message says which build has it:
+    /// `uring` needs the cargo feature `uring`, `kqueue` macOS or a BSD,
+    /// `epoll` Linux or Android). Both messages start with the variable and
+    /// its value.
     pub fn from_env() -> io::Result<Backend> {
         match std::env::var("IOREADY_BACKEND") {
             Ok(name) if name.is_empty() || name == "auto" => Ok(Backend::best()),
             Ok(name) => {
-                let b: Backend = name.parse()?;
-                if b.is_available() {
-                    Ok(b)
-                } else {
-                    Err(unsupported_backend(b))
-                }
+                let in_var =
+                    |e: io::Error| io::Error::new(e.kind(), format!("IOREADY_BACKEND={name}: {e}"));
+                let b: Backend = name.parse().map_err(in_var)?;
+                b.check_available().map_err(in_var)
             }
             Err(_) => Ok(Backend::best()),
         }
     }
 }
 
-/// `Unsupported`: the platform (or this build) lacks `b`.
+/// `Unsupported`: the platform (or this build) lacks `b`; the message says
+/// which build would have it, and what this one has.
 pub(super) fn unsupported_backend(b: Backend) -> io::Error {
-    if b == Backend::Uring && cfg!(target_os = "linux") {
-        return io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the uring backend is not available: ioready was built without its cargo feature `uring`",
-        );
-    }
+    let needs = match b {
+        Backend::Uring if cfg!(target_os = "linux") => {
+            "ioready built with its cargo feature `uring` (this build has not got it)"
+        }
+        Backend::Uring => "Linux and ioready's cargo feature `uring`",
+        Backend::Epoll => "Linux or Android",
+        Backend::Kqueue => "macOS, iOS, FreeBSD, OpenBSD, NetBSD or DragonFly",
+        // Every Unix has them.
+        Backend::Select | Backend::Poll => "a Unix",
+    };
+    let has: Vec<&str> = Backend::available().map(Backend::name).collect();
     io::Error::new(
         io::ErrorKind::Unsupported,
-        format!("the {} backend is not available on this platform", b.name()),
+        format!(
+            "the {} backend is not available here: it needs {needs}; this build has {}",
+            b.name(),
+            has.join(", ")
+        ),
     )
 }
 
@@ -155,14 +216,12 @@ impl std::str::FromStr for Backend {
             .into_iter()
             .find(|b| b.name() == name)
             .ok_or_else(|| {
-                let mut expected = String::from("auto");
-                for b in Backend::ALL {
-                    expected.push_str(", ");
-                    expected.push_str(b.name());
-                }
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
-                    format!("backend: unknown name {s:?} (expected one of {expected})"),
+                    format!(
+                        "backend: unknown name {s:?} (expected one of {})",
+                        Backend::names()
+                    ),
                 )
             })
     }

@@ -45,12 +45,14 @@ pub(crate) trait Driver: Debug + Sized {
     ) -> io::Result<()>;
 
     /// Changes a registration and re-arms it; `NotFound` if there is none.
+    /// `trigger` `None` keeps the registration's trigger (the backend
+    /// remembers it: epoll cannot be asked).
     fn reregister(
         &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()>;
 
     /// Removes a registration; `NotFound` if there is none.
@@ -159,7 +161,7 @@ macro_rules! backends {
                 fd: RawFd,
                 token: Token,
                 interest: Interest,
-                trigger: Trigger,
+                trigger: Option<Trigger>,
             ) -> io::Result<()> {
                 match self {
                     $( $(#[$cfg])* Shared::$variant(r) =>

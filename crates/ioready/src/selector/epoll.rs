@@ -31,6 +31,7 @@ impl Wait for Waiter {
             epfd,
             always_ready: Mutex::new(Vec::new()),
             always_ready_len: AtomicUsize::new(0),
+            triggers: Mutex::new(Vec::new()),
         };
         Ok((registry, Waiter))
     }
@@ -88,6 +89,13 @@ pub(crate) struct Registry {
     /// out of reach of a caller's (stale) number, which epoll_ctl would
     /// otherwise apply to them.
     own: OwnFds,
+    /// The trigger of each registration, by descriptor number, so that
+    /// `reregister` keeps it: the kernel has no call that reads a
+    /// registration back. Held across the `epoll_ctl` that changes it, so
+    /// that concurrent changes of one descriptor agree with the kernel.
+    /// Grown to the highest number registered (one byte each), never
+    /// shrunk: the wait never looks at it.
+    triggers: Mutex<Vec<Trigger>>,
 }
 
 /// The `EPOLL*` bits of a registration: the interest bits are the
@@ -156,20 +164,10 @@ impl Registry {
         self.own.remove(a.file.as_raw_fd());
         drop(a);
     }
-}
 
-impl Driver for Registry {
-    type Waker = Waker;
-
-    fn register(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        self.own.check(fd, "register")?;
-        let flags = to_epoll(interest, trigger);
+    /// `EPOLL_CTL_ADD`, or an always-ready stand-in for a file epoll
+    /// refuses.
+    fn add(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
         match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
                 let id = identity(fd).ok_or(e)?;
@@ -204,15 +202,8 @@ impl Driver for Registry {
         }
     }
 
-    fn reregister(
-        &self,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        self.own.check(fd, "reregister")?;
-        let flags = to_epoll(interest, trigger);
+    /// `EPOLL_CTL_MOD`, of the stand-in for an always-ready file.
+    fn modify(&self, fd: RawFd, token: Token, flags: u32) -> io::Result<()> {
         match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
                 let list = self.always_ready();
@@ -226,6 +217,47 @@ impl Driver for Registry {
             }
             other => other,
         }
+    }
+}
+
+impl Driver for Registry {
+    type Waker = Waker;
+
+    fn register(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        self.own.check(fd, "register")?;
+        let mut triggers = lock_unpoisoned(&self.triggers);
+        self.add(fd, token, to_epoll(interest, trigger))?;
+        // `fd` is non-negative (checked by the front).
+        let i = fd as usize;
+        if triggers.len() <= i {
+            triggers.resize(i + 1, Trigger::Level);
+        }
+        triggers[i] = trigger;
+        Ok(())
+    }
+
+    fn reregister(
+        &self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        trigger: Option<Trigger>,
+    ) -> io::Result<()> {
+        self.own.check(fd, "reregister")?;
+        let mut triggers = lock_unpoisoned(&self.triggers);
+        let kept = triggers.get(fd as usize).copied().unwrap_or_default();
+        let trigger = trigger.unwrap_or(kept);
+        self.modify(fd, token, to_epoll(interest, trigger))?;
+        if let Some(t) = triggers.get_mut(fd as usize) {
+            *t = trigger;
+        }
+        Ok(())
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {

@@ -5,7 +5,7 @@
 //! (Linux only): kept small, and every choice is mio's or polling's
 //! well-trodden one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,11 +27,11 @@ impl Driver for Registry {
         trigger: Trigger,
     ) -> io::Result<()> {
         let mut fds = self.fds();
-        if fds.contains(&fd) {
+        if fds.contains_key(&fd) {
             return Err(already_registered(fd));
         }
         self.apply(fd, token, interest, trigger)?;
-        fds.insert(fd);
+        fds.insert(fd, trigger);
         Ok(())
     }
 
@@ -40,16 +40,18 @@ impl Driver for Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
-        if !self.fds().contains(&fd) {
-            return Err(not_registered(fd));
-        }
-        self.apply(fd, token, interest, trigger)
+        let mut fds = self.fds();
+        let kept = fds.get_mut(&fd).ok_or_else(|| not_registered(fd))?;
+        let trigger = trigger.unwrap_or(*kept);
+        self.apply(fd, token, interest, trigger)?;
+        *kept = trigger;
+        Ok(())
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        if !self.fds().remove(&fd) {
+        if self.fds().remove(&fd).is_none() {
             return Err(not_registered(fd));
         }
         self.apply(fd, Token(0), Interest::empty(), Trigger::Level)
@@ -83,7 +85,7 @@ impl Wait for Waiter {
     fn open() -> io::Result<(Registry, Waiter)> {
         let registry = Registry {
             kq: sys_kqueue::new()?,
-            fds: Mutex::new(HashSet::new()),
+            fds: Mutex::new(HashMap::new()),
         };
         Ok((registry, Waiter::default()))
     }
@@ -112,14 +114,15 @@ impl Wait for Waiter {
 #[derive(Debug)]
 pub(crate) struct Registry {
     kq: OwnedFd,
-    /// Registered descriptors: kqueue itself accepts a second `EV_ADD` as a
-    /// modification, but `register` must say `AlreadyExists` as on every
-    /// other backend.
-    fds: Mutex<HashSet<RawFd>>,
+    /// Registered descriptors and their trigger: kqueue itself accepts a
+    /// second `EV_ADD` as a modification, but `register` must say
+    /// `AlreadyExists` as on every other backend, and `reregister` keeps the
+    /// trigger, which the kernel cannot be asked for.
+    fds: Mutex<HashMap<RawFd, Trigger>>,
 }
 
 impl Registry {
-    fn fds(&self) -> MutexGuard<'_, HashSet<RawFd>> {
+    fn fds(&self) -> MutexGuard<'_, HashMap<RawFd, Trigger>> {
         lock_unpoisoned(&self.fds)
     }
 

@@ -223,15 +223,19 @@ impl Driver for Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
-        self.check_trigger(trigger)?;
+        if let Some(trigger) = trigger {
+            self.check_trigger(trigger)?;
+        }
         {
             let mut table = self.lock();
             let e = table.get_mut(fd)?;
             e.token = token;
             e.interest = interest;
-            e.trigger = trigger;
+            if let Some(trigger) = trigger {
+                e.trigger = trigger;
+            }
             e.armed = true;
         }
         self.changed()

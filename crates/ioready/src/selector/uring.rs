@@ -234,7 +234,7 @@ impl Driver for Registry {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        trigger: Trigger,
+        trigger: Option<Trigger>,
     ) -> io::Result<()> {
         {
             let mut table = self.lock();
@@ -243,7 +243,9 @@ impl Driver for Registry {
             if let Some(reg) = table.slots[index as usize].reg.as_mut() {
                 reg.token = token;
                 reg.interest = interest;
-                reg.trigger = trigger;
+                if let Some(trigger) = trigger {
+                    reg.trigger = trigger;
+                }
             }
             table.arm(index);
         }

@@ -173,6 +173,7 @@ impl<S: Service> Engine<'_, S> {
             Some(i) => i as usize,
             None if self.conns.len() < MAX_SLOTS => {
                 self.conns.push(None);
+                self.states.push(None);
                 self.gens.push(0);
                 self.conns.len() - 1
             }
@@ -190,9 +191,11 @@ impl<S: Service> Engine<'_, S> {
             self.gens[i],
             last_active,
         ));
-        self.srv
+        let state = self
+            .srv
             .service
             .on_connect(&mut Conn::new(UringConn::new(c, &mut self.io)));
+        self.states[i] = Some(state);
         self.sync(i);
     }
 
@@ -250,15 +253,18 @@ impl<S: Service> Engine<'_, S> {
         if c.linger_until.is_some() {
             self.lingering -= 1;
         }
-        if self.srv.report.trace {
-            let reason = match (&forced, &c.error) {
-                (Some(CloseReason::Idle), _) => CloseReason::Idle,
-                (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
-                (_, Some(e)) => CloseReason::Error(e),
-                _ if c.has(READ_CLOSED) => CloseReason::Eof,
-                _ => CloseReason::Done,
-            };
-            self.srv.report.trace(&ServerEvent::Closed(c.peer, reason));
+        let reason = match (&forced, &c.error) {
+            (Some(CloseReason::Idle), _) => CloseReason::Idle,
+            (Some(CloseReason::Shutdown(n)), _) => CloseReason::Shutdown(*n),
+            (_, Some(e)) => CloseReason::Error(e),
+            _ if c.has(READ_CLOSED) => CloseReason::Eof,
+            // Closed by the drain, everything sent.
+            _ if matches!(self.state, State::Draining { .. }) => CloseReason::Shutdown(0),
+            _ => CloseReason::Done,
+        };
+        self.srv.report.trace(&ServerEvent::Closed(c.peer, reason));
+        if let Some(state) = self.states[i].take() {
+            self.srv.service.on_close(c.peer, state, &reason);
         }
         if c.ops & RECV_ARMED != 0 && c.ops & RECV_CANCELLING == 0 {
             c.ops |= RECV_CANCELLING;
