@@ -49,7 +49,7 @@ fn thread_cpu(tid: i32) -> Duration {
 
 fn setups() -> Vec<(Backend, Engine)> {
     let mut v: Vec<(Backend, Engine)> = Backend::available()
-        .map(|b| (b, Engine::Selector))
+        .map(|b| (b, Engine::Readiness))
         .collect();
     if cfg!(feature = "uring") {
         v.push((Backend::best(), Engine::Uring));

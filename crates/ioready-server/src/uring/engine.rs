@@ -262,7 +262,8 @@ impl<'s, S: Service> Engine<'s, S> {
     #[inline]
     fn recv_steady(&mut self, u: Ud, n: usize, flags: u32) -> bool {
         let i = u.slot as usize;
-        let Some(Some(c)) = self.conns.get_mut(i) else {
+        let (Some(Some(c)), Some(Some(state))) = (self.conns.get_mut(i), self.states.get_mut(i))
+        else {
             return false;
         };
         if c.gen != u.gen || c.flags != 0 || c.linger_until.is_some() || c.error.is_some() {
@@ -284,7 +285,7 @@ impl<'s, S: Service> Engine<'s, S> {
         });
         self.srv
             .service
-            .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), data);
+            .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), state, data);
         let held = self.io.cur.take().is_some_and(|cur| cur.held);
         if !held {
             recycle(&mut self.bufs, Some(bid));
