@@ -1,5 +1,5 @@
-# Types of the extension module: CPython's `select` on Linux (as typeshed's
-# select.pyi for Linux), checked against the runtime by mypy's stubtest in CI.
+# Types of the extension module ioready._ioready: CPython's `select` on Linux
+# (as typeshed's select.pyi for Linux), checked against the runtime by stubtest.
 from _typeshed import FileDescriptorLike
 from collections.abc import Iterable
 from types import TracebackType
