@@ -1,18 +1,30 @@
-"""ioready.EventLoop and its companions (the Python half of the loop)."""
+"""ioready.EventLoop and its companions: the Python half of the loop.
+
+``EventLoop`` is ``LoopCore`` (native: scheduling, handles, timers, the
+run-once iteration, reader/writer registrations, the clock) combined with
+asyncio's own unix selector loop, whose Python keeps the cold paths it does
+right (run_forever's bookkeeping, DNS, create_connection/create_server's
+logic, TLS through sslproto, subprocesses, pipes, signals, executors). The
+native methods come first in the method resolution order; asyncio's Python
+calls them back (``self.call_soon``, ``self._add_reader``, ...).
+"""
 
 import asyncio
 import asyncio.unix_events
 
-from . import select as _select
+from . import _ioready
 from ._runner import run_on
 
+Handle = _ioready.Handle
+TimerHandle = _ioready.TimerHandle
 
-class EventLoop(asyncio.unix_events._UnixSelectorEventLoop):
-    """The ioready event loop (stage 1: asyncio's selector loop on
-    ioready.select's epoll; the native core replaces this)."""
+
+class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):
+    """The ioready event loop: a complete ``asyncio.AbstractEventLoop``
+    whose hot paths are native (Rust, on the ioready library's selector)."""
 
     def __init__(self):
-        super().__init__(_select._selector())
+        super().__init__(_ioready.SelectorView(self))
 
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):

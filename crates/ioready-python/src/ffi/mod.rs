@@ -9,10 +9,12 @@
 //!   `poll.poll()`) and the function and method objects made from them;
 //! * [`gil`]: the GIL released around a wait;
 //! * [`build`]: result lists and tuples, built in place;
+//! * [`context`]: `contextvars` (copy, run a callback in a context);
 //! * [`convert`]: CPython's own argument conversions (ints, descriptors,
 //!   sequences).
 
 pub(crate) mod build;
 pub(crate) mod call;
+pub(crate) mod context;
 pub(crate) mod convert;
 pub(crate) mod gil;

@@ -1,0 +1,39 @@
+//! ioready's asyncio event loop, natively (the Python class
+//! `ioready.EventLoop` combines [`core::LoopCore`] with asyncio's unix
+//! selector loop; see `core`).
+//!
+//! * [`core`]: the loop's state and its scheduling methods;
+//! * [`run`]: one iteration (`_run_once`);
+//! * [`handle`]: `Handle` and `TimerHandle`;
+//! * [`timers`]: the timer heap;
+//! * [`fds`] and [`readers`]: the registration table and
+//!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
+//! * [`view`]: the `loop._selector` asyncio's Python sees;
+//! * [`clock`], [`gil_cell`], [`glue`]: the monotonic clock, the GIL-guarded
+//!   cell the state lives in, the Python half of the cold paths.
+
+mod clock;
+mod core;
+mod fds;
+mod gil_cell;
+mod glue;
+mod handle;
+mod readers;
+mod run;
+mod timers;
+mod view;
+
+use pyo3::prelude::*;
+
+/// Adds the loop's classes to the extension module.
+///
+/// # Errors
+///
+/// Those of creating the type objects.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<core::LoopCore>()?;
+    m.add_class::<handle::Handle>()?;
+    m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<view::SelectorView>()?;
+    Ok(())
+}
