@@ -50,3 +50,8 @@ def source_traceback():
 def warn_slow(handle, dt):
     """asyncio's slow-callback warning (debug mode)."""
     logger.warning("Executing %s took %.3f seconds", base_events._format_handle(handle), dt)
+
+
+def warn_connlost():
+    """asyncio's warning for writes to a transport whose connection is lost."""
+    logger.warning("socket.send() raised exception.")

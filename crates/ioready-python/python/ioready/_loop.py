@@ -14,6 +14,7 @@ import asyncio.unix_events
 
 from . import _ioready
 from ._runner import run_on
+from ._transport import SocketTransport
 
 Handle = _ioready.Handle
 TimerHandle = _ioready.TimerHandle
@@ -25,6 +26,10 @@ class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):
 
     def __init__(self):
         super().__init__(_ioready.SelectorView(self))
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        """The native stream transport (TCP and Unix sockets)."""
+        return SocketTransport(self, sock, protocol, waiter, extra, server)
 
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):

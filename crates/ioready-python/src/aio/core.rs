@@ -60,6 +60,9 @@ pub(crate) struct LoopCore {
     debug: AtomicBool,
     /// In a blocking wait: `call_soon_threadsafe` must wake it.
     pub(crate) sleeping: AtomicBool,
+    /// The stream transports' receive buffer (one receive at a time per
+    /// loop), sized on first use.
+    pub(crate) read_buf: GilCell<Vec<u8>>,
 }
 
 impl LoopCore {
@@ -191,6 +194,7 @@ impl LoopCore {
             closed: AtomicBool::new(false),
             debug: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
+            read_buf: GilCell::default(),
         })
     }
 

@@ -37,3 +37,6 @@ pub(crate) static SOURCE_TRACEBACK: Glue = Glue::new("source_traceback");
 pub(crate) static WARN_SLOW: Glue = Glue::new("warn_slow");
 /// `selectors.SelectorKey`.
 pub(crate) static SELECTOR_KEY: Glue = Glue::new("SelectorKey");
+/// `warn_connlost()`: asyncio's warning for writes after the connection
+/// was lost.
+pub(crate) static WARN_CONNLOST: Glue = Glue::new("warn_connlost");

@@ -8,6 +8,7 @@
 //! * [`timers`]: the timer heap;
 //! * [`fds`] and [`readers`]: the registration table and
 //!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
+//! * [`stream`]: the native TCP/Unix stream transport;
 //! * [`view`]: the `loop._selector` asyncio's Python sees;
 //! * [`clock`], [`gil_cell`], [`glue`]: the monotonic clock, the GIL-guarded
 //!   cell the state lives in, the Python half of the cold paths.
@@ -20,6 +21,7 @@ mod glue;
 mod handle;
 mod readers;
 mod run;
+mod stream;
 mod timers;
 mod view;
 
@@ -35,5 +37,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<view::SelectorView>()?;
+    m.add_class::<stream::StreamTransport>()?;
     Ok(())
 }
