@@ -101,7 +101,8 @@ for version in 3.9 3.13; do
     step "mypy --python-version $version (the package's Python code)" \
         "$PWD/.venv-ci-full/bin/python" -m mypy --python-version "$version" --check-untyped-defs \
         python/ioready/__init__.py python/ioready/__main__.py python/ioready/select.py \
-        python/ioready/_loop.py python/ioready/_runner.py
+        python/ioready/_loop.py python/ioready/_runner.py python/ioready/_transport.py \
+        python/ioready/_glue.py
 done
 
 echo "== summary"

@@ -20,12 +20,12 @@ Handle = _ioready.Handle
 TimerHandle = _ioready.TimerHandle
 
 
-class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):
+class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
     """The ioready event loop: a complete ``asyncio.AbstractEventLoop``
     whose hot paths are native (Rust, on the ioready library's selector)."""
 
     def __init__(self):
-        super().__init__(_ioready.SelectorView(self))
+        super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         """The native stream transport (TCP and Unix sockets)."""
