@@ -87,9 +87,11 @@ impl LoopCore {
         Ok(())
     }
 
-    /// Wakes the loop's wait if it is blocked in one (`call_soon_threadsafe`).
+    /// Wakes the loop's wait if it is blocked in one (`call_soon_threadsafe`):
+    /// the first caller only (the flag is cleared by the wake), so a burst
+    /// of calls while the loop sleeps makes one system call, not one each.
     pub(crate) fn wake_if_sleeping(&self, py: Python<'_>) -> PyResult<()> {
-        if self.sleeping.load(Ordering::Acquire) {
+        if self.sleeping.swap(false, Ordering::AcqRel) {
             if let Some(waker) = self.waker.get(py)?.as_ref() {
                 waker.wake()?;
             }
