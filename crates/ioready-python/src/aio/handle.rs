@@ -367,11 +367,15 @@ impl TimerHandle {
                 state.loop_.as_ref().map(|l| l.clone_ref(py)),
             )
         };
+        let mut purge = None;
         if !cancelled {
             if let Some(loop_) = loop_ {
                 let loop_ = loop_.into_bound(py);
                 match loop_.downcast::<LoopCore>() {
-                    Ok(core) if scheduled => core.get().timer_cancelled(py)?,
+                    Ok(core) if scheduled => {
+                        core.get().timer_cancelled(py)?;
+                        purge = Some(core.clone());
+                    }
                     Ok(_) => {}
                     Err(_) => {
                         loop_.call_method1("_timer_handle_cancelled", (slf,))?;
@@ -379,7 +383,14 @@ impl TimerHandle {
                 }
             }
         }
-        Handle::cancel_handle(base)
+        Handle::cancel_handle(base)?;
+        // The heap is rebuilt as soon as cancelled timers are most of it,
+        // not only at the next iteration: code that schedules and cancels
+        // in one callback keeps the heap (and the collector's work) small.
+        if let Some(core) = purge {
+            core.get().purge_if_mostly_cancelled(py)?;
+        }
+        Ok(())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {

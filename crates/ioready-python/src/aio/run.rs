@@ -55,6 +55,19 @@ impl LoopCore {
         Ok(())
     }
 
+    /// Rebuilds the heap without its cancelled timers if they are most of
+    /// a large heap (asyncio's rule); also called when a timer is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// `RuntimeError` on re-entrance (see `gil_cell`).
+    pub(crate) fn purge_if_mostly_cancelled(&self, py: Python<'_>) -> PyResult<()> {
+        if self.timers.get(py)?.needs_purge() {
+            self.purge_timers(py)?;
+        }
+        Ok(())
+    }
+
     /// Drops cancelled timers: all of them when they are most of a large
     /// heap, else those at its top.
     fn purge_timers(&self, py: Python<'_>) -> PyResult<()> {
