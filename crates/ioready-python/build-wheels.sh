@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds every wheel of ioready_select, and its sdist, into dist/ (next to this script), on a
+# Builds every wheel of ioready (the Python package), and its sdist, into dist/ (next to this script), on a
 # fresh machine: all it needs besides a Rust toolchain and a CPython is
 # installed from PyPI, at pinned versions, into a virtualenv of its own
 # (.venv-build, next to this script).
@@ -45,7 +45,7 @@ export PATH="$VENV/bin:$PATH"
 rm -rf "$DIST"
 mkdir -p "$DIST"
 # An extension built in place by `maturin develop` would be packed too.
-rm -f "$HERE"/python/ioready_select/*.so
+rm -f "$HERE"/python/ioready/*.so
 build() {
     "$VENV/bin/maturin" build --release --strip --zig --compatibility "$PLATFORM" \
         --out "$DIST" "$@"
@@ -88,9 +88,10 @@ has() {
 # (PEP 561), and both license texts (the crate's LICENSE-* are symlinks to
 # the repository root's, as PEP 639 forbids `..` in license-files; maturin
 # would silently skip a dangling one).
-want=(ioready_select/py.typed ioready_select/__init__.pyi ioready_select/_ioready_select.pyi
-      "ioready_select-*.dist-info/licenses/LICENSE-MIT"
-      "ioready_select-*.dist-info/licenses/LICENSE-APACHE")
+want=(ioready/py.typed ioready/__init__.pyi ioready/_ioready.pyi ioready/select.pyi ioready/_loop.pyi
+      ioready/_transport.pyi ioready/_glue.pyi ioready/_runner.pyi ioready/_transport.py ioready/_glue.py
+      "ioready-*.dist-info/licenses/LICENSE-MIT"
+      "ioready-*.dist-info/licenses/LICENSE-APACHE")
 for whl in "$DIST"/*.whl; do
     names=$("$VENV/bin/python" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$whl")
     for pattern in "${want[@]}"; do
@@ -106,10 +107,10 @@ for whl in "$DIST"/*.whl; do
 done
 # The sdist: the package metadata names both license files and carries them,
 # and the library crate it depends on by path is inside.
-sdist=$(ls "$DIST"/ioready_select-*.tar.gz)
+sdist=$(ls "$DIST"/ioready-*.tar.gz)
 names=$(tar -tzf "$sdist")
 for pattern in "*/PKG-INFO" "*/LICENSE-MIT" "*/LICENSE-APACHE" "*/pyproject.toml" \
-    "*/ioready/Cargo.toml" "*/ioready/src/lib.rs" "*/src/lib.rs" "*/python/ioready_select/py.typed"; do
+    "*/ioready/Cargo.toml" "*/ioready/src/lib.rs" "*/src/lib.rs" "*/python/ioready/py.typed"; do
     if ! has "$pattern" <<<"$names"; then
         echo "build-wheels: $(basename "$sdist") lacks $pattern" >&2
         status=1

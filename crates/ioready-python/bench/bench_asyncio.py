@@ -1,4 +1,4 @@
-"""Whole asyncio programs on ioready_select.new_event_loop() against the
+"""Whole asyncio programs on ioready.select.new_event_loop() against the
 default loop (a SelectorEventLoop on CPython's epoll): what switching an
 asyncio program over changes, end to end.
 
@@ -9,7 +9,7 @@ Workloads (each run alternates the two loops, `repeat` times; medians):
     epoll.poll(0) call, each; the rest is asyncio's own Python code;
   * echo: 5,000 round trips of 64 bytes over TCP on 127.0.0.1, asyncio
     streams on both ends (one client, one server connection).
-Below 1.0 the ioready_select loop is faster.
+Below 1.0 the ioready.select loop is faster.
 """
 
 import argparse
@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-import ioready_select
+import ioready.select
 
 YIELDS = 50_000
 ROUND_TRIPS = 5_000
@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
-    loops = {"default": asyncio.new_event_loop, "ours": ioready_select.new_event_loop}
+    loops = {"default": asyncio.new_event_loop, "ours": ioready.select.new_event_loop}
     rows = []
     for name, workload, count in (("yield", yields, YIELDS), ("echo", echo, ROUND_TRIPS)):
         times = {"default": [], "ours": []}
@@ -79,7 +79,7 @@ def main():
             f"{os.cpu_count()} CPUs; median of {args.repeat} runs")
     if args.markdown:
         print(head + "\n")
-        print("| workload | default loop (CPython epoll) | ioready_select.new_event_loop() | ratio |")
+        print("| workload | default loop (CPython epoll) | ioready.select.new_event_loop() | ratio |")
         print("|---|---:|---:|---:|")
         for name, count, d, o, ratio in rows:
             print(f"| {name} ({count:,}) | {d * 1e6:.2f} us | {o * 1e6:.2f} us | {ratio:.3f} |")

@@ -1,4 +1,4 @@
-"""Call overhead of ioready_select against CPython's own select module.
+"""Call overhead of ioready.select against CPython's own select module.
 
     python bench/bench_select.py [--repeat 9] [--number 20000] [--markdown]
 
@@ -20,7 +20,7 @@ import statistics
 import sys
 import timeit
 
-import ioready_select as ours
+import ioready.select as ours
 
 
 def pipes(n):
@@ -88,7 +88,7 @@ def main():
             f"{os.cpu_count()} CPUs; median of {args.repeat} x {args.number} calls")
     if args.markdown:
         print(head + "\n")
-        print("| call | CPython select | ioready_select | ratio |")
+        print("| call | CPython select | ioready.select | ratio |")
         print("|---|---:|---:|---:|")
         for name, c, o, ratio in rows:
             print(f"| `{name}` | {c * 1e9:.0f} ns | {o * 1e9:.0f} ns | {ratio:.3f} |")

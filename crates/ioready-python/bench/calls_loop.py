@@ -9,7 +9,7 @@ case, which = sys.argv[1], sys.argv[2]
 if which == "c":
     import select as mod
 else:
-    import ioready_select as mod
+    import ioready.select as mod
 
 pairs = [os.pipe() for _ in range(3)]
 for r, w in pairs:

@@ -1,6 +1,6 @@
-"""Run CPython's own select tests on ioready_select.
+"""Run CPython's own select tests on ioready.select.
 
-    python tests/run_cpython_tests.py            # ioready_select injected as `select`
+    python tests/run_cpython_tests.py            # ioready.select injected as `select`
     python tests/run_cpython_tests.py --stock    # the interpreter's own module (baseline)
 
 The suites are the ones installed with the interpreter, in its `test`
@@ -8,7 +8,7 @@ package: test_select, test_poll, test_epoll and test_selectors. They run
 under unittest directly (not regrtest), so every resource they ask for is
 enabled: test_poll2 ('walltime') and test_above_fd_setsize ('cpu') run too.
 
-`ioready_select.install()` runs before anything imports `select`; the script
+`ioready.select.install()` runs before anything imports `select`; the script
 then checks that the injection took everywhere it matters (the test modules,
 selectors' class attributes, subprocess, asyncio, socketserver) and refuses
 to report a count otherwise.
@@ -31,9 +31,9 @@ STOCK = "--stock" in sys.argv[1:]
 if not STOCK:
     if "select" in sys.modules:
         sys.exit("run_cpython_tests: `select` was imported before the injection")
-    import ioready_select
+    import ioready.select
 
-    ioready_select.install()
+    ioready.select.install()
 
 import asyncio.selector_events  # noqa: E402
 import select  # noqa: E402
@@ -52,7 +52,7 @@ def injection_problems(test_modules):
     """Every place where the stdlib or a suite would still use another module."""
     if STOCK:
         return []
-    expected = ioready_select
+    expected = ioready.select
     checks = {
         "sys.modules['select']": sys.modules.get("select"),
         "import select": select,

@@ -1,6 +1,6 @@
-"""ioready_select's own tests: what CPython's suites do not pin down.
+"""ioready.select's own tests: what CPython's suites do not pin down.
 
-* Differential: the same calls on CPython's `select` and on ioready_select
+* Differential: the same calls on CPython's `select` and on ioready.select
   give the same results, or the same exception type with the same message.
 * The difference on purpose: select() on descriptors >= 1024.
 * PEP 475: a signal during a wait runs the Python handler and the wait goes
@@ -23,7 +23,7 @@ import threading
 import time
 import unittest
 
-import ioready_select as ours
+import ioready.select as ours
 
 
 class Index:
@@ -259,7 +259,7 @@ class BeyondCPython(unittest.TestCase):
         # CPython refuses them ...
         with self.assertRaisesRegex(ValueError, "filedescriptor out of range"):
             cpython.select([hr], [], [], 0)
-        # ... ioready_select waits on them.
+        # ... ioready.select waits on them.
         self.assertEqual(ours.select([hr], [hw], [], 0), ([], [hw], []))
         os.write(hw, b"x")
         self.assertEqual(ours.select([hr, r], [], [], 5), ([hr, r], [], []))
@@ -361,26 +361,26 @@ class Threads(unittest.TestCase):
 
 class Silence(unittest.TestCase):
     def test_import_and_exit_print_and_warn_nothing(self):
-        code = "import ioready_select; ioready_select.install(); import selectors, subprocess, asyncio"
+        code = "import ioready.select; ioready.select.install(); import selectors, subprocess, asyncio"
         done = subprocess.run([sys.executable, "-X", "warn_default_encoding", "-W", "error",
                                "-X", "dev", "-c", code], capture_output=True, text=True, timeout=60)
         self.assertEqual((done.returncode, done.stdout, done.stderr), (0, "", ""))
 
     def test_run_makes_selectors_use_the_module(self):
-        code = ("import selectors, sys, ioready_select\n"
-                "assert selectors.select is ioready_select\n"
-                "assert selectors.DefaultSelector()._selector.__class__ is ioready_select.epoll\n"
+        code = ("import selectors, sys, ioready.select\n"
+                "assert selectors.select is ioready.select\n"
+                "assert selectors.DefaultSelector()._selector.__class__ is ioready.select.epoll\n"
                 "print('ok', sys.argv[1:])\n")
-        done = subprocess.run([sys.executable, "-m", "ioready_select", "-m",
-                               "ioready_select_probe"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-m", "ioready", "-m",
+                               "ioready_probe_mod"], capture_output=True, text=True, timeout=60)
         # No such module: the runner reports the import error after installing.
         self.assertNotEqual(done.returncode, 0)
-        self.assertIn("ioready_select_probe", done.stderr)
+        self.assertIn("ioready_probe_mod", done.stderr)
         script = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ioready_probe_{os.getpid()}.py")
         with open(script, "w", encoding="utf-8") as f:
             f.write(code)
         self.addCleanup(os.unlink, script)
-        done = subprocess.run([sys.executable, "-m", "ioready_select", script, "a", "b"],
+        done = subprocess.run([sys.executable, "-m", "ioready", script, "a", "b"],
                               capture_output=True, text=True, timeout=60)
         self.assertEqual((done.returncode, done.stdout.strip(), done.stderr), (0, "ok ['a', 'b']", ""))
 

@@ -1,7 +1,7 @@
-"""The seeds' select() programs (PyMOTW), ported to Python 3, on ioready_select.
+"""The seeds' select() programs (PyMOTW), ported to Python 3, on ioready.select.
 
-The echo server runs under `python -m ioready_select` (so its unchanged
-`import select` gets ioready_select), bound to a free port; the multi-socket
+The echo server runs under `python -m ioready` (so its unchanged
+`import select` gets ioready.select), bound to a free port; the multi-socket
 client and the slow client talk to it as in the article. Every wait is
 bounded: the clients by a subprocess timeout, the server is stopped at the end.
 """
@@ -19,12 +19,12 @@ TIMEOUT = 60  # seconds, per process: generous for 2 busy cores
 
 
 class Server:
-    """An echo server script under ioready_select, with its stderr collected."""
+    """An echo server script under ioready.select, with its stderr collected."""
 
     def __init__(self, script):
-        env = dict(os.environ, IOREADY_SELECT_VERBOSE="1")
+        env = dict(os.environ, IOREADY_VERBOSE="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ioready_select", os.path.join(SEEDS, script), "0"],
+            [sys.executable, "-m", "ioready", os.path.join(SEEDS, script), "0"],
             stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
         self.changed = threading.Condition()
@@ -80,7 +80,7 @@ class SeedPrograms(unittest.TestCase):
             server.wait_for("after reading no data", 2)
         finally:
             log = server.stop()
-        self.assertIn("ioready_select: select is ioready_select", log[0])
+        self.assertIn("ioready: select is ioready.select", log[0])
         sent = [line.replace(": sending ", ": ") for line in client if ": sending " in line]
         received = [line.replace(": received ", ": ") for line in client if ": received " in line]
         self.assertEqual(len(sent), 6, client)
@@ -99,7 +99,7 @@ class SeedPrograms(unittest.TestCase):
             server.wait_for("after reading no data", 1)
         finally:
             log = server.stop()
-        self.assertIn("ioready_select: select is ioready_select", log[0])
+        self.assertIn("ioready: select is ioready.select", log[0])
         echoed = "".join(re.match(r'received "(.*)"$', line).group(1)
                          for line in client if line.startswith("received "))
         self.assertEqual(echoed, "Part one of the message.Part two of the message.", client)

@@ -1,8 +1,8 @@
-"""Switching a program over to ioready_select, with no import-order rule.
+"""Switching a program over to ioready.select, with no import-order rule.
 
 * install() after asyncio, selectors, subprocess, socketserver (or pty) were
   imported: what they bound from CPython's `select` at import is rebound,
-  and each then really works on ioready_select (real sockets, a real child
+  and each then really works on ioready.select (real sockets, a real child
   process, a real TCP server on 127.0.0.1). Each case runs in a fresh
   interpreter, since install() changes the process.
 * The limits, as documented: objects made before install() and modules
@@ -20,7 +20,8 @@ import sys
 import textwrap
 import unittest
 
-import ioready_select as ours
+import ioready.select as ours
+from ioready._runner import run_without_runner
 
 TIMEOUT = 60
 
@@ -31,11 +32,11 @@ import json, sys
 """
 PROBE_INSTALL = """
 import select as before
-import ioready_select
-ioready_select.install()
+import ioready.select
+ioready.select.install()
 import select
-out = {"before_was_cpython": before is not ioready_select,
-       "select_is_ours": select is ioready_select}
+out = {"before_was_cpython": before is not ioready.select,
+       "select_is_ours": select is ioready.select}
 """
 
 
@@ -59,10 +60,10 @@ class InstallAfterImport(unittest.TestCase):
     def test_after_selectors(self):
         self.check("import selectors", """
             import socket
-            out["selectors.select"] = selectors.select is ioready_select
-            out["SelectSelector._select"] = selectors.SelectSelector._select is ioready_select.select
-            out["PollSelector._selector_cls"] = selectors.PollSelector._selector_cls is ioready_select.poll
-            out["EpollSelector._selector_cls"] = selectors.EpollSelector._selector_cls is ioready_select.epoll
+            out["selectors.select"] = selectors.select is ioready.select
+            out["SelectSelector._select"] = selectors.SelectSelector._select is ioready.select.select
+            out["PollSelector._selector_cls"] = selectors.PollSelector._selector_cls is ioready.select.poll
+            out["EpollSelector._selector_cls"] = selectors.EpollSelector._selector_cls is ioready.select.epoll
             a, b = socket.socketpair()
             for cls in (selectors.DefaultSelector, selectors.SelectSelector,
                         selectors.PollSelector, selectors.EpollSelector):
@@ -73,7 +74,7 @@ class InstallAfterImport(unittest.TestCase):
                     a.recv(1)
                     out[cls.__name__ + " waits"] = [key.data for key, _ in ready] == ["a"]
             with selectors.DefaultSelector() as sel:
-                out["DefaultSelector on ours"] = type(sel._selector) is ioready_select.epoll
+                out["DefaultSelector on ours"] = type(sel._selector) is ioready.select.epoll
         """)
 
     def test_after_asyncio(self):
@@ -95,15 +96,15 @@ class InstallAfterImport(unittest.TestCase):
                 return data, type(loop._selector._selector)
             data, kind = asyncio.run(echo_once())
             out["echo"] = data == b"hello"
-            out["asyncio.run's loop on ours"] = kind is ioready_select.epoll
+            out["asyncio.run's loop on ours"] = kind is ioready.select.epoll
         """)
 
     def test_after_subprocess(self):
         self.check("import subprocess", """
-            out["subprocess.select"] = subprocess.select is ioready_select
+            out["subprocess.select"] = subprocess.select is ioready.select
             sel = subprocess._PopenSelector()
             out["_PopenSelector on ours"] = type(sel._selector).__module__ == "select" and \\
-                type(sel._selector) is type(ioready_select.poll())
+                type(sel._selector) is type(ioready.select.poll())
             sel.close()
             # communicate() with both pipes waits with _PopenSelector.
             data = b"x" * 200000
@@ -121,7 +122,7 @@ class InstallAfterImport(unittest.TestCase):
                     self.wfile.write(self.rfile.readline())
             with socketserver.TCPServer(("127.0.0.1", 0), Echo) as server:
                 sel = socketserver._ServerSelector()
-                out["_ServerSelector on ours"] = type(sel._selector) is type(ioready_select.poll())
+                out["_ServerSelector on ours"] = type(sel._selector) is type(ioready.select.poll())
                 sel.close()
                 t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
                 t.start()
@@ -135,7 +136,7 @@ class InstallAfterImport(unittest.TestCase):
     def test_after_pty_from_import(self):
         # `from select import select` binds the function itself.
         self.check("import pty", """
-            out["pty.select"] = pty.select is ioready_select.select
+            out["pty.select"] = pty.select is ioready.select.select
         """)
 
     def test_what_it_does_not_change(self):
@@ -148,7 +149,7 @@ class InstallAfterImport(unittest.TestCase):
         """, """
             out["selector made before keeps CPython's"] = type(made_before._selector) is before.epoll
             out["third-party module keeps CPython's"] = third_party.select is before
-            out["new selector is ours"] = type(selectors.DefaultSelector()._selector) is ioready_select.epoll
+            out["new selector is ours"] = type(selectors.DefaultSelector()._selector) is ioready.select.epoll
         """)
         self.assertTrue(out.pop("before_was_cpython"))
         for key, value in out.items():
@@ -156,10 +157,10 @@ class InstallAfterImport(unittest.TestCase):
 
     def test_install_twice_and_installed(self):
         self.check("import asyncio, subprocess", """
-            ioready_select.install()
-            out["installed"] = ioready_select.installed()
-            out["still ours"] = sys.modules["select"] is ioready_select
-            out["subprocess.select"] = subprocess.select is ioready_select
+            ioready.select.install()
+            out["installed"] = ioready.select.installed()
+            out["still ours"] = sys.modules["select"] is ioready.select
+            out["subprocess.select"] = subprocess.select is ioready.select
         """)
 
 
@@ -212,7 +213,8 @@ class EventLoop(unittest.TestCase):
     def runners(self):
         # run() itself and the 3.9/3.10 path it takes without asyncio.Runner.
         return {"run": ours.run,
-                "without Runner": lambda main, debug=None: ours._run_without_runner(main, debug)}
+                "without Runner": lambda main, debug=None: run_without_runner(
+                    ours.new_event_loop, main, debug, "ioready.select.run()")}
 
     def test_run(self):
         for name, run in self.runners().items():

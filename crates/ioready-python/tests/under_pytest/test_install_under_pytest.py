@@ -1,4 +1,4 @@
-"""ioready_select under pytest, which imports `select` and `selectors` (and
+"""ioready.select under pytest, which imports `select` and `selectors` (and
 this file imports asyncio, subprocess and socketserver) before any test
 runs: install() from inside a test must still switch them over, and the
 asyncio entry points must work as a test would use them.
@@ -18,17 +18,17 @@ import threading
 
 import pytest
 
-import ioready_select
+import ioready.select
 
 
 @pytest.fixture(scope="module")
 def installed():
     # The situation install() is for: CPython's module imported first.
-    assert select_at_import is not ioready_select
+    assert select_at_import is not ioready.select
     assert sys.modules["select"] is select_at_import
     assert type(selectors.DefaultSelector()._selector) is select_at_import.epoll
-    ioready_select.install()
-    return ioready_select
+    ioready.select.install()
+    return ioready.select
 
 
 async def echo(payload):
@@ -50,9 +50,9 @@ async def echo(payload):
 
 def test_new_event_loop_without_install():
     # Before the fixture: nothing global is needed or changed.
-    with asyncio.Runner(loop_factory=ioready_select.new_event_loop) as runner:
-        assert runner.run(echo(b"runner")) == (b"runner", ioready_select.epoll)
-    assert ioready_select.run(echo(b"run")) == (b"run", ioready_select.epoll)
+    with asyncio.Runner(loop_factory=ioready.select.new_event_loop) as runner:
+        assert runner.run(echo(b"runner")) == (b"runner", ioready.select.epoll)
+    assert ioready.select.run(echo(b"run")) == (b"run", ioready.select.epoll)
     assert sys.modules["select"] is select_at_import
 
 

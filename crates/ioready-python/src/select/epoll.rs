@@ -12,11 +12,11 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::args::{CInt, EpollMask, FdArg};
-use crate::errors::os_error;
 use crate::ffi::build::pair_list;
-use crate::pytime::{ceil_ms, div_ceiling, ms_wait, NS_PER_SEC};
-use crate::wait::{lock, wait_with_signals};
+use crate::select::args::{CInt, EpollMask, FdArg};
+use crate::select::errors::os_error;
+use crate::select::pytime::{ceil_ms, div_ceiling, ms_wait, NS_PER_SEC};
+use crate::select::wait::{lock, wait_with_signals};
 
 /// The module's `EPOLL*` constants (`EPOLL_CLOEXEC` apart: it is not an
 /// event flag).

@@ -15,13 +15,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::Borrowed;
 
-use crate::args::{FdArg, PollMask};
-use crate::errors::{arg_count_error, errno_error, os_error};
 use crate::ffi::build::pair_list;
 use crate::ffi::call::{Args, MethodDef, RawFunction};
 use crate::ffi::gil::GilReleased;
-use crate::pytime::{ceil_ms, div_up, ms_wait, NS_PER_MS};
-use crate::wait::{after_eintr, lock};
+use crate::select::args::{FdArg, PollMask};
+use crate::select::errors::{arg_count_error, errno_error, os_error};
+use crate::select::pytime::{ceil_ms, div_up, ms_wait, NS_PER_MS};
+use crate::select::wait::{after_eintr, lock};
 
 /// The module's `POLL*` constants.
 pub(crate) const CONSTANTS: [(&str, PollFlags); 12] = [

@@ -9,8 +9,8 @@ use std::time::Duration;
 use ioready::Deadline;
 use pyo3::prelude::*;
 
-use crate::errors::os_error;
 use crate::ffi::gil::GilReleased;
+use crate::select::errors::os_error;
 
 /// Locks a mutex, ignoring poisoning (a panic cannot leave these states
 /// half-updated in a way that matters more than refusing all further calls).

@@ -7,8 +7,8 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
-use crate::errors::too_large_timestamp;
 use crate::ffi::convert;
+use crate::select::errors::too_large_timestamp;
 
 /// Nanoseconds per second: the unit of `select()`'s and `epoll.poll()`'s
 /// timeouts.

@@ -1,14 +1,14 @@
-"""Run a script or a module with ioready_select installed as ``select``.
+"""Run a script or a module with ioready.select installed as ``select``.
 
-    python -m ioready_select script.py [args...]
-    python -m ioready_select -m module [args...]
+    python -m ioready script.py [args...]
+    python -m ioready -m module [args...]
 
-The module is installed (``ioready_select.install()``) before the script or
+The module is installed (``ioready.select.install()``) before the script or
 module runs, so ``selectors``, ``subprocess``, ``asyncio`` and
 ``socketserver`` all use it. Only this interpreter is affected: child
 processes start with the standard ``select``.
 
-With ``IOREADY_SELECT_VERBOSE=1`` in the environment it says so on stderr
+With ``IOREADY_VERBOSE=1`` in the environment it says so on stderr
 (one line) before running; otherwise it prints nothing.
 """
 
@@ -16,20 +16,20 @@ import os
 import runpy
 import sys
 
-import ioready_select
+import ioready.select
 
-USAGE = "usage: python -m ioready_select (script.py | -m module) [args...]"
+USAGE = "usage: python -m ioready (script.py | -m module) [args...]"
 
 
 def main(argv):
     if not argv or argv[0] in ("-h", "--help") or (argv[0] == "-m" and len(argv) < 2):
         print(USAGE, file=sys.stderr)
         return 2
-    ioready_select.install()
-    if os.environ.get("IOREADY_SELECT_VERBOSE") == "1":
+    ioready.select.install()
+    if os.environ.get("IOREADY_VERBOSE") == "1":
         import select
 
-        print(f"ioready_select: select is {select.__name__} ({select.__file__})",
+        print(f"ioready: select is {select.__name__} ({select.__file__})",
               file=sys.stderr, flush=True)
     if argv[0] == "-m":
         sys.argv = argv[1:]

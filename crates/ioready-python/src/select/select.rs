@@ -15,13 +15,13 @@ use pyo3::types::{PyList, PyTuple};
 use pyo3::Borrowed;
 use smallvec::SmallVec;
 
-use crate::errors::{arg_count_error, os_error};
 use crate::ffi::build::{list_of, tuple3};
 use crate::ffi::call::{Args, MethodDef, RawFunction};
 use crate::ffi::convert::{file_descriptor, for_each_item};
 use crate::ffi::gil::GilReleased;
-use crate::pytime::{ceil_us, div_up, timeout_ns, NS_PER_SEC};
-use crate::wait::after_eintr;
+use crate::select::errors::{arg_count_error, os_error};
+use crate::select::pytime::{ceil_us, div_up, timeout_ns, NS_PER_SEC};
+use crate::select::wait::after_eintr;
 
 /// Inline room for the descriptors of one `select()` call: the common case
 /// (a few sockets) allocates nothing for them.

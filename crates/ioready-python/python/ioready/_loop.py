@@ -1,0 +1,61 @@
+"""ioready.EventLoop and its companions: the Python half of the loop.
+
+``EventLoop`` is ``LoopCore`` (native: scheduling, handles, timers, the
+run-once iteration, reader/writer registrations, the clock) combined with
+asyncio's own unix selector loop, whose Python keeps the cold paths it does
+right (run_forever's bookkeeping, DNS, create_connection/create_server's
+logic, TLS through sslproto, subprocesses, pipes, signals, executors). The
+native methods come first in the method resolution order; asyncio's Python
+calls them back (``self.call_soon``, ``self._add_reader``, ...).
+"""
+
+import asyncio
+import asyncio.unix_events
+
+from . import _ioready
+from ._runner import run_on
+from ._transport import SocketTransport
+
+Handle = _ioready.Handle
+TimerHandle = _ioready.TimerHandle
+
+
+class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
+    """The ioready event loop: a complete ``asyncio.AbstractEventLoop``
+    whose hot paths are native (Rust, on the ioready library's selector)."""
+
+    def __init__(self):
+        super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        """The native stream transport (TCP and Unix sockets)."""
+        return SocketTransport(self, sock, protocol, waiter, extra, server)
+
+
+def _make_policy_class():
+    class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+        """An event loop policy whose ``new_event_loop()`` is an
+        ``ioready.EventLoop``, for code that still sets policies."""
+
+        def new_event_loop(self):
+            return EventLoop()
+
+    EventLoopPolicy.__module__ = __name__
+    EventLoopPolicy.__qualname__ = "EventLoopPolicy"
+    return EventLoopPolicy
+
+
+def __getattr__(name):
+    # Made on first use: asyncio's policies are deprecated from 3.14 on, and
+    # touching asyncio.DefaultEventLoopPolicy there warns; a program that
+    # only uses the loop must not see that warning.
+    if name == "EventLoopPolicy":
+        cls = _make_policy_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run(main, *, debug=None):
+    """``ioready.run``: see the package."""
+    return run_on(EventLoop, main, debug, "ioready.run()")

@@ -1,0 +1,155 @@
+"""The Python half of ioready's stream transport: construction and the
+cold paths, around the native ``StreamTransport`` (reading, writing, the
+write buffer, the protocol, and the state asyncio's attributes name).
+
+Where asyncio's own Python for a cold path only reads and sets those
+attributes, it is used as it is (the functions are taken from asyncio's
+classes, so behaviour and messages stay asyncio's); the rest is written
+here with the same behaviour.
+"""
+
+import socket
+from typing import Any
+
+from asyncio import base_events, constants, futures, selector_events, transports, trsock
+
+from . import _ioready
+
+# asyncio's private classes and helpers (typeshed does not declare them).
+_Selector: Any = getattr(selector_events, "_SelectorTransport")
+_SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
+_FlowControl: Any = transports._FlowControlMixin
+_set_nodelay: Any = getattr(base_events, "_set_nodelay")
+_set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
+
+
+class _AsyncioFace(transports._FlowControlMixin, transports.Transport):
+    """What ``SocketTransport`` instances give as ``__class__``: an
+    ``asyncio.Transport`` with asyncio's flow control, so that
+    ``isinstance(transport, asyncio.Transport)`` holds, as asyncio's own
+    code (the sendfile fallback) and its tests check. (The native base
+    cannot be combined with asyncio's classes as bases: their ``__slots__``
+    give them an instance layout of their own.)"""
+
+
+_AsyncioFace.__name__ = _AsyncioFace.__qualname__ = "SocketTransport"
+
+
+class SocketTransport(_ioready.StreamTransport):
+    """asyncio's TCP/Unix stream transport, on ioready's native core."""
+
+    @property  # type: ignore[misc]
+    def __class__(self):
+        return _AsyncioFace
+
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        # The native __new__ took loop, sock and protocol.
+        self._extra = {} if extra is None else extra
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._server = server
+        if server is not None:
+            server._attach()
+        loop._transports[self._sock_fd] = self
+        _set_nodelay(sock)
+        loop.call_soon(protocol.connection_made, self)
+        # Only start reading when connection_made() has been called.
+        loop.call_soon(self._add_reader, self._sock_fd, self._read_ready)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    # asyncio's own, unchanged: they read and set the native attributes.
+    get_extra_info = transports.BaseTransport.get_extra_info
+    __repr__ = _Selector.__repr__
+    __del__ = _Selector.__del__
+    abort = _Selector.abort
+    is_closing = _Selector.is_closing
+    is_reading = _Selector.is_reading
+    pause_reading = _Selector.pause_reading
+    resume_reading = _Selector.resume_reading
+    _add_reader = _Selector._add_reader
+    _fatal_error = _Selector._fatal_error
+    _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
+    can_write_eof = _SelectorSocket.can_write_eof
+    _reset_empty_waiter = _SelectorSocket._reset_empty_waiter
+    _maybe_pause_protocol = _FlowControl._maybe_pause_protocol
+    _maybe_resume_protocol = _FlowControl._maybe_resume_protocol
+    get_write_buffer_limits = _FlowControl.get_write_buffer_limits
+    _set_write_buffer_limits = _FlowControl._set_write_buffer_limits
+    set_write_buffer_limits = _FlowControl.set_write_buffer_limits
+
+    def close(self):
+        """asyncio's: stop reading; connection_lost once the buffer is sent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._loop._remove_reader(self._sock_fd)
+        if not self.get_write_buffer_size():
+            self._conn_lost += 1
+            self._loop._remove_writer(self._sock_fd)
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def _force_close(self, exc):
+        """asyncio's: drop the buffer, connection_lost(exc) soon."""
+        if self._conn_lost:
+            return
+        if self.get_write_buffer_size():
+            self._clear_write_buffer()
+            self._loop._remove_writer(self._sock_fd)
+        if not self._closing:
+            self._closing = True
+            self._loop._remove_reader(self._sock_fd)
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc):
+        """asyncio's: connection_lost(exc), the socket closed, the server told."""
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            sock: Any = self._sock
+            sock.close()
+            self._sock = None
+            self._protocol = None
+            self._loop = None
+            server = self._server
+            if server is not None:
+                server._detach()
+                self._server = None
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
+    def writelines(self, list_of_data):
+        """asyncio's (3.11): the buffers joined, one write."""
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self):
+        """Shut the writing side once the buffer is sent."""
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if not self.get_write_buffer_size():
+            sock: Any = self._sock
+            sock.shutdown(socket.SHUT_WR)
+
+    def _make_empty_waiter(self):
+        """For loop.sendfile: a future done when the buffer is empty."""
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self.get_write_buffer_size():
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+

@@ -1,0 +1,35 @@
+//! The stream transport's system calls on its socket.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// `recv(fd, buf, 0)`: bytes read, 0 at end of stream.
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is a
+    // number the kernel checks (EBADF if not open).
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `send(fd, data, MSG_NOSIGNAL)`: bytes sent (a peer gone is `EPIPE`, not
+/// a signal).
+pub(crate) fn send(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes.
+    let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Whether an error only means "not now" (`EAGAIN`, `EINTR`): asyncio's
+/// `(BlockingIOError, InterruptedError)`.
+pub(crate) fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
