@@ -168,15 +168,20 @@ def stack_summary(stderr_text):
 
 
 class Runner:
-    def __init__(self, python, workdir, test_timeout):
+    def __init__(self, python, workdir, test_timeout, package=PKG, child_args=()):
         self.python = python
+        self.package = package
+        self.child_args = list(child_args)
         self.workdir = workdir
         self.test_timeout = test_timeout
         self.lock = threading.Lock()
 
+    def qualified(self, module):
+        return f"{self.package}.{module}" if self.package else module
+
     def list_tests(self, spec, module):
         out = subprocess.run(
-            [self.python, CHILD, "--loop", spec, "--module", f"{PKG}.{module}", "--list"],
+            [self.python, CHILD, "--loop", spec, "--module", self.qualified(module), "--list"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -205,7 +210,7 @@ class Runner:
             with open(skip_path, "w") as f:
                 f.write("\n".join(sorted(set(records) | set(interrupted))) + "\n")
             cmd = [
-                self.python, CHILD, "--loop", spec, "--module", f"{PKG}.{module}",
+                self.python, CHILD, "--loop", spec, "--module", self.qualified(module), *self.child_args,
                 "--out", out_path, "--skip", skip_path, "--test-timeout", str(self.test_timeout),
             ]
             if only_path:
@@ -409,7 +414,7 @@ def main():
     for side in sides:
         for module in modules:
             for fx in fixtures[side][module]:
-                print(f"fixture error [{side}] {fx['id']}: {fx['why']}")
+                print(f"fixture {fx['outcome']} [{side}] {fx['id']}: {fx['why']}")
     both_fail = [
         (tid, rec["why"]) for module in modules for tid, rec in sorted(results["stock"][module].items())
         if rec["outcome"] not in PASSING + ("skip", "xfail")

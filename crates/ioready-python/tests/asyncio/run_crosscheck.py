@@ -1,0 +1,107 @@
+"""Run the cross-checked tests of this directory (test_*.py: every test on
+the loop under test and on stock asyncio) and compare the twins.
+
+    python run_crosscheck.py [--loop module:callable] [--test-timeout S] [--report DIR]
+
+The factory is --loop, else $IOREADY_LOOP, else ioready:new_event_loop. Each
+module runs in a child process (cpython_child.py, with run_cpython_asyncio's
+crash and hang isolation). The same tests also run in-process with
+`python -m unittest` or `pytest` from this directory.
+
+Every test must pass on both sides: a failure on the stock asyncio side is
+a wrong test, and counts as a failure like any other. The report lists each
+difference (passes on asyncio, not on the factory) with its one-line cause.
+The last line is `N passed, M failed`; exit status non-zero if M > 0.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import loopfactory  # noqa: E402
+from run_cpython_asyncio import Runner  # noqa: E402
+
+MODULES = ["test_callbacks", "test_transports", "test_sockets", "test_system"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loop", default=None)
+    ap.add_argument("--test-timeout", type=float, default=60.0)
+    ap.add_argument("--report")
+    ap.add_argument("--modules")
+    args = ap.parse_args()
+    spec = args.loop or loopfactory.spec_from_env()
+    loopfactory.resolve(spec)
+    os.environ[loopfactory.ENV] = spec  # crosscheck.py reads it in the child
+    modules = args.modules.split(",") if args.modules else MODULES
+    workdir = args.report or tempfile.mkdtemp(prefix="crosscheck-")
+    os.makedirs(workdir, exist_ok=True)
+    runner = Runner(sys.executable, workdir, args.test_timeout, package=None, child_args=["--no-policy"])
+    print(f"factory: {spec}; python: {sys.executable}; logs in {workdir}", flush=True)
+
+    t0 = time.monotonic()
+    records = {}
+    fixtures = []
+    for module in modules:
+        recs, fx, secs = runner.run_module("own", spec, module)
+        records.update(recs)
+        fixtures += fx
+        print(f"  {module:18} {len(recs):4} tests {secs:6.1f}s", flush=True)
+
+    # Pair the twins: module.TestX_factory.test_y <-> module.TestX_asyncio.test_y
+    pairs = {}
+    for tid, rec in records.items():
+        mod, cls, meth = tid.rsplit(".", 2)
+        base, _, side = cls.rpartition("_")
+        if side not in ("factory", "asyncio"):
+            base, side = cls, "single"
+        pairs.setdefault((mod, base, meth), {})[side] = rec
+
+    print()
+    print(f"{'behaviour class':34} {'tests':>5} | {'asyncio pass':>12} | {'factory pass':>12} | {'diff':>4}")
+    by_class = {}
+    for (mod, base, meth), sides in sorted(pairs.items()):
+        row = by_class.setdefault(f"{mod}.{base}", [0, 0, 0, 0])
+        row[0] += 1
+        a = sides.get("asyncio", {}).get("outcome")
+        f = sides.get("factory", {}).get("outcome")
+        row[1] += a == "pass"
+        row[2] += f == "pass"
+        row[3] += a == "pass" and f != "pass"
+    tot = [0, 0, 0, 0]
+    for name, row in by_class.items():
+        print(f"{name:34} {row[0]:5} | {row[1]:12} | {row[2]:12} | {row[3]:4}")
+        tot = [x + y for x, y in zip(tot, row)]
+    print(f"{'total':34} {tot[0]:5} | {tot[1]:12} | {tot[2]:12} | {tot[3]:4}   ({time.monotonic() - t0:.0f}s)")
+
+    passed = failed = 0
+    lines = []
+    for (mod, base, meth), sides in sorted(pairs.items()):
+        for side, rec in sorted(sides.items()):
+            if rec["outcome"] == "pass":
+                passed += 1
+            elif rec["outcome"] == "skip":
+                lines.append(f"skipped [{side}]: {rec['id']}: {rec['why']}")
+            else:
+                failed += 1
+                a_ok = sides.get("asyncio", {}).get("outcome") == "pass"
+                kind = "DIFFERENCE" if side == "factory" and a_ok else "FAILED"
+                lines.append(f"{kind} [{side}]: {rec['id']}: {rec['outcome']}: {rec['why']}")
+    for fx in fixtures:
+        if fx["outcome"] != "skip":
+            failed += 1
+            lines.append(f"FAILED fixture: {fx['id']}: {fx['why']}")
+    for line in lines:
+        print(line)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
