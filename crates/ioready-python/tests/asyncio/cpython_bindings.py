@@ -18,6 +18,7 @@ classes ask asyncio.new_event_loop() for their loops.
 """
 
 import asyncio
+import types
 from unittest import mock
 
 
@@ -43,13 +44,27 @@ def _new_loop(factory):
     return {"new_loop": lambda self: factory()}
 
 
-def _setup_with_selector_loop_as(factory, base):
-    """A setUp that runs ``base.setUp`` with ``asyncio.SelectorEventLoop``
-    replaced by the factory: for classes that build their loop as
-    ``asyncio.SelectorEventLoop()`` in setUp and test public behaviour."""
+class _AsyncioSeenByTest(types.ModuleType):
+    """asyncio as a test module sees it during setUp: SelectorEventLoop is
+    the factory, everything else is asyncio's. (Patching asyncio itself
+    would also reach a factory that builds a SelectorEventLoop.)"""
+
+    def __init__(self, factory):
+        super().__init__("asyncio")
+        self.SelectorEventLoop = factory
+
+    def __getattr__(self, name):
+        return getattr(asyncio, name)
+
+
+def _setup_with_selector_loop_as(factory, base, module):
+    """A setUp that runs ``base.setUp`` with the test module's
+    ``asyncio.SelectorEventLoop`` replaced by the factory: for classes that
+    build their loop as ``asyncio.SelectorEventLoop()`` in setUp."""
+    seen = _AsyncioSeenByTest(factory)
 
     def setUp(self):
-        with mock.patch.object(asyncio, "SelectorEventLoop", factory):
+        with mock.patch.object(module, "asyncio", seen):
             base.setUp(self)
 
     return {"setUp": setUp}
@@ -133,7 +148,7 @@ def bind(module, factory):
         ):
             base = getattr(module, old)
             _drop(module, old)
-            added.append(_add(module, new, (base,), _setup_with_selector_loop_as(factory, base)))
+            added.append(_add(module, new, (base,), _setup_with_selector_loop_as(factory, base, module)))
         # SelectorEventLoopUnixSockSendfileTests and TestFunctional use
         # asyncio.new_event_loop(): the policy gives them the factory's loop.
     return [cls.__name__ for cls in added]
