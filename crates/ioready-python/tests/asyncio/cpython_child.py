@@ -161,10 +161,13 @@ def main():
     faulthandler.enable(all_threads=True)
     factory = loopfactory.resolve(args.loop)
     counter = [0]
+    loop_types = set()
 
     def counted_factory(*a, **kw):
         counter[0] += 1
-        return factory(*a, **kw)
+        loop = factory(*a, **kw)
+        loop_types.add(f"{type(loop).__module__}.{type(loop).__qualname__}")
+        return loop
 
     if not args.no_policy:
         loopfactory.install_policy(counted_factory)
@@ -192,6 +195,7 @@ def main():
     with open(args.out, "a") as out:
         result = JsonResult(out, args.test_timeout, counter)
         unittest.TestSuite(tests).run(result)
+        result.emit(ev="loops", types=sorted(loop_types))
     return 0
 
 

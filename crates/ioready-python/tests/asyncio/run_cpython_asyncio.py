@@ -177,6 +177,7 @@ class Runner:
         self.workdir = workdir
         self.test_timeout = test_timeout
         self.lock = threading.Lock()
+        self.loop_types = {}  # spec -> the types of the loops its factory made
 
     def qualified(self, module):
         return f"{self.package}.{module}" if self.package else module
@@ -230,6 +231,9 @@ class Runner:
                     records[ev["id"]] = ev
                     if started == ev["id"]:
                         started = None
+                elif ev["ev"] == "loops":
+                    with self.lock:
+                        self.loop_types.setdefault(spec, set()).update(ev["types"])
                 elif ev["ev"] == "fixture":
                     if ev not in fixtures:
                         fixtures.append(ev)
@@ -413,6 +417,8 @@ def main():
     print("(on loop: factory-side tests that made at least one loop through the factory;"
           " diff: pass on stock, not on the factory)")
 
+    for side, s in sides.items():
+        print(f"loops the {side} side's factory made: {', '.join(sorted(runner.loop_types.get(s, ()))) or 'none'}")
     for side in sides:
         for module in modules:
             for fx in fixtures[side][module]:

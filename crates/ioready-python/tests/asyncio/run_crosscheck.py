@@ -43,7 +43,10 @@ def main():
     workdir = args.report or tempfile.mkdtemp(prefix="crosscheck-")
     os.makedirs(workdir, exist_ok=True)
     runner = Runner(sys.executable, workdir, args.test_timeout, package=None, child_args=["--no-policy"])
-    print(f"factory: {spec}; python: {sys.executable}; logs in {workdir}", flush=True)
+    loop = loopfactory.resolve(spec)()
+    loop_type = f"{type(loop).__module__}.{type(loop).__qualname__}"
+    loop.close()
+    print(f"factory: {spec} (makes {loop_type}); python: {sys.executable}; logs in {workdir}", flush=True)
 
     t0 = time.monotonic()
     records = {}
