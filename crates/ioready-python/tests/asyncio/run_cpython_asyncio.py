@@ -169,6 +169,15 @@ def stack_summary(stderr_text):
     return "no stack dumped"
 
 
+def cause_of(rec):
+    """A failure's cause without its place and object addresses, to group
+    the failures that one defect explains."""
+    why = rec.get("why") or rec.get("outcome", "")
+    why = re.sub(r" \[at [^\]]*\]$", "", why)
+    why = re.sub(r"0x[0-9a-fA-F]+", "0x…", why)
+    return f"{rec.get('outcome')}: {why}"
+
+
 class Runner:
     def __init__(self, python, workdir, test_timeout, package=PKG, child_args=()):
         self.python = python
@@ -177,6 +186,7 @@ class Runner:
         self.workdir = workdir
         self.test_timeout = test_timeout
         self.lock = threading.Lock()
+        self.deadline = None  # monotonic time after which no child starts
         self.loop_types = {}  # spec -> the types of the loops its factory made
 
     def qualified(self, module):
@@ -210,6 +220,10 @@ class Runner:
         records, fixtures, interrupted = {}, [], {}
         t0 = time.monotonic()
         for attempt in range(MAX_RESTARTS + 1):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                fixtures.append({"id": f"{module} (child)", "outcome": "error",
+                                 "why": "time budget (--budget) spent: the rest of the module was not run", "tb": ""})
+                break
             with open(skip_path, "w") as f:
                 f.write("\n".join(sorted(set(records) | set(interrupted))) + "\n")
             cmd = [
@@ -240,7 +254,9 @@ class Runner:
             with open(err_path, "rb") as f:
                 f.seek(err_start)
                 err_text = f.read().decode("utf-8", "replace")
-            if started is not None and started not in records:
+            # (A start left without an end by an earlier attempt is already
+            # in `interrupted`.)
+            if started is not None and started not in records and started not in interrupted:
                 if rc == "hung":
                     kind, why = "timeout", f"no progress for {self.test_timeout + 30:.0f}s, killed"
                 elif isinstance(rc, int) and rc < 0:
@@ -302,7 +318,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--modules")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--test-timeout", type=float, default=60.0)
+    ap.add_argument("--test-timeout", type=float, default=30.0,
+                    help="seconds one test may run (the slowest on stock asyncio here: 5.6 s)")
+    ap.add_argument("--budget", type=float, default=900.0,
+                    help="seconds for the whole run; no child starts after it (tests not run are failures)")
     ap.add_argument("--exceptions", default=EXCEPTIONS)
     ap.add_argument("--report")
     ap.add_argument("--no-retry", action="store_true")
@@ -320,6 +339,7 @@ def main():
     workdir = args.report or tempfile.mkdtemp(prefix="cpython-asyncio-")
     os.makedirs(workdir, exist_ok=True)
     runner = Runner(sys.executable, workdir, args.test_timeout)
+    runner.deadline = time.monotonic() + args.budget
     print(f"factory: {spec}; baseline: {args.baseline}; python: {sys.executable}", flush=True)
     print(f"modules: {len(modules)} ({'chosen' if args.modules else 'quick' if args.quick else 'all'});"
           f" jobs {args.jobs}; test timeout {args.test_timeout:.0f}s; logs in {workdir}", flush=True)
@@ -442,6 +462,13 @@ def main():
         print(f"HARNESS PROBLEM: {p}")
     for tid, rec in failed_ids:
         print(f"FAILED: {tid}: {rec['outcome']}: {rec['why']}")
+    if len(failed_ids) > 1:
+        causes = {}
+        for tid, rec in failed_ids:
+            causes.setdefault(cause_of(rec), []).append(tid)
+        print(f"failures by cause ({len(causes)} causes, most common first):")
+        for cause, tids in sorted(causes.items(), key=lambda kv: -len(kv[1]))[:30]:
+            print(f"  {len(tids):4} x {cause}  (e.g. {tids[0]})")
 
     if args.report:
         with open(os.path.join(workdir, "results.json"), "w") as f:
