@@ -151,4 +151,14 @@ def bind(module, factory):
             added.append(_add(module, new, (base,), _setup_with_selector_loop_as(factory, base, module)))
         # SelectorEventLoopUnixSockSendfileTests and TestFunctional use
         # asyncio.new_event_loop(): the policy gives them the factory's loop.
+    elif name == "test_base_events":
+        # create_connection/create_server/create_datagram_endpoint and
+        # getnameinfo on a real loop, many with asyncio.base_events.socket
+        # mocked: the argument checks are public behaviour; the tests that
+        # depend on the mocks reaching the loop's code are expected in the
+        # exceptions file for a loop with other code.
+        base = module.BaseEventLoopWithSelectorTests
+        _drop(module, "BaseEventLoopWithSelectorTests")
+        added.append(_add(module, "FactoryBaseEventLoopWithSelectorTests", (base,),
+                          _setup_with_selector_loop_as(factory, base, module)))
     return [cls.__name__ for cls in added]

@@ -13,7 +13,8 @@ How the factory is put under the suites (cpython_bindings.py,
 loopfactory.py): the loop-parametrised classes (test_events'
 EventLoopTestsMixin + SubprocessTestsMixin, test_sock_lowlevel,
 test_sendfile, test_server, test_buffered_proto, test_sslproto's start_tls
-tests, test_unix_events' signal and Unix-socket tests) are bound to the
+tests, test_unix_events' signal and Unix-socket tests, test_base_events'
+BaseEventLoopWithSelectorTests) are bound to the
 factory in place of their SelectorEventLoop classes, and every other test
 gets the factory's loop from asyncio.new_event_loop() through the default
 policy (test_streams, test_ssl, test_subprocess, asyncio.run(),
