@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 import loopfactory  # noqa: E402
 from run_cpython_asyncio import Runner  # noqa: E402
 
-MODULES = ["test_callbacks", "test_transports", "test_protocol_edges", "test_sockets", "test_system"]
+MODULES = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
 
 
 def main():
