@@ -92,6 +92,12 @@ class ReadersWriters:
         with self.assertRaisesRegex(ValueError, "Invalid file descriptor"):
             self.loop.add_reader(-1, lambda: None)
 
+    def test_add_reader_on_regular_file(self):
+        # asyncio's epoll refuses regular files (EPERM from epoll_ctl).
+        with tempfile.TemporaryFile() as f:
+            with self.assertRaises(PermissionError):
+                self.loop.add_reader(f.fileno(), lambda: None)
+
     def test_closed_loop_refuses_add_reader(self):
         a, b = socketpair()
         self.addCleanup(a.close)
