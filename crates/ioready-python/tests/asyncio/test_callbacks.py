@@ -567,6 +567,12 @@ class Lifecycle:
             self.assertEqual(self.run_loop(self.loop.run_in_executor(ex, work, 3, 3)), (9, True))
         self.loop.run_until_complete(self.loop.shutdown_default_executor())
 
+    def test_run_in_executor_after_shutdown(self):
+        self.run_loop(self.loop.run_in_executor(None, int))
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        with self.assertRaisesRegex(RuntimeError, "Executor shutdown has been called"):
+            self.loop.run_in_executor(None, int)
+
     def test_debug_mode_slow_callback_warning(self):
         self.loop.set_debug(True)
         self.assertTrue(self.loop.get_debug())

@@ -317,3 +317,46 @@ class StreamsFlowControl:
 
         received, sent = self.run_loop(main(), timeout=60)
         self.assertEqual(received, sent)
+
+    def test_a_reader_that_never_reads_stops_the_sender(self):
+        """A stream handler that never reads: StreamReader's limit pauses the
+        transport, so the peer's sends stop at the kernel buffers; if the
+        loop kept reading, the sender could push everything."""
+        connected = stop = None
+
+        async def handle(reader, writer):
+            connected.set_result(writer)
+            await stop.wait()  # reads nothing until the test ends
+
+        async def main():
+            nonlocal connected, stop
+            connected = self.loop.create_future()
+            stop = asyncio.Event()
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=64 * 1024)
+            addr = server.sockets[0].getsockname()
+            raw = socket.create_connection(addr)
+            raw.setblocking(False)
+            writer = await connected
+            chunk = b"z" * 65536
+            sent, stalled_since = 0, None
+            deadline = self.loop.time() + 20
+            while sent < (64 << 20) and self.loop.time() < deadline:
+                try:
+                    sent += raw.send(chunk)
+                    stalled_since = None
+                except BlockingIOError:
+                    now = self.loop.time()
+                    stalled_since = stalled_since or now
+                    if now - stalled_since > 0.3:  # nothing accepted for 0.3 s: stopped
+                        break
+                    await asyncio.sleep(0.01)
+            raw.close()
+            stop.set()
+            writer.close()
+            await asyncio.sleep(0.01)
+            server.close()
+            await server.wait_closed()
+            return sent
+
+        sent = self.run_loop(main(), timeout=60)
+        self.assertLess(sent, 32 << 20, f"the peer could send {sent} bytes to a handler that reads nothing")

@@ -332,6 +332,23 @@ class Signals:
         t.join()
         self.assertEqual(got, ["usr2"])
 
+    def test_signal_handler_outside_the_main_thread(self):
+        errors = []
+
+        def in_thread():
+            loop = self.new_loop()
+            try:
+                loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+            except (RuntimeError, ValueError) as e:
+                errors.append(type(e))
+            finally:
+                loop.close()
+
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+        self.assertEqual(errors, [RuntimeError])
+
     def test_bad_signals(self):
         with self.assertRaisesRegex(RuntimeError, "sig 9 cannot be caught"):
             self.loop.add_signal_handler(signal.SIGKILL, lambda: None)
