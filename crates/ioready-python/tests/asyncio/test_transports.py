@@ -322,7 +322,9 @@ class CloseAndEof:
         self.run_loop(main())
 
     def test_close_flushes_abort_discards(self):
-        big = os.urandom(4 * 1024 * 1024)
+        # More than loopback sockets can hold (tcp_wmem + tcp_rmem maxima are
+        # a few MiB), so an abort cannot have handed everything to the kernel.
+        big = os.urandom(32 * 1024 * 1024)
         received = {}
 
         class Sink(Collector):
