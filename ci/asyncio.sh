@@ -12,9 +12,11 @@
 #   PYTHON=/path/to/venv/bin/python ci/asyncio.sh
 #       uses that interpreter as is if it can import the factory's module
 #       (e.g. the venv ci/python.sh installed the wheel into);
+#   WHEEL=/path/to/ioready-...whl ci/asyncio.sh
+#       installs that wheel into a venv of its own (.venv-ci-asyncio);
 #   ci/asyncio.sh
 #       otherwise builds the wheel of crates/ioready-python with maturin
-#       (release) in a venv of its own (.venv-ci-asyncio) and installs it.
+#       (release) in that venv and installs it.
 #   IOREADY_LOOP=module:callable   the factory (default ioready:new_event_loop)
 #   ASYNCIO_FULL=1                 also the CPython suite in asyncio debug
 #                                  mode (PYTHONASYNCIODEBUG=1), as uvloop's CI
@@ -41,17 +43,24 @@ if [ -n "$py" ] && "$py" -c "import $module" 2>/dev/null; then
 else
     base=${py:-$(command -v python3.11 || command -v python3)}
     venv=$PWD/.venv-ci-asyncio
-    echo "== building the wheel of $CRATE with maturin into $venv (base $base)"
+    echo "== a venv of its own: $venv (base $base)"
     if [ ! -x "$venv/bin/python" ]; then
         "$base" -m venv "$venv"
     fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION"
-    dist=$(mktemp -d)
-    (cd "$CRATE" && "$venv/bin/maturin" build --release --quiet -i "$venv/bin/python" -o "$dist")
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --force-reinstall --no-deps "$dist"/*.whl
-    rm -rf "$dist"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pytest==$PYTEST_VERSION"
+    [ -n "${WHEEL:-}" ] || "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "maturin==$MATURIN_VERSION"
+    if [ -n "${WHEEL:-}" ]; then
+        echo "== installing $WHEEL (no build)"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --force-reinstall --no-deps "$WHEEL"
+    else
+        dist=$(mktemp -d)
+        (cd "$CRATE" && "$venv/bin/maturin" build --release --quiet -i "$venv/bin/python" -o "$dist")
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --force-reinstall --no-deps "$dist"/*.whl
+        rm -rf "$dist"
+    fi
     py=$venv/bin/python
 fi
 export IOREADY_LOOP=$LOOP
