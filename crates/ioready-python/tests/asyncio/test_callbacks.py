@@ -48,6 +48,38 @@ class CallSoon:
         self.loop.run_forever()
         self.assertEqual(got, [(1, "two", None)])
 
+    def test_every_argument_count_and_keywords(self):
+        # 0, 1, 2 and more positional arguments through each scheduling
+        # method (a loop may store one or two without a tuple), with and
+        # without context=, and the keyword arguments asyncio refuses.
+        seen = []
+        ctx = contextvars.Context()
+        ctx.run(VAR.set, "ctx")
+
+        def cb(*args):
+            seen.append((args, VAR.get()))
+
+        now = self.loop.time()
+        for n in range(5):
+            args = tuple(range(n))
+            self.loop.call_soon(cb, *args)
+            self.loop.call_soon(cb, *args, context=ctx)
+            self.loop.call_soon_threadsafe(cb, *args)
+            self.loop.call_soon_threadsafe(cb, *args, context=None)
+            self.loop.call_later(0, cb, *args)
+            self.loop.call_at(now, cb, *args, context=ctx)
+        for method, lead in ((self.loop.call_soon, ()), (self.loop.call_later, (0,)),
+                             (self.loop.call_at, (now,)), (self.loop.call_soon_threadsafe, ())):
+            with self.assertRaises(TypeError):
+                method(*lead, cb, 1, bogus=2)
+        self.loop.call_later(0.01, self.loop.stop)
+        self.loop.run_forever()
+        here = VAR.get()  # what the copies of the current context hold
+        soon = [(tuple(range(n)), v) for n in range(5) for v in (here, "ctx", here, here)]
+        timers = [(tuple(range(n)), v) for n in range(5) for v in (here, "ctx")]
+        self.assertEqual(seen[: len(soon)], soon)
+        self.assertEqual(sorted(seen[len(soon):]), sorted(timers))
+
     def test_handles_are_asyncio_handles(self):
         # isinstance(h, asyncio.Handle / TimerHandle), as annotations and
         # some libraries assume (uvloop's handles are not: a difference a
