@@ -186,6 +186,41 @@ class Timers:
         self.loop.run_forever()
         self.assertEqual(fired, [True])
 
+    def test_cancel_patterns_keep_the_rest_in_order(self):
+        # Many timers, most cancelled (a loop may rebuild its heap then),
+        # some cancelled from inside other timers' callbacks, including one
+        # due in the same iteration as its canceller: what is left runs, in
+        # order of `when`, and nothing cancelled runs.
+        ran = []
+        now = self.loop.time()
+        handles = {}
+        for i in range(600):
+            when = now + 0.001 + (i * 7919 % 600) * 0.00005  # a permutation of 600 slots
+            handles[i] = self.loop.call_at(when, ran.append, i)
+        cancelled = {i for i in handles if i % 5 != 0}  # 80 %: most of the heap
+        for i in sorted(cancelled):
+            handles[i].cancel()
+        survivors = sorted((handles[i].when(), i) for i in handles if i not in cancelled)
+        # At the first survivor's time, a callback cancels the last survivor
+        # and a timer due just after it.
+        first_when, first = survivors[0]
+        last = survivors[-1][1]
+        # 1 us later: due in the same iteration in practice (the loop wakes
+        # later than that), and after its canceller whatever the heap's
+        # order of equal times.
+        twin = self.loop.call_at(first_when + 1e-6, ran.append, "twin")
+
+        def cancel_others():
+            handles[last].cancel()
+            twin.cancel()
+
+        self.loop.call_at(first_when, cancel_others)
+        self.loop.call_at(now + 0.05, self.loop.stop)
+        self.loop.run_forever()
+        expected = [i for _, i in survivors if i != last]
+        self.assertNotIn("twin", ran)
+        self.assertEqual(ran, expected)
+
     def test_never_early(self):
         # Per the loop's clock, and per time.monotonic(); the delays go below
         # a millisecond, where a loop sleeping in whole milliseconds could
