@@ -3,7 +3,10 @@ argument), shared by the CPython-suite runner and the cross-checked tests.
 
     asyncio:new_event_loop            stock asyncio (the baseline)
     ioready_select:new_event_loop     asyncio's SelectorEventLoop on ioready's epoll
+                                      (the package before issue 20's rename;
+                                      after it: ioready.select:new_event_loop)
     ioready:new_event_loop            ioready's native loop
+    uvloop:new_event_loop             any other loop, e.g. for calibration
 
 ``asyncio:new_event_loop`` is special: it asks the current policy for a loop,
 and the harness installs a policy whose loops come from the factory, which
