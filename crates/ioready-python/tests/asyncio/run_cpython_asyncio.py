@@ -190,6 +190,7 @@ class Runner:
         self.lock = threading.Lock()
         self.deadline = None  # monotonic time after which no child starts
         self.loop_types = {}  # spec -> the types of the loops its factory made
+        self._left = []  # a command line of processes left by each child
 
     def qualified(self, module):
         return f"{self.package}.{module}" if self.package else module
@@ -239,6 +240,11 @@ class Runner:
                 proc = subprocess.Popen(cmd, stdout=err, stderr=err, stdin=subprocess.DEVNULL,
                                         start_new_session=True, cwd=self.workdir)
                 rc = self._wait(proc, out_path)
+            left = self._reap_group(proc.pid)
+            if left:
+                fixtures.append({"id": f"{module} (child)", "outcome": "note",
+                                 "why": f"{left} process(es) left running by the tests were killed: {self._left[-1]}",
+                                 "tb": ""})
             started = None
             for ev in self._events(out_path):
                 if ev["ev"] == "start":
@@ -298,6 +304,31 @@ class Runner:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 return "hung"
+
+    def _reap_group(self, pgid):
+        """Kill what the child's tests left running in its process group (a
+        test that fails before killing its subprocess leaves it sleeping);
+        returns how many there were."""
+        left = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:  # fields: state, ppid, pgrp, ...
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        left.append(f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120])
+            except (OSError, IndexError, ValueError):
+                continue
+        if left:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            with self.lock:
+                self._left.append(left[0])
+        return len(left)
 
     @staticmethod
     def _events(path):
