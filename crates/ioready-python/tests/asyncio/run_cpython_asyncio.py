@@ -53,6 +53,7 @@ import fnmatch
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -513,6 +514,8 @@ def main():
                        "failed": [t for t, _ in failed_ids], "known": [t for t, _, _ in known]}, f, indent=1)
     passed = tot["fp"]
     failed = len(failed_ids) + len(problems)
+    if not args.report and not failed:
+        shutil.rmtree(workdir, ignore_errors=True)  # kept when something failed: the logs are there
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 

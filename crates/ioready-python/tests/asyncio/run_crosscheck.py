@@ -19,6 +19,7 @@ The last line is `N passed, M failed`; exit status non-zero if M > 0.
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -121,6 +122,8 @@ def main():
         lines.append(f"exception no longer needed (matches no failing test): {pattern}")
     for line in lines:
         print(line)
+    if not args.report and not failed:
+        shutil.rmtree(workdir, ignore_errors=True)  # kept when something failed: the logs are there
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
