@@ -47,6 +47,13 @@ def start(a, app, spec, tmp):
         text = log.read()
         m = re.search(r"(?:listening on |running on http://)(127\.0\.0\.1:\d+)", text)
         if m:
+            # The loop really running (printed at startup by both apps) must
+            # be the one asked for, else the comparison compares nothing.
+            cls = re.search(r"running loop (\S+)", text)
+            if cls is None or a.expect[spec] not in cls.group(1):
+                stop(proc, log)
+                raise RuntimeError(f"{app} --loop {spec}: running loop {cls and cls.group(1)}, "
+                                   f"expected one with {a.expect[spec]!r}")
             return proc, log, m.group(1)
         if proc.poll() is not None:
             break
@@ -122,6 +129,10 @@ def main():
     a.pin = a.pin.split()
     loops = a.loops.split()
     names = [s.partition(":")[0] for s in loops]
+    # What the running loop's description must contain (apps/*: describe).
+    a.expect = {s: {"asyncio": "SelectorEventLoop/selectors.", "uvloop": "uvloop.",
+                    "rloop": "rloop.", "ioready_select": "/ioready_select", "ioready": "ioready"}.get(s.partition(":")[0], "")
+                for s in loops}
     base = a.baseline.partition(":")[0]
     if base not in names:
         base = names[0]

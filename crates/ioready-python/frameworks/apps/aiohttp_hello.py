@@ -12,6 +12,14 @@ import importlib
 
 from aiohttp import web
 
+
+def describe(loop):
+    """module.Class of the loop, and of its selector if it has one."""
+    sel = getattr(loop, "_selector", None)
+    name = f"{type(loop).__module__}.{type(loop).__qualname__}"
+    return name if sel is None else f"{name}/{type(sel).__module__}.{type(sel).__qualname__}"
+
+
 BODY = b"x" * 1023 + b"\n"
 
 
@@ -32,6 +40,7 @@ async def start(port):
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
     host, port = runner.addresses[0][:2]
+    print(f"running loop {describe(asyncio.get_running_loop())}", flush=True)
     print(f"listening on {host}:{port}", flush=True)
     return runner
 
