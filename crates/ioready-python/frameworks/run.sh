@@ -3,10 +3,12 @@
 # other loops, side by side: every test that passes on stock asyncio and not
 # on a loop is listed with the first line of its failure.
 #
-#   crates/ioready-python/frameworks/run.sh [--loops "SPEC ..."] [--jobs N] [uvicorn aiohttp websockets]
+#   crates/ioready-python/frameworks/run.sh [--loops "SPEC ..."] [--jobs N] [--reuse-reference]
+#                                           [uvicorn aiohttp websockets]
 #
 # A loop is named by its factory, "module:callable"; stock asyncio
-# (asyncio:new_event_loop) always runs first, as the reference. Default
+# (asyncio:new_event_loop) runs first, as the reference (--reuse-reference:
+# keep the reference results of an earlier run when there are some). Default
 # loops: uvloop, rloop, ioready_select and, when installed, ioready. Needs
 # frameworks/setup.sh first. The suite is bound to a loop by loopbind.py (an
 # event loop policy whose new_event_loop calls the factory; see there).
@@ -16,8 +18,8 @@
 # and .log; the comparison in bench-results/frameworks.md (OUT=...).
 #
 # Options of the suites (all loops alike): uvicorn: its pyproject addopts
-# less xdist's "-n 8"; aiohttp: its pytest.ini addopts less coverage and
-# doctests, xdist with --jobs workers (default 2), the same markers
+# less xdist's "-n 8", without tests/benchmarks (codspeed timings);
+# aiohttp: its pytest.ini addopts less coverage and doctests, xdist with --jobs workers (default 2), the same markers
 # ("not dev_mode and not autobahn and not internal"); websockets: the asyncio
 # and legacy (asyncio) packages of its unittest suite, run by pytest. Every
 # test has a 120 s timeout (pytest-timeout).
@@ -29,11 +31,13 @@ OUT=${OUT:-$ROOT/bench-results/frameworks.md}
 ARGS=("$@")
 LOOPS=
 JOBS=2
+REUSE=0
 NAMES=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --loops) LOOPS=$2; shift ;;
         --jobs) JOBS=$2; shift ;;
+        --reuse-reference) REUSE=1 ;;
         uvicorn|aiohttp|websockets) NAMES+=("$1") ;;
         -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -58,12 +62,14 @@ for name in "${NAMES[@]}"; do
     fi
     res=$FW/results/$name
     mkdir -p "$res"
-    for spec in asyncio:new_event_loop $loops; do
+    ref=asyncio:new_event_loop
+    if [ "$REUSE" = 1 ] && [ -s "$res/asyncio.xml" ]; then ref=; fi
+    for spec in $ref $loops; do
         tag=${spec%%:*}
         case "$name" in
         uvicorn)
             src=$FW/src/uvicorn-$(ls "$FW/src" | sed -n 's/^uvicorn-//p' | head -1)
-            args=(-o 'addopts=-rxXs --strict-markers' tests) ;;
+            args=(-o 'addopts=-rxXs --strict-markers' --ignore=tests/benchmarks tests) ;;
         aiohttp)
             src=$FW/src/aiohttp-$(ls "$FW/src" | sed -n 's/^aiohttp-//p' | head -1)
             args=(-o 'addopts=-ra --strict-markers' -m 'not dev_mode and not autobahn and not internal'
@@ -73,6 +79,7 @@ for name in "${NAMES[@]}"; do
             args=(tests/asyncio tests/legacy) ;;
         esac
         echo "== $name on $spec" >&2
+        rm -f "$res/$tag.xml" "$res/$tag.log"
         start=$(date +%s)
         set +e
         (cd "$src" && IOREADY_TEST_LOOP=$spec PYTHONPATH=$HERE "$v/bin/pytest" -p loopbind \
