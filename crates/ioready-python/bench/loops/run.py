@@ -296,6 +296,7 @@ def main():
     ap.add_argument("--command", default="bench/loops.sh")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from OUT/raw.jsonl")
     a = ap.parse_args()
+    a.python = os.path.abspath(a.python)
     a.loadgen = a.loadgen.split()
     a.pin = a.pin.split()
     loops = a.loops.split()
