@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # asyncio event loops side by side, in one interleaved run: stock asyncio,
 # uvloop, rloop, ioready_select's loop (asyncio's selector loop over
-# ioready's epoll) and, with --aio REV, ioready's native loop.
+# ioready's epoll, built from --select REV, default 1dc18a5, the last revision
+# before the package became `ioready`) and, with --aio REV (the branch aio, or
+# HEAD once merged), ioready's native loop.
 #
 # Usage: bench/loops.sh [--quick] [--aio REV] [--select REV] [--loops "SPEC ..."]
 #                       [--reps N] [--duration S] [--warmup S] [--conns "1 64 1000"]
@@ -34,7 +36,7 @@ REPS=3 DURATION=2 WARMUP=0.5 CONNS="1 64 1000" SIZES="64 1024 16384"
 APIS="sockets streams protocol buffered" ONLY="echo micro strace"
 MICRO_N=1000000 STRACE_N=500
 OUT=bench-results/loops DOC=bench-results/loops.md
-SELECT_REV=HEAD AIO_REV= LOOPS= SETUP=1
+SELECT_REV=1dc18a58107caa62587b5d88241af721c19a4654 AIO_REV= LOOPS= SETUP=1
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -8,10 +8,11 @@
 #
 #   --select REV  build and install the ioready_select wheel (asyncio's
 #                 selector loop over ioready's epoll) from git revision REV of
-#                 this repository (default: HEAD).
+#                 this repository (default: 1dc18a5, the last revision before
+#                 the package became `ioready`).
 #   --aio REV     also build and install the `ioready` wheel (the native loop,
-#                 ioready.new_event_loop) from git revision REV (e.g. the
-#                 branch `aio`). Skipped when not given.
+#                 ioready.new_event_loop) from git revision REV (the branch
+#                 `aio`, or HEAD once it is merged). Skipped when not given.
 #
 # Each revision is exported with `git archive` into target/bench-src/<sha>,
 # so a build never touches a work tree (not even its Cargo.lock), and is
@@ -31,7 +32,7 @@ RLOOP_VERSION=0.5.0
 PYPERF_VERSION=2.10.0
 MATURIN_VERSION=1.16.0
 
-SELECT_REV=HEAD
+SELECT_REV=1dc18a58107caa62587b5d88241af721c19a4654
 AIO_REV=
 while [ $# -gt 0 ]; do
     case "$1" in
