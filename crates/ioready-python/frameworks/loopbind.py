@@ -1,0 +1,64 @@
+"""A pytest plugin that puts a framework's test suite on a given asyncio loop.
+
+    IOREADY_TEST_LOOP=uvloop:new_event_loop pytest -p loopbind ...
+
+Every suite here gets its loops through `asyncio.new_event_loop()` (uvicorn's
+through anyio's runner, aiohttp's through its pytest plugin's default
+"pyloop" factory, which is `asyncio.new_event_loop`, websockets' through
+unittest's IsolatedAsyncioTestCase and asyncio.run), and that asks the event
+loop policy: so an event loop policy whose new_event_loop calls the factory
+binds the whole suite. Unset or "asyncio:new_event_loop": stock asyncio (the
+policy is left alone). The plugin also records, in the junit XML's
+properties, which loop ran, and checks once that the loop it binds is the one
+tests get (a suite that bypasses the policy would be compared with itself).
+"""
+
+import asyncio
+import importlib
+import os
+
+import pytest
+
+SPEC = os.environ.get("IOREADY_TEST_LOOP", "asyncio:new_event_loop")
+
+
+def _factory(spec):
+    module, sep, name = spec.partition(":")
+    if not sep:
+        raise pytest.UsageError(f"IOREADY_TEST_LOOP={spec!r}: expected module:callable")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class FactoryPolicy(asyncio.DefaultEventLoopPolicy):
+    """asyncio's default policy, but new loops come from the factory."""
+
+    def __init__(self, factory):
+        super().__init__()
+        self._factory = factory
+
+    def new_event_loop(self):
+        return self._factory()
+
+
+def pytest_configure(config):
+    if SPEC == "asyncio:new_event_loop":
+        return
+    factory = _factory(SPEC)
+    asyncio.set_event_loop_policy(FactoryPolicy(factory))
+    loop = asyncio.new_event_loop()
+    try:
+        probe = factory()
+        try:
+            if type(loop) is not type(probe):
+                raise pytest.UsageError(f"the policy gave {type(loop)}, the factory {type(probe)}")
+        finally:
+            probe.close()
+    finally:
+        loop.close()
+
+
+def pytest_report_header(config):
+    return f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {type(asyncio.get_event_loop_policy()).__name__})"
