@@ -5,10 +5,18 @@
 #
 # Usage: bench/soak.sh [--conns N] [--minutes M] [--backend epoll|poll|select]
 #                      [--size BYTES] [--every SECONDS] [--no-build]
+#                      [--python-loop MODULE:CALLABLE [--python PYTHON]]
 #
 # Defaults: 1,000 connections, 1 minute, epoll, 64-byte messages, a sample
 # every 60 s (and one at the start and at the end). The long run of issue 10:
 #   bench/soak.sh --conns 10000 --minutes 10
+# With --python-loop the server is instead the Python Protocol echo server of
+# the asyncio loop benchmark (crates/ioready-python/bench/loops/echo_server.py)
+# on that loop factory, run by --python (default python3; it must import the
+# loop): the "no growth" check of the asyncio loop (issue 20), e.g.
+#   bench/soak.sh --conns 1000 --minutes 10 --python-loop ioready:new_event_loop \
+#       --python .venv-ci-full/bin/python
+# (a Python server killed by SIGTERM exits with 143: that status is its clean end).
 #
 # Each sample line: seconds since the load started, the server's RSS and
 # peak RSS (VmRSS, VmHWM, KiB), its open descriptors (/proc/PID/fd), its CPU
@@ -26,6 +34,8 @@ BACKEND=epoll
 SIZE=64
 EVERY=60
 BUILD=1
+PYLOOP=
+PY=python3
 while [ $# -gt 0 ]; do
     case "$1" in
         --conns) CONNS=$2; shift ;;
@@ -34,6 +44,8 @@ while [ $# -gt 0 ]; do
         --size) SIZE=$2; shift ;;
         --every) EVERY=$2; shift ;;
         --no-build) BUILD=0 ;;
+        --python-loop) PYLOOP=$2; shift ;;
+        --python) PY=$2; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "soak.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -65,12 +77,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" echo-server --quiet --backend "$BACKEND" --addr 127.0.0.1:0 \
-    --max-conns $((CONNS + 100)) > "$TMP/server.out" 2>&1 &
+CLEAN_RC=0
+if [ -n "$PYLOOP" ]; then
+    "$PY" crates/ioready-python/bench/loops/echo_server.py --loop "$PYLOOP" --api protocol \
+        > "$TMP/server.out" 2>&1 &
+    BACKEND="the Python loop $PYLOOP"
+    CLEAN_RC=143
+else
+    "$BIN" echo-server --quiet --backend "$BACKEND" --addr 127.0.0.1:0 \
+        --max-conns $((CONNS + 100)) > "$TMP/server.out" 2>&1 &
+fi
 SERVER_PID=$!
 ADDR=
-for _ in $(seq 100); do
-    ADDR=$(grep -oE '127\.0\.0\.1 port [0-9]+' "$TMP/server.out" | head -1 | sed 's/ port /:/' || true)
+for _ in $(seq 400); do
+    ADDR=$(grep -oE '127\.0\.0\.1( port |:)[0-9]+' "$TMP/server.out" | head -1 | sed 's/ port /:/' || true)
     [ -n "$ADDR" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.05
@@ -156,5 +176,5 @@ fi
 set -e
 SERVER_PID=
 echo "== server exit status on SIGTERM: $SERVER_RC"
-if [ "$SERVER_RC" != 0 ]; then FAILED=1; fi
+if [ "$SERVER_RC" != "$CLEAN_RC" ]; then FAILED=1; fi
 exit "$FAILED"
