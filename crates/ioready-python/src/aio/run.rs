@@ -109,8 +109,18 @@ impl LoopCore {
         }))
     }
 
-    /// The one wait, then the ready readers and writers queued.
+    /// The one wait: on the io_uring engine if the loop has it, else on
+    /// the selector.
     fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+        if self.uring.get(py)?.is_some() {
+            return self.wait_uring(py, timeout);
+        }
+        self.wait_selector(py, timeout)
+    }
+
+    /// The one wait on the selector, then the ready readers and writers
+    /// queued.
+    pub(crate) fn wait_selector(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
         let mut guard = self.poller.get_mut(py)?;
         let poller = guard.as_mut().ok_or_else(closed_error)?;
         let result = if timeout == Some(Duration::ZERO) {
