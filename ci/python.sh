@@ -88,8 +88,8 @@ for kind in cp39-abi3 cp310-abi3 full; do
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --force-reinstall --no-deps "$wheel"
     py=$venv/bin/python
-    step "[$kind] own tests, seeds, switching (unittest)" \
-        "$py" tests/run_unittest.py test_module test_seeds test_switching
+    step "[$kind] own tests, seeds, switching, the event loop (unittest)" \
+        "$py" tests/run_unittest.py test_module test_seeds test_switching test_loop
     step "[$kind] switching under pytest" "$py" tests/run_pytest.py tests/under_pytest
     step "[$kind] CPython's test_select, test_poll, test_epoll, test_selectors" \
         "$py" tests/run_cpython_tests.py
@@ -101,7 +101,8 @@ for version in 3.9 3.13; do
     step "mypy --python-version $version (the package's Python code)" \
         "$PWD/.venv-ci-full/bin/python" -m mypy --python-version "$version" --check-untyped-defs \
         python/ioready/__init__.py python/ioready/__main__.py python/ioready/select.py \
-        python/ioready/_loop.py python/ioready/_runner.py
+        python/ioready/_loop.py python/ioready/_runner.py python/ioready/_transport.py \
+        python/ioready/_glue.py
 done
 
 echo "== summary"

@@ -12,6 +12,7 @@ from asyncio import base_events, format_helpers
 from asyncio.log import logger
 
 SelectorKey = selectors.SelectorKey
+_format_handle = getattr(base_events, "_format_handle")
 
 
 def handle_repr(handle, when):
@@ -49,7 +50,7 @@ def source_traceback():
 
 def warn_slow(handle, dt):
     """asyncio's slow-callback warning (debug mode)."""
-    logger.warning("Executing %s took %.3f seconds", base_events._format_handle(handle), dt)
+    logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
 
 
 def warn_connlost():

@@ -21,7 +21,7 @@ Handle = _ioready.Handle
 TimerHandle = _ioready.TimerHandle
 
 
-class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelectorEventLoop):
+class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
     """The ioready event loop: a complete ``asyncio.AbstractEventLoop``
     whose hot paths are native (Rust, on the ioready library's selector).
 
@@ -32,7 +32,7 @@ class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelect
     ``IOREADY_BACKEND`` environment variable, else epoll."""
 
     def __init__(self, backend=None, **_sizes):
-        super().__init__(_ioready.SelectorView(self))
+        super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         """The native stream transport (TCP and Unix sockets)."""

@@ -1,12 +1,28 @@
 import asyncio
 import asyncio.unix_events
+import socket
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from . import _ioready
+from ._transport import SocketTransport
+
 _T = TypeVar("_T")
 
-class EventLoop(asyncio.unix_events._UnixSelectorEventLoop):
+Handle = _ioready.Handle
+TimerHandle = _ioready.TimerHandle
+
+class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
     def __init__(self) -> None: ...
+    def _make_socket_transport(  # type: ignore[override]
+        self,
+        sock: socket.socket,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+    ) -> SocketTransport: ...
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     def new_event_loop(self) -> EventLoop: ...

@@ -9,14 +9,18 @@ here with the same behaviour.
 """
 
 import socket
+from typing import Any
 
 from asyncio import base_events, constants, futures, selector_events, transports, trsock
 
 from . import _ioready
 
-_Selector = selector_events._SelectorTransport
-_SelectorSocket = selector_events._SelectorSocketTransport
-_FlowControl = transports._FlowControlMixin
+# asyncio's private classes and helpers (typeshed does not declare them).
+_Selector: Any = getattr(selector_events, "_SelectorTransport")
+_SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
+_FlowControl: Any = transports._FlowControlMixin
+_set_nodelay: Any = getattr(base_events, "_set_nodelay")
+_set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
 
 
 class _AsyncioFace(transports._FlowControlMixin, transports.Transport):
@@ -34,7 +38,7 @@ _AsyncioFace.__name__ = _AsyncioFace.__qualname__ = "SocketTransport"
 class SocketTransport(_ioready.StreamTransport):
     """asyncio's TCP/Unix stream transport, on ioready's native core."""
 
-    @property
+    @property  # type: ignore[misc]
     def __class__(self):
         return _AsyncioFace
 
@@ -58,12 +62,12 @@ class SocketTransport(_ioready.StreamTransport):
         if server is not None:
             server._attach()
         loop._transports[self._sock_fd] = self
-        base_events._set_nodelay(sock)
+        _set_nodelay(sock)
         loop.call_soon(protocol.connection_made, self)
         # Only start reading when connection_made() has been called.
         loop.call_soon(self._add_reader, self._sock_fd, self._read_ready)
         if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
 
     # asyncio's own, unchanged: they read and set the native attributes.
     get_extra_info = transports.BaseTransport.get_extra_info
@@ -115,7 +119,8 @@ class SocketTransport(_ioready.StreamTransport):
             if self._protocol_connected:
                 self._protocol.connection_lost(exc)
         finally:
-            self._sock.close()
+            sock: Any = self._sock
+            sock.close()
             self._sock = None
             self._protocol = None
             self._loop = None
@@ -136,7 +141,8 @@ class SocketTransport(_ioready.StreamTransport):
             return
         self._eof = True
         if not self.get_write_buffer_size():
-            self._sock.shutdown(socket.SHUT_WR)
+            sock: Any = self._sock
+            sock.shutdown(socket.SHUT_WR)
 
     def _make_empty_waiter(self):
         """For loop.sendfile: a future done when the buffer is empty."""

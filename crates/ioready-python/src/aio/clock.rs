@@ -13,6 +13,8 @@ pub(crate) fn monotonic() -> f64 {
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists on
     // every Linux (the call cannot fail with these arguments).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // time_t and c_long are 32 bits on some targets.
+    #[allow(clippy::unnecessary_cast)]
     let ns = ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64;
     ns as f64 / 1e9
 }

@@ -1,0 +1,276 @@
+"""ioready's event loop, side by side with stock asyncio: each behaviour is
+checked on both loops (subTest `loop=...`), so a difference shows as a
+failure naming ioready's side. (CPython's own test_asyncio, bound to the
+loop, is run by tests/asyncio/; these are the checks it lacks.)
+
+* ioready.run / new_event_loop / EventLoopPolicy, and what a closed loop refuses;
+* ordering of call_soon, sub-millisecond call_later, cancellation;
+* call_soon_threadsafe waking a loop asleep on a long timer;
+* a raising callback goes to the exception handler and the loop goes on;
+  SystemExit escapes run_forever and the callbacks not yet run stay queued;
+* debug mode's slow-callback warning;
+* descriptors: none left behind by loops opened and closed;
+* the stream transport: flow control bounding a peer that does not read,
+  BufferedProtocol, write after close, isinstance(asyncio.Transport).
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import unittest
+
+import ioready
+
+FACTORIES = {"asyncio": asyncio.new_event_loop, "ioready": ioready.new_event_loop}
+
+
+class BothLoops(unittest.TestCase):
+    def each(self, check):
+        """Runs check(loop) on a new loop of each kind; returns {kind: result}."""
+        results = {}
+        for kind, factory in FACTORIES.items():
+            with self.subTest(loop=kind):
+                loop = factory()
+                try:
+                    results[kind] = check(loop)
+                finally:
+                    loop.close()
+        return results
+
+    def same(self, check):
+        results = self.each(check)
+        self.assertEqual(results["ioready"], results["asyncio"])
+        return results["ioready"]
+
+
+class Basics(BothLoops):
+    def test_run_and_policy(self):
+        async def main():
+            return type(asyncio.get_running_loop())
+
+        self.assertIs(ioready.run(main()), ioready.EventLoop)
+        policy = ioready.EventLoopPolicy()
+        loop = policy.new_event_loop()
+        self.assertIsInstance(loop, ioready.EventLoop)
+        self.assertIsInstance(loop, asyncio.AbstractEventLoop)
+        loop.close()
+
+    def test_closed_loop_refuses_work(self):
+        def check(loop):
+            loop.close()
+            out = []
+            for call in (lambda: loop.call_soon(print), lambda: loop.call_later(1, print),
+                         lambda: loop.call_at(1, print), lambda: loop.call_soon_threadsafe(print),
+                         lambda: loop.run_forever()):
+                try:
+                    call()
+                    out.append("ok")
+                except RuntimeError as e:
+                    out.append(str(e))
+            return out
+
+        self.assertEqual(self.same(check), ["Event loop is closed"] * 5)
+
+    def test_order_and_cancel(self):
+        def check(loop):
+            seen = []
+            for i in range(5):
+                loop.call_soon(seen.append, i)
+            loop.call_soon(seen.append, "x").cancel()
+            loop.call_later(0.002, seen.append, "late")
+            loop.call_later(0.001, seen.append, "early")
+            loop.call_later(0.001, seen.append, "dropped").cancel()
+            loop.call_later(0.01, loop.stop)
+            loop.run_forever()
+            return seen
+
+        self.assertEqual(self.same(check), [0, 1, 2, 3, 4, "early", "late"])
+
+    def test_sub_millisecond_timer(self):
+        def check(loop):
+            t0 = loop.time()
+            fired = []
+            loop.call_later(0.0003, lambda: (fired.append(loop.time() - t0), loop.stop()))
+            loop.run_forever()
+            return fired[0]
+
+        results = self.each(check)
+        self.assertGreaterEqual(results["ioready"], 0.0003)
+        loop = ioready.new_event_loop()
+        self.addCleanup(loop.close)
+        self.assertAlmostEqual(loop.time(), time.monotonic(), delta=0.01)
+
+    def test_threadsafe_wakes_a_sleeping_loop(self):
+        def check(loop):
+            loop.call_later(30, loop.stop)  # the loop would sleep this long
+            t0 = time.monotonic()
+            timer = threading.Timer(0.05, loop.call_soon_threadsafe, (loop.stop,))
+            timer.start()
+            loop.run_forever()
+            timer.join()
+            return time.monotonic() - t0 < 5
+
+        self.assertTrue(self.same(check))
+
+    def test_raising_callback_and_system_exit(self):
+        def check(loop):
+            caught = []
+            loop.set_exception_handler(lambda loop, ctx: caught.append(
+                (ctx["message"].split(" ")[:3], type(ctx["exception"]).__name__)))
+            seen = []
+
+            def boom():
+                raise ValueError("x")
+
+            def leave():
+                raise SystemExit(3)
+
+            loop.call_soon(boom)
+            loop.call_soon(seen.append, 1)
+            loop.call_soon(leave)
+            loop.call_soon(seen.append, 2)
+            try:
+                loop.run_forever()
+            except SystemExit as e:
+                seen.append(("exit", e.code))
+            loop.call_soon(loop.stop)
+            loop.run_forever()  # the callback queued after SystemExit still runs
+            return caught, seen
+
+        caught, seen = self.same(check)
+        self.assertEqual(caught, [(["Exception", "in", "callback"], "ValueError")])
+        self.assertEqual(seen, [1, ("exit", 3), 2])
+
+    def test_slow_callback_warning_in_debug_mode(self):
+        def check(loop):
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.01
+            with self.assertLogs("asyncio", logging.WARNING) as logs:
+                loop.call_soon(time.sleep, 0.02)
+                loop.call_soon(loop.stop)
+                loop.run_forever()
+            return [m.split(" took ")[0].split(" ")[0] for m in logs.output]
+
+        self.assertEqual(self.same(check), ["WARNING:asyncio:Executing"])
+
+    def test_no_descriptor_left_behind(self):
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(50):
+            loop = ioready.new_event_loop()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+        self.assertEqual(len(os.listdir("/proc/self/fd")), before)
+
+
+class Transports(BothLoops):
+    def pair(self, loop, protocol_factory):
+        a, b = socket.socketpair()
+        transport, protocol = loop.run_until_complete(
+            loop.create_connection(protocol_factory, sock=a))
+        return transport, protocol, b
+
+    def test_flow_control_bounds_a_peer_that_does_not_read(self):
+        class Writer(asyncio.Protocol):
+            paused = resumed = 0
+
+            def pause_writing(self):
+                self.paused += 1
+
+            def resume_writing(self):
+                self.resumed += 1
+
+        def check(loop):
+            transport, protocol, peer = self.pair(loop, Writer)
+            transport.set_write_buffer_limits(high=64 * 1024)
+            chunk = b"x" * 65536
+            for _ in range(200):  # 12.5 MiB offered, the peer reads nothing
+                if protocol.paused:
+                    break
+                transport.write(chunk)
+                loop.run_until_complete(asyncio.sleep(0))
+            paused_at = transport.get_write_buffer_size()
+            peer.setblocking(False)
+            got = 0
+            deadline = time.monotonic() + 10
+            while not protocol.resumed and time.monotonic() < deadline:
+                try:
+                    got += len(peer.recv(1 << 20))
+                except BlockingIOError:
+                    pass
+                loop.run_until_complete(asyncio.sleep(0.001))
+            transport.close()
+            peer.close()
+            loop.run_until_complete(asyncio.sleep(0))
+            return (protocol.paused, protocol.resumed, paused_at > 64 * 1024,
+                    paused_at < 64 * 1024 + len(chunk) + 1, got > 0)
+
+        self.assertEqual(self.same(check), (1, 1, True, True, True))
+
+    def test_buffered_protocol_and_lifecycle(self):
+        class Sink(asyncio.BufferedProtocol):
+            def __init__(self):
+                self.buf = bytearray(16)
+                self.data = bytearray()
+                self.events = []
+                self.lost = loop_future[0]
+
+            def connection_made(self, transport):
+                self.events.append("made")
+
+            def get_buffer(self, sizehint):
+                return self.buf
+
+            def buffer_updated(self, nbytes):
+                self.data += self.buf[:nbytes]
+
+            def eof_received(self):
+                self.events.append("eof")
+
+            def connection_lost(self, exc):
+                self.events.append(("lost", exc))
+                self.lost.set_result(None)
+
+        loop_future = [None]
+
+        def check(loop):
+            loop_future[0] = loop.create_future()
+            transport, protocol, peer = self.pair(loop, Sink)
+            peer.sendall(b"0123456789" * 10)
+            peer.shutdown(socket.SHUT_WR)
+            loop.run_until_complete(asyncio.wait_for(protocol.lost, 10))
+            peer.close()
+            transport.write(b"after")  # after the connection is lost: ignored
+            return (bytes(protocol.data), protocol.events, transport.is_closing(),
+                    isinstance(transport, asyncio.Transport),
+                    transport.get_extra_info("socket") is not None)
+
+        self.assertEqual(self.same(check),
+                         (b"0123456789" * 10, ["made", "eof", ("lost", None)], True, True, True))
+
+    def test_write_errors(self):
+        def check(loop):
+            transport, _, peer = self.pair(loop, asyncio.Protocol)
+            out = []
+            for data in ("text", 12):
+                try:
+                    transport.write(data)
+                except TypeError as e:
+                    out.append(str(e))
+            transport.write_eof()
+            try:
+                transport.write(b"x")
+            except RuntimeError as e:
+                out.append(str(e))
+            transport.close()
+            peer.close()
+            loop.run_until_complete(asyncio.sleep(0))
+            return out
+
+        self.assertEqual(len(self.same(check)), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
