@@ -108,9 +108,6 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe, selector: &mut boo
                     None => Step::None,
                 };
                 io.bufs.recycle(bid)?;
-                if ended && c.reading && c.transport.is_some() {
-                    io.arm.push((i, gen));
-                }
                 step
             } else if res == 0 {
                 match &c.transport {
@@ -121,14 +118,10 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe, selector: &mut boo
                     }
                     None => Step::None,
                 }
-            } else if res == -libc::ENOBUFS {
-                // The buffer ring ran dry (the receive ended): every buffer
-                // is given back as soon as it is read, so arm again.
-                if c.reading && c.transport.is_some() {
-                    io.arm.push((i, gen));
-                }
-                Step::None
-            } else if res == -libc::ECANCELED {
+            } else if res == -libc::ENOBUFS || res == -libc::ECANCELED {
+                // The buffer ring ran dry (every buffer is given back as
+                // soon as it is read), or a pause's cancellation, the
+                // transport reading again since: armed again below.
                 Step::None
             } else {
                 match &c.transport {
@@ -136,6 +129,14 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe, selector: &mut boo
                     _ => Step::None,
                 }
             };
+            // A receive that ended (a dry buffer ring, a completion queue
+            // overflow, a cancellation overtaken by a resume) is armed again
+            // while the transport reads; not after the end of stream or an
+            // error.
+            let again = res > 0 || res == -libc::ENOBUFS || res == -libc::ECANCELED;
+            if ended && again && c.reading && c.transport.is_some() {
+                io.arm.push((i, gen));
+            }
             if c.transport.is_none() && !c.in_flight() {
                 slots.remove(i);
             }
