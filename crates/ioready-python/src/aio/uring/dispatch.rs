@@ -60,7 +60,12 @@ pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<bool> {
 }
 
 /// The engine's part of one completion.
-fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe, selector: &mut bool) -> PyResult<Step> {
+fn decide(
+    py: Python<'_>,
+    engine: &mut UringEngine,
+    cqe: Cqe,
+    selector: &mut bool,
+) -> PyResult<Step> {
     let Some((kind, gen, i)) = unpack(cqe.user_data) else {
         return Ok(Step::None);
     };
@@ -240,13 +245,20 @@ fn run(py: Python<'_>, step: Step) -> PyResult<()> {
         Step::Eof(t) => on_eof(t.bind(py)),
         Step::ReadError(t, errno) => {
             let err = std::io::Error::from_raw_os_error(errno);
-            protocol_error(t.bind(py), err.into(), "Fatal read error on socket transport")
+            protocol_error(
+                t.bind(py),
+                err.into(),
+                "Fatal read error on socket transport",
+            )
         }
         Step::Sent(t, pending) => on_sent(t.bind(py), pending),
         Step::WriteError(t, errno) => {
             let t = t.bind(py);
             let exc = PyErr::from(std::io::Error::from_raw_os_error(errno)).into_value(py);
-            t.call_method1("_fatal_error", (&exc, "Fatal write error on socket transport"))?;
+            t.call_method1(
+                "_fatal_error",
+                (&exc, "Fatal write error on socket transport"),
+            )?;
             let waiter = t.getattr("_empty_waiter")?;
             if !waiter.is_none() {
                 waiter.call_method1("set_exception", (exc,))?;
@@ -316,8 +328,9 @@ fn deliver(t: &Bound<'_, UringTransport>, data: &[u8]) -> PyResult<()> {
         };
         let n = match copy_into(&buf, rest) {
             Ok(0) => {
-                let err =
-                    pyo3::exceptions::PyRuntimeError::new_err("get_buffer() returned an empty buffer");
+                let err = pyo3::exceptions::PyRuntimeError::new_err(
+                    "get_buffer() returned an empty buffer",
+                );
                 return protocol_error(t, err, GET_BUFFER_FAILED);
             }
             Ok(n) => n,
@@ -325,7 +338,11 @@ fn deliver(t: &Bound<'_, UringTransport>, data: &[u8]) -> PyResult<()> {
         };
         rest = &rest[n..];
         if let Err(err) = on_filled.bind(py).call1((n,)) {
-            return protocol_error(t, err, "Fatal error: protocol.buffer_updated() call failed.");
+            return protocol_error(
+                t,
+                err,
+                "Fatal error: protocol.buffer_updated() call failed.",
+            );
         }
     }
     Ok(())
@@ -419,7 +436,11 @@ pub(crate) fn deliver_stash(t: &Bound<'_, UringTransport>) -> PyResult<()> {
 /// The transport lets go of slot `i`: its requests cancelled, the slot
 /// freed now or at their last completion. What it held, to drop after
 /// the engine's borrow.
-pub(crate) fn release_conn(engine: &mut UringEngine, i: u32, gen: u32) -> PyResult<Option<Py<PyAny>>> {
+pub(crate) fn release_conn(
+    engine: &mut UringEngine,
+    i: u32,
+    gen: u32,
+) -> PyResult<Option<Py<PyAny>>> {
     let UringEngine { slots, io } = engine;
     let Some(Entry::Conn(c)) = slots.get_mut(i, gen) else {
         return Ok(None);
@@ -443,11 +464,16 @@ pub(crate) fn release_conn(engine: &mut UringEngine, i: u32, gen: u32) -> PyResu
 /// `loop._uring_serve(sock_fd, callback)`: a multishot accept on a
 /// listening socket; `callback(fd_or_minus_errno, ended)` for each
 /// completion. Its slot.
-pub(crate) fn serve(core: &LoopCore, py: Python<'_>, fd: i32, callback: Py<PyAny>) -> PyResult<(u32, u32)> {
+pub(crate) fn serve(
+    core: &LoopCore,
+    py: Python<'_>,
+    fd: i32,
+    callback: Py<PyAny>,
+) -> PyResult<(u32, u32)> {
     let mut guard = core.uring.get_mut(py)?;
-    let engine = guard
-        .as_mut()
-        .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("the loop has no io_uring engine"))?;
+    let engine = guard.as_mut().ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err("the loop has no io_uring engine")
+    })?;
     let slot = engine.slots.insert(Entry::Listener(super::slots::Listener {
         fd,
         callback: Some(callback),
@@ -470,7 +496,12 @@ pub(crate) fn rearm(core: &LoopCore, py: Python<'_>, i: u32, gen: u32) -> PyResu
 
 /// Stops serving: the accept cancelled synchronously (the socket must
 /// really close when asyncio closes it next), the slot freed.
-pub(crate) fn unserve(core: &LoopCore, py: Python<'_>, i: u32, gen: u32) -> PyResult<Option<Py<PyAny>>> {
+pub(crate) fn unserve(
+    core: &LoopCore,
+    py: Python<'_>,
+    i: u32,
+    gen: u32,
+) -> PyResult<Option<Py<PyAny>>> {
     let mut guard = core.uring.get_mut(py)?;
     let Some(engine) = guard.as_mut() else {
         return Ok(None);

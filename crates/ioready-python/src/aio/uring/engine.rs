@@ -117,14 +117,14 @@ impl UringEngine {
         Ok(UringEngine {
             slots: Slots::default(),
             io: Io {
-            ring,
-            bufs,
-            dirty: Vec::with_capacity(64),
-            arm: Vec::with_capacity(64),
-            arm_accept: Vec::new(),
-            cqes: VecDeque::with_capacity(256),
-            selector_fd,
-            selector_armed: false,
+                ring,
+                bufs,
+                dirty: Vec::with_capacity(64),
+                arm: Vec::with_capacity(64),
+                arm_accept: Vec::new(),
+                cqes: VecDeque::with_capacity(256),
+                selector_fd,
+                selector_armed: false,
             },
         })
     }
@@ -156,7 +156,6 @@ impl Io {
         // SAFETY: a cancellation names no memory nor descriptor.
         unsafe { self.push(&sqe) }
     }
-
 }
 
 impl UringEngine {
@@ -347,7 +346,10 @@ impl UringEngine {
             if !busy || std::time::Instant::now() >= deadline {
                 break;
             }
-            let _ = self.io.ring.submit_and_wait(1, Some(Duration::from_millis(50)));
+            let _ = self
+                .io
+                .ring
+                .submit_and_wait(1, Some(Duration::from_millis(50)));
             self.reap();
             while let Some(cqe) = self.io.cqes.pop_front() {
                 if let Some((Kind::Send, gen, i)) = super::slots::unpack(cqe.user_data) {

@@ -45,7 +45,11 @@ pub(crate) fn unpack(user_data: u64) -> Option<(Kind, u32, u32)> {
         5 => Kind::Quiet,
         _ => return None,
     };
-    Some((kind, ((user_data >> 32) & 0xff_ffff) as u32, user_data as u32))
+    Some((
+        kind,
+        ((user_data >> 32) & 0xff_ffff) as u32,
+        user_data as u32,
+    ))
 }
 
 /// One connection's I/O state, owned by the engine (not by the transport
