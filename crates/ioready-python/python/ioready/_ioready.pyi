@@ -214,6 +214,7 @@ class UringTransport:
     @property
     def _sock_fd(self) -> int: ...
     _protocol: Any
+    _empty_waiter: Any
     _closing: bool
     _eof: bool
     _paused: bool

@@ -43,15 +43,15 @@ class UringSocketTransport(_ioready.UringTransport):
         return _AsyncioFace
 
     _start_tls_compatible = True
-    # loop.sendfile() copies through write() (no sendfile(2) on the ring).
-    _sendfile_compatible = constants._SendfileMode.FALLBACK
+    # loop.sendfile(): asyncio's native path (reading paused, the buffer
+    # drained, then os.sendfile through the readiness selector).
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
         # The native __new__ took loop, sock and protocol.
         self._loop = loop
         self._sock = sock
         self._protocol_connected = True
-        self._empty_waiter = None
         self._extra = {} if extra is None else extra
         self._extra["socket"] = trsock.TransportSocket(sock)
         try:
@@ -190,7 +190,7 @@ class UringServing:
 
     def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
                        backlog=100, *args):
-        if not _ioready._uring_active(self):
+        if not (_ioready._uring_active(self) and isinstance(sock, socket.socket)):
             return super()._start_serving(protocol_factory, sock, sslcontext, server,
                                           backlog, *args)
         listeners = self.__dict__.setdefault("_uring_listeners", {})

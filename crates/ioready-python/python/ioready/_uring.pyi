@@ -11,7 +11,6 @@ class UringSocketTransport(_ioready.UringTransport):
     _server: Any
     _loop: Any
     _sock: socket.socket | None
-    _empty_waiter: Any
     _protocol_connected: bool
     def __init__(
         self,

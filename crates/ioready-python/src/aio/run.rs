@@ -52,7 +52,7 @@ impl LoopCore {
                 run_handle(&handle)?;
             }
         }
-        Ok(())
+        this.run_completions(py)
     }
 
     /// Drops cancelled timers: all of them when they are most of a large

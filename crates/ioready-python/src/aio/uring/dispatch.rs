@@ -34,49 +34,38 @@ enum Step {
     Accepted(Py<PyAny>, i32, bool),
 }
 
-/// Dispatches every queued completion; the readiness selector's poll
-/// completing is returned (the caller then takes the selector's events).
+/// Dispatches every queued completion (after the turn's callbacks, as
+/// asyncio runs I/O callbacks after the handles queued before the wait).
 ///
 /// # Errors
 ///
 /// `SystemExit`/`KeyboardInterrupt` from a protocol callback (the
 /// completions not yet dispatched stay queued for the next turn).
-pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<bool> {
-    let mut selector = false;
+pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<()> {
     loop {
         let step = {
             let mut guard = core.uring.get_mut(py)?;
             let Some(engine) = guard.as_mut() else {
-                return Ok(selector);
+                return Ok(());
             };
             let Some(cqe) = engine.io.cqes.pop_front() else {
                 break;
             };
-            decide(py, engine, cqe, &mut selector)?
+            decide(py, engine, cqe)?
         };
         run(py, step)?;
     }
-    Ok(selector)
+    Ok(())
 }
 
 /// The engine's part of one completion.
-fn decide(
-    py: Python<'_>,
-    engine: &mut UringEngine,
-    cqe: Cqe,
-    selector: &mut bool,
-) -> PyResult<Step> {
+fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe) -> PyResult<Step> {
     let Some((kind, gen, i)) = unpack(cqe.user_data) else {
         return Ok(Step::None);
     };
     let UringEngine { slots, io } = engine;
     match kind {
-        Kind::Quiet => Ok(Step::None),
-        Kind::Selector => {
-            io.selector_fired();
-            *selector = true;
-            Ok(Step::None)
-        }
+        Kind::Quiet | Kind::Selector => Ok(Step::None),
         Kind::Recv => {
             let Some(Entry::Conn(c)) = slots.get_mut(i, gen) else {
                 // A completion of a slot freed since: give its buffer back.
@@ -511,9 +500,13 @@ pub(crate) fn unserve(
         return Ok(None);
     };
     let cb = l.callback.take();
-    if l.armed {
-        super::engine::sync_cancel(ring_fd, pack(Kind::Accept, gen, i))?;
-    }
+    let armed = l.armed;
     engine.slots.remove(i);
+    if armed {
+        super::engine::sync_cancel(ring_fd, pack(Kind::Accept, gen, i))?;
+        // With DEFER_TASKRUN the cancelled request is freed (and its file
+        // let go of) by the task work of an enter: run it now.
+        engine.poke()?;
+    }
     Ok(cb)
 }

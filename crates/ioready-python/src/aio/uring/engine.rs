@@ -89,6 +89,8 @@ pub(crate) struct Io {
     /// The readiness selector's descriptor, polled on the ring.
     selector_fd: RawFd,
     selector_armed: bool,
+    /// The selector's poll completed: take its events.
+    pub(crate) selector_ready: bool,
 }
 
 impl UringEngine {
@@ -125,18 +127,13 @@ impl UringEngine {
                 cqes: VecDeque::with_capacity(256),
                 selector_fd,
                 selector_armed: false,
+                selector_ready: false,
             },
         })
     }
 }
 
 impl Io {
-    /// The poll on the selector completed (single-shot: re-armed next
-    /// turn).
-    pub(crate) fn selector_fired(&mut self) {
-        self.selector_armed = false;
-    }
-
     /// Queues one request.
     ///
     /// # Safety
@@ -291,10 +288,41 @@ impl UringEngine {
         Ok(())
     }
 
-    fn reap(&mut self) {
-        let (_, cq) = self.io.ring.queues();
-        for cqe in cq {
-            self.io.cqes.push_back(Cqe {
+    /// One enter that waits for nothing: submits what is queued and runs
+    /// the kernel's deferred task work (a cancelled request is freed, its
+    /// file let go of), then reaps.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's.
+    pub(crate) fn poke(&mut self) -> io::Result<()> {
+        match self.io.ring.submit_and_wait(0, Some(Duration::ZERO)) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// Takes the completions off the ring: the selector's poll noted at
+    /// once (its events are taken in this turn's wait), the others queued
+    /// for dispatch after the turn's callbacks.
+    pub(crate) fn reap(&mut self) {
+        let Io {
+            ring,
+            cqes,
+            selector_armed,
+            selector_ready,
+            ..
+        } = &mut self.io;
+        for cqe in ring.completion() {
+            if cqe.user_data() == pack(Kind::Selector, 0, 0) {
+                *selector_armed = false;
+                *selector_ready = true;
+                continue;
+            }
+            cqes.push_back(Cqe {
                 user_data: cqe.user_data(),
                 result: cqe.result(),
                 flags: cqe.flags(),

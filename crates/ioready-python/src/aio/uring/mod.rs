@@ -147,13 +147,13 @@ pub(crate) fn open(
 
 impl LoopCore {
     /// The wait of a turn on the io_uring engine: one enter, the
-    /// completions dispatched, and the selector's events taken (without
-    /// waiting) when its poll completed.
+    /// completions reaped (dispatched by [`run_completions`](Self::run_completions)
+    /// after the turn's callbacks), and the selector's events taken
+    /// (without waiting) when its poll completed.
     ///
     /// # Errors
     ///
-    /// A signal handler's exception; `SystemExit`/`KeyboardInterrupt` from
-    /// a protocol; the kernel's `OSError`.
+    /// A signal handler's exception; the kernel's `OSError`.
     pub(crate) fn wait_uring(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
         let result = {
             let mut guard = self.uring.get_mut(py)?;
@@ -169,10 +169,27 @@ impl LoopCore {
             }
             Err(e) => return Err(e.into()),
         }
-        if dispatch::dispatch(self, py)? {
+        let selector = {
+            let mut guard = self.uring.get_mut(py)?;
+            guard
+                .as_mut()
+                .is_some_and(|e| std::mem::take(&mut e.io.selector_ready))
+        };
+        if selector {
             self.wait_selector(py, Some(Duration::ZERO))?;
         }
         Ok(())
+    }
+
+    /// The completions of the turn's wait, reported to the transports
+    /// (nothing without the engine).
+    ///
+    /// # Errors
+    ///
+    /// `SystemExit`/`KeyboardInterrupt` from a protocol (the rest stay
+    /// queued for the next turn, whose wait then does not block).
+    pub(crate) fn run_completions(&self, py: Python<'_>) -> PyResult<()> {
+        dispatch::dispatch(self, py)
     }
 
     /// Closes the engine (the loop closes): every request cancelled;

@@ -40,6 +40,8 @@ pub(crate) struct UState {
     pub(crate) conn_lost: usize,
     pub(crate) high_water: usize,
     pub(crate) low_water: usize,
+    /// `loop.sendfile`'s waiter (writes are refused while it is set).
+    pub(crate) empty_waiter: Option<Py<PyAny>>,
     /// The engine slot and its generation; `None` once released.
     pub(crate) slot: Option<(u32, u32)>,
 }
@@ -128,7 +130,20 @@ impl UringTransport {
                     "Cannot call write() after write_eof()",
                 ));
             }
+            if state.empty_waiter.is_some() {
+                return Err(PyRuntimeError::new_err(
+                    "unable to write; sendfile is in progress",
+                ));
+            }
             if data.is_empty() {
+                return Ok(());
+            }
+            if state.closing && state.conn_lost == 0 {
+                // Closing with bytes still to send: what is written now is
+                // dropped, as the readiness transport drops it once its
+                // socket took the earlier bytes (the usual case), so that a
+                // write after close() never reaches the peer on one engine
+                // and not on the other.
                 return Ok(());
             }
             if state.conn_lost > 0 {
@@ -391,6 +406,23 @@ impl UringTransport {
         Ok(())
     }
 
+    #[getter(_empty_waiter)]
+    fn empty_waiter_attr(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let state = self.state.get(py)?;
+        Ok(state
+            .empty_waiter
+            .as_ref()
+            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+    }
+
+    #[setter(_empty_waiter)]
+    fn set_empty_waiter_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
+        let new = (!value.is_none(py)).then_some(value);
+        let old = std::mem::replace(&mut self.state.get_mut(py)?.empty_waiter, new);
+        drop(old);
+        Ok(())
+    }
+
     #[getter(_closing)]
     fn closing_attr(&self, py: Python<'_>) -> PyResult<bool> {
         Ok(self.state.get(py)?.closing)
@@ -475,9 +507,14 @@ impl UringTransport {
         if let Some(core) = &state.core {
             visit.call(core)?;
         }
-        for obj in [&state.protocol, &state.on_data, &state.on_filled]
-            .into_iter()
-            .flatten()
+        for obj in [
+            &state.protocol,
+            &state.on_data,
+            &state.on_filled,
+            &state.empty_waiter,
+        ]
+        .into_iter()
+        .flatten()
         {
             visit.call(obj)?;
         }
@@ -491,6 +528,7 @@ impl UringTransport {
                     state.protocol.take(),
                     state.on_data.take(),
                     state.on_filled.take(),
+                    state.empty_waiter.take(),
                 ),
                 Err(_) => return,
             };
