@@ -375,17 +375,22 @@ fn on_eof(t: &Bound<'_, UringTransport>) -> PyResult<()> {
 /// control, then, with nothing left, the empty waiter, a pending close.
 fn on_sent(t: &Bound<'_, UringTransport>, pending: usize) -> PyResult<()> {
     let py = t.py();
-    let (paused, low, closing, conn_lost) = {
+    let (paused, low, high, closing, conn_lost) = {
         let state = t.get().state.get(py)?;
         (
             state.protocol_paused,
             state.low_water,
+            state.high_water,
             state.closing,
             state.conn_lost,
         )
     };
     if paused && pending <= low {
         t.call_method0("_maybe_resume_protocol")?;
+    } else if !paused && pending > high && conn_lost == 0 {
+        // The socket took only part: what it refused counts, as in the
+        // readiness transport.
+        t.call_method0("_maybe_pause_protocol")?;
     }
     if pending > 0 {
         return Ok(());

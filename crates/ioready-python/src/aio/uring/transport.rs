@@ -25,6 +25,15 @@ use crate::aio::gil_cell::GilCell;
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
 
+/// Bytes of a turn's writes assumed taken by the socket at once when no
+/// send is in flight. The readiness transport counts against the
+/// high-water mark only what the socket refused; here nothing is sent
+/// before the turn's enter, so a write that the socket would take whole
+/// (a 100 KiB burst on an idle connection) must not pause the protocol.
+/// Once a send is in flight (the socket is full), every pending byte
+/// counts, as there.
+const UNSENT_ALLOWANCE: usize = 256 * 1024;
+
 /// The transport's state (asyncio's attributes of the same names).
 #[derive(Default)]
 pub(crate) struct UState {
@@ -162,14 +171,19 @@ impl UringTransport {
                 c.dirty = true;
                 engine.dirty.push((i, gen));
             }
-            c.pending()
+            (c.pending(), c.sending)
         })?;
-        let Some(pending) = pending else {
+        let Some((pending, sending)) = pending else {
             return Ok(());
         };
         let over = {
             let state = this.state.get(py)?;
-            pending > state.high_water && !state.protocol_paused
+            let mark = if sending {
+                state.high_water
+            } else {
+                state.high_water.saturating_add(UNSENT_ALLOWANCE)
+            };
+            pending > mark && !state.protocol_paused
         };
         if over {
             slf.call_method0("_maybe_pause_protocol")?;
