@@ -448,7 +448,10 @@ SECCOMP_CHILD = textwrap.dedent(r"""
     import ioready
     from ioready import _ioready
     with warnings.catch_warnings(record=True) as caught:
-        loops = [ioready.new_event_loop(backend="uring"), ioready.new_event_loop()]
+        if sys.argv[1] == "asked":
+            loops = [ioready.new_event_loop(backend="uring"), ioready.new_event_loop()]
+        else:  # the default engine: quietly epoll
+            loops = [ioready.new_event_loop(), ioready.new_event_loop()]
     msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     print("WARNINGS", len(msgs))
     for m in msgs:
@@ -477,7 +480,7 @@ class Refused(unittest.TestCase):
             raise unittest.SkipTest("the filter is written for x86_64")
         uring_loop().close()  # the control: io_uring works here without the filter
         env = dict(os.environ, IOREADY_BACKEND="uring")
-        out = subprocess.run([sys.executable, "-c", SECCOMP_CHILD], env=env,
+        out = subprocess.run([sys.executable, "-c", SECCOMP_CHILD, "asked"], env=env,
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
         lines = out.stdout.splitlines()
@@ -487,6 +490,33 @@ class Refused(unittest.TestCase):
         self.assertIn("runs on epoll", message)
         self.assertIn("ACTIVE [False, False]", lines)
         self.assertEqual(lines.count("ECHO b'through epoll'"), 2)
+
+    def test_seccomp_refusal_of_the_default_engine_is_quiet(self):
+        if struct.calcsize("P") != 8 or os.uname().machine != "x86_64":
+            raise unittest.SkipTest("the filter is written for x86_64")
+        uring_loop().close()
+        env = {k: v for k, v in os.environ.items() if k != "IOREADY_BACKEND"}
+        out = subprocess.run([sys.executable, "-c", SECCOMP_CHILD, "default"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = out.stdout.splitlines()
+        self.assertIn("WARNINGS 0", lines)
+        self.assertIn("ACTIVE [False, False]", lines)
+        self.assertEqual(lines.count("ECHO b'through epoll'"), 2)
+
+    def test_default_engine_and_readiness_by_name(self):
+        env_backend = os.environ.get("IOREADY_BACKEND")
+        if env_backend not in (None, "", "auto", "uring"):
+            raise unittest.SkipTest(f"IOREADY_BACKEND={env_backend} chooses the engine")
+        uring_loop().close()
+        loop = ioready.new_event_loop()
+        epoll = ioready.new_event_loop(backend="epoll")
+        try:
+            self.assertTrue(_ioready._uring_active(loop))
+            self.assertFalse(_ioready._uring_active(epoll))
+        finally:
+            loop.close()
+            epoll.close()
 
     def test_bad_backend_name(self):
         with self.assertRaises(ValueError):

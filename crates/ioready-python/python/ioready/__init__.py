@@ -27,8 +27,9 @@ __all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "new_uring_event_lo
 def new_event_loop(backend=None):
     """A new ``ioready.EventLoop`` (for ``loop_factory=``, as
     ``uvloop.new_event_loop``). Changes nothing global. ``backend``:
-    ``"uring"`` for the io_uring engine of the transports (see
-    ``EventLoop``); default ``IOREADY_BACKEND``, else epoll."""
+    ``"uring"`` for the io_uring engine of the transports, ``"epoll"``
+    (``"poll"``, ``"select"``) for the readiness one (see ``EventLoop``);
+    default ``IOREADY_BACKEND``, else io_uring where the kernel allows it."""
     from ._loop import EventLoop
 
     return EventLoop(backend=backend)

@@ -29,7 +29,8 @@ class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelect
     beside it for everything readiness-based; epoll alone, with a
     ``RuntimeWarning``, where io_uring is refused); ``"epoll"``, ``"poll"``,
     ``"select"`` the readiness transports on that selector. Default: the
-    ``IOREADY_BACKEND`` environment variable, else epoll."""
+    ``IOREADY_BACKEND`` environment variable, else io_uring where the kernel
+    allows it (silently epoll where it does not)."""
 
     def __init__(self, backend=None, **_sizes):
         super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]

@@ -105,8 +105,11 @@ impl UringEngine {
         let ring = Ring::builder()
             .entries(sizes.entries)
             .cq_entries(sizes.cq_entries)
-            // The loop may be made on one thread and run on another; its
-            // ring may be dropped anywhere.
+            // The loop may be made on one thread and run on another (one
+            // at a time: asyncio allows it), closed on a third: no thread
+            // binding (SINGLE_ISSUER, and so DEFER_TASKRUN, would refuse
+            // the second thread's enter), no per-thread registration.
+            .single_issuer(false)
             .register_ring_fd(false)
             .require(Capability::RecvMultishot)
             .require(Capability::AcceptMultishot)

@@ -15,10 +15,12 @@
 //! * [`transport`]: the native transport class;
 //! * [`dispatch`]: the completions reported to transports and listeners.
 //!
-//! Where io_uring is refused (a seccomp filter as Docker's default
-//! profile, `kernel.io_uring_disabled`, an old kernel), the loop says so
-//! once per process (a `RuntimeWarning` naming the reason) and runs on
-//! epoll.
+//! It is the default engine (the faster here, BENCHMARKS.md). Where
+//! io_uring is refused (a seccomp filter as Docker's default profile,
+//! `kernel.io_uring_disabled`, an old kernel), the loop runs on epoll; when
+//! io_uring was asked for by name (`backend="uring"`,
+//! `IOREADY_BACKEND=uring`) it says so, once per process (a
+//! `RuntimeWarning` naming the reason).
 
 pub(crate) mod dispatch;
 pub(crate) mod engine;
@@ -42,16 +44,18 @@ use slots::Entry;
 /// The engine a loop is made with.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Engine {
-    /// The readiness transports on a selector of this backend (`None`: the
-    /// library's choice, `IOREADY_BACKEND` or epoll).
-    Readiness(Option<Backend>),
-    /// The io_uring transports, readiness on epoll beside them.
-    Uring,
+    /// The readiness transports on a selector of this backend.
+    Readiness(Backend),
+    /// The io_uring transports, readiness on epoll beside them; `warn`:
+    /// asked for by name, so a refusal is said (a `RuntimeWarning`, once
+    /// per process); the default falls back to epoll silently.
+    Uring { warn: bool },
 }
 
 /// The engine named by `backend=` (else by `IOREADY_BACKEND`): `"uring"`
-/// is the io_uring engine; `"epoll"`, `"poll"`, `"select"` or `"auto"` the
-/// readiness one on that selector.
+/// is the io_uring engine; `"epoll"`, `"poll"`, `"select"` the readiness
+/// one on that selector; none, or `"auto"`: the io_uring engine where the
+/// kernel allows it (it is the faster here: BENCHMARKS.md), else epoll.
 ///
 /// # Errors
 ///
@@ -68,16 +72,16 @@ pub(crate) fn choose(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Engine> {
         Some(n) => n,
         None => match std::env::var("IOREADY_BACKEND") {
             Ok(n) => n,
-            Err(_) => return Ok(Engine::Readiness(None)),
+            Err(_) => return Ok(Engine::Uring { warn: false }),
         },
     };
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
-        "uring" | "io_uring" => Ok(Engine::Uring),
-        "" | "auto" => Ok(Engine::Readiness(Some(Backend::best()))),
+        "uring" | "io_uring" => Ok(Engine::Uring { warn: true }),
+        "" | "auto" => Ok(Engine::Uring { warn: false }),
         _ => lower
             .parse::<Backend>()
-            .map(|b| Engine::Readiness(Some(b)))
+            .map(Engine::Readiness)
             .map_err(|_| {
                 PyValueError::new_err(format!(
                     "backend: {name:?} is not one of 'uring', 'epoll', 'poll', 'select', 'auto'"
@@ -121,15 +125,14 @@ pub(crate) fn open(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<(Selector, Option<UringEngine>)> {
     match engine {
-        Engine::Readiness(None) => Ok((Selector::new()?, None)),
-        Engine::Readiness(Some(b)) => Ok((Selector::with_backend(b)?, None)),
-        Engine::Uring => {
+        Engine::Readiness(b) => Ok((Selector::with_backend(b)?, None)),
+        Engine::Uring { warn } => {
             let selector = Selector::with_backend(Backend::Epoll)?;
             let fd = std::os::fd::AsRawFd::as_raw_fd(&selector.try_as_fd()?);
             match UringEngine::open(fd, sizes(kwargs)?) {
                 Ok(e) => Ok((selector, Some(e))),
                 Err(e) => {
-                    if !WARNED.swap(true, Ordering::Relaxed) {
+                    if warn && !WARNED.swap(true, Ordering::Relaxed) {
                         let msg = format!(
                             "ioready: the io_uring engine is not available, the loop runs on \
                              epoll: {e}"
