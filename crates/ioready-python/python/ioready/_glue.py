@@ -8,8 +8,7 @@ loop is in debug mode or a callback raised.
 
 import selectors
 import sys
-from asyncio import base_events, format_helpers
-from asyncio.log import logger
+from asyncio import base_events, format_helpers, selector_events
 
 SelectorKey = selectors.SelectorKey
 _format_handle = getattr(base_events, "_format_handle")
@@ -49,10 +48,13 @@ def source_traceback():
 
 
 def warn_slow(handle, dt):
-    """asyncio's slow-callback warning (debug mode)."""
-    logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
+    """asyncio's slow-callback warning (debug mode), through
+    ``asyncio.base_events.logger`` as asyncio's own loop logs it (looked up
+    at each call: tests replace it)."""
+    getattr(base_events, "logger").warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
 
 
 def warn_connlost():
-    """asyncio's warning for writes to a transport whose connection is lost."""
-    logger.warning("socket.send() raised exception.")
+    """asyncio's warning for writes to a transport whose connection is lost
+    (through ``asyncio.selector_events.logger``, looked up at each call)."""
+    getattr(selector_events, "logger").warning("socket.send() raised exception.")

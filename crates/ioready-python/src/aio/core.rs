@@ -20,6 +20,7 @@ use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::callargs::CallArgs;
 use super::clock;
 use super::fds::{FdTable, EVENT_READ, EVENT_WRITE};
 use super::gil_cell::GilCell;
@@ -89,6 +90,18 @@ impl LoopCore {
         Ok(())
     }
 
+    /// Wakes the loop's wait if it is blocked in one (`call_soon_threadsafe`):
+    /// the first caller only (the flag is cleared by the wake), so a burst
+    /// of calls while the loop sleeps makes one system call, not one each.
+    pub(crate) fn wake_if_sleeping(&self, py: Python<'_>) -> PyResult<()> {
+        if self.sleeping.swap(false, Ordering::AcqRel) {
+            if let Some(waker) = self.waker.get(py)?.as_ref() {
+                waker.wake()?;
+            }
+        }
+        Ok(())
+    }
+
     /// A scheduled timer was cancelled (asyncio's `_timer_handle_cancelled`).
     pub(crate) fn timer_cancelled(&self, py: Python<'_>) -> PyResult<()> {
         self.timers.get_mut(py)?.note_cancelled();
@@ -96,7 +109,7 @@ impl LoopCore {
     }
 
     /// The debug-mode checks of asyncio's scheduling methods.
-    fn debug_checks(
+    pub(crate) fn debug_checks(
         slf: &Bound<'_, Self>,
         callback: &Bound<'_, PyAny>,
         method: &str,
@@ -109,11 +122,12 @@ impl LoopCore {
         Ok(())
     }
 
-    fn schedule_at<'py>(
+    /// `call_at` once the arguments are parsed.
+    pub(crate) fn schedule_at<'py>(
         slf: &Bound<'py, Self>,
         when: f64,
         callback: &Bound<'py, PyAny>,
-        args: &Bound<'py, PyTuple>,
+        args: CallArgs,
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, TimerHandle>> {
         let py = slf.py();
@@ -130,10 +144,11 @@ impl LoopCore {
         Ok(timer)
     }
 
-    fn push_soon<'py>(
+    /// A new handle queued (no checks).
+    pub(crate) fn push_soon<'py>(
         slf: &Bound<'py, Self>,
         callback: &Bound<'py, PyAny>,
-        args: &Bound<'py, PyTuple>,
+        args: CallArgs,
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
         let py = slf.py();
@@ -228,7 +243,7 @@ impl LoopCore {
         if this.debug() {
             LoopCore::debug_checks(slf, callback, "call_soon", true)?;
         }
-        LoopCore::push_soon(slf, callback, args, context)
+        LoopCore::push_soon(slf, callback, CallArgs::from_tuple(args), context)
     }
 
     /// asyncio's internal `_call_soon(callback, args, context)`.
@@ -238,7 +253,7 @@ impl LoopCore {
         args: &Bound<'py, PyTuple>,
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
-        LoopCore::push_soon(slf, callback, args, context)
+        LoopCore::push_soon(slf, callback, CallArgs::from_tuple(args), context)
     }
 
     /// As `call_soon`, from any thread: wakes the loop if it is waiting.
@@ -255,12 +270,8 @@ impl LoopCore {
         if this.debug() {
             LoopCore::debug_checks(slf, callback, "call_soon_threadsafe", false)?;
         }
-        let handle = LoopCore::push_soon(slf, callback, args, context)?;
-        if this.sleeping.load(Ordering::Acquire) {
-            if let Some(waker) = this.waker.get(py)?.as_ref() {
-                waker.wake()?;
-            }
-        }
+        let handle = LoopCore::push_soon(slf, callback, CallArgs::from_tuple(args), context)?;
+        this.wake_if_sleeping(py)?;
         Ok(handle)
     }
 
@@ -277,7 +288,13 @@ impl LoopCore {
             return Err(PyTypeError::new_err("delay must not be None"));
         }
         let delay: f64 = delay.extract()?;
-        LoopCore::schedule_at(slf, clock::monotonic() + delay, callback, args, context)
+        LoopCore::schedule_at(
+            slf,
+            clock::monotonic() + delay,
+            callback,
+            CallArgs::from_tuple(args),
+            context,
+        )
     }
 
     /// Schedules `callback(*args)` at `when`, on the loop's clock.
@@ -293,7 +310,7 @@ impl LoopCore {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
         let when: f64 = when.extract()?;
-        LoopCore::schedule_at(slf, when, callback, args, context)
+        LoopCore::schedule_at(slf, when, callback, CallArgs::from_tuple(args), context)
     }
 
     /// asyncio's `_add_callback(handle)`: queue a handle (not cancelled).

@@ -13,8 +13,8 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
-use pyo3::types::PyTuple;
 
+use super::callargs::CallArgs;
 use super::core::LoopCore;
 use super::gil_cell::GilCell;
 use super::glue;
@@ -25,8 +25,7 @@ use crate::ffi::context;
 #[derive(Default)]
 pub(crate) struct HandleState {
     callback: Option<Py<PyAny>>,
-    /// `None` when called without arguments (the empty tuple then).
-    args: Option<Py<PyTuple>>,
+    args: CallArgs,
     context: Option<Py<PyAny>>,
     loop_: Option<Py<PyAny>>,
     cancelled: bool,
@@ -60,7 +59,7 @@ impl Handle {
         py: Python<'_>,
         loop_: &Bound<'_, PyAny>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: CallArgs,
         context: Option<&Bound<'_, PyAny>>,
         debug: bool,
     ) -> PyResult<Handle> {
@@ -76,7 +75,7 @@ impl Handle {
         Ok(Handle {
             state: GilCell::new(HandleState {
                 callback: Some(callback.clone().unbind()),
-                args: (!args.is_empty()).then(|| args.clone().unbind()),
+                args,
                 context: Some(context),
                 loop_: Some(loop_.clone().unbind()),
                 cancelled: false,
@@ -125,7 +124,7 @@ impl Handle {
             if repr.is_some() {
                 state.repr = repr;
             }
-            (state.callback.take(), state.args.take())
+            (state.callback.take(), std::mem::take(&mut state.args))
         };
         // Dropped with no borrow alive: a finalizer may run Python code.
         drop((callback, args));
@@ -147,15 +146,14 @@ impl Handle {
             match (&state.callback, &state.context) {
                 (Some(cb), Some(ctx)) => (
                     cb.clone_ref(py),
-                    state.args.as_ref().map(|a| a.clone_ref(py)),
+                    state.args.clone_ref(py),
                     ctx.clone_ref(py),
                 ),
                 // Cancelled or cleared: nothing to run.
                 _ => return Ok(()),
             }
         };
-        let args = args.map(|a| a.into_bound(py));
-        match context::run_in(ctx.bind(py), callback.bind(py), args.as_ref()) {
+        match context::run_in(ctx.bind(py), callback.bind(py), &args) {
             Ok(()) => Ok(()),
             Err(err) => {
                 if err.is_instance_of::<PySystemExit>(py)
@@ -232,10 +230,7 @@ impl Handle {
         if state.cancelled {
             return Ok(py.None());
         }
-        Ok(match &state.args {
-            Some(a) => a.clone_ref(py).into_any(),
-            None => PyTuple::empty(py).into_any().unbind(),
-        })
+        Ok(state.args.to_tuple(py)?.into_any().unbind())
     }
 
     #[getter]
@@ -302,8 +297,8 @@ impl Handle {
         {
             visit.call(obj)?;
         }
-        if let Some(args) = &state.args {
-            visit.call(args)?;
+        for arg in state.args.objects() {
+            visit.call(arg)?;
         }
         Ok(())
     }
@@ -372,11 +367,15 @@ impl TimerHandle {
                 state.loop_.as_ref().map(|l| l.clone_ref(py)),
             )
         };
+        let mut purge = None;
         if !cancelled {
             if let Some(loop_) = loop_ {
                 let loop_ = loop_.into_bound(py);
                 match loop_.downcast::<LoopCore>() {
-                    Ok(core) if scheduled => core.get().timer_cancelled(py)?,
+                    Ok(core) if scheduled => {
+                        core.get().timer_cancelled(py)?;
+                        purge = Some(core.clone());
+                    }
                     Ok(_) => {}
                     Err(_) => {
                         loop_.call_method1("_timer_handle_cancelled", (slf,))?;
@@ -384,7 +383,14 @@ impl TimerHandle {
                 }
             }
         }
-        Handle::cancel_handle(base)
+        Handle::cancel_handle(base)?;
+        // The heap is rebuilt as soon as cancelled timers are most of it,
+        // not only at the next iteration: code that schedules and cancels
+        // in one callback keeps the heap (and the collector's work) small.
+        if let Some(core) = purge {
+            core.get().purge_if_mostly_cancelled(py)?;
+        }
+        Ok(())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {

@@ -2,9 +2,10 @@
 //! `ioready.EventLoop` combines [`core::LoopCore`] with asyncio's unix
 //! selector loop; see `core`).
 //!
-//! * [`core`]: the loop's state and its scheduling methods;
+//! * [`core`]: the loop's state and its scheduling methods ([`fast`]: the
+//!   same as raw vector calls, where the build has them);
 //! * [`run`]: one iteration (`_run_once`);
-//! * [`handle`]: `Handle` and `TimerHandle`;
+//! * [`handle`]: `Handle` and `TimerHandle`, [`callargs`] their arguments;
 //! * [`timers`]: the timer heap;
 //! * [`fds`] and [`readers`]: the registration table and
 //!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
@@ -14,8 +15,11 @@
 //! * [`clock`], [`gil_cell`], [`glue`]: the monotonic clock, the GIL-guarded
 //!   cell the state lives in, the Python half of the cold paths.
 
+pub(crate) mod callargs;
 mod clock;
 mod core;
+#[cfg(any(not(Py_LIMITED_API), Py_3_10))]
+mod fast;
 mod fds;
 mod gil_cell;
 mod glue;
@@ -36,6 +40,8 @@ use pyo3::prelude::*;
 /// Those of creating the type objects.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::LoopCore>()?;
+    #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
+    fast::install_on(&m.py().get_type::<core::LoopCore>())?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<view::SelectorView>()?;

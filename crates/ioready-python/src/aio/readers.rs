@@ -15,6 +15,7 @@ use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::callargs::CallArgs;
 use super::core::LoopCore;
 use super::fds::{interest, FdEntry, EVENT_READ};
 use super::handle::Handle;
@@ -114,7 +115,14 @@ impl LoopCore {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let handle = Handle::state(py, slf.as_any(), callback, args, None, this.debug())?;
+        let handle = Handle::state(
+            py,
+            slf.as_any(),
+            callback,
+            CallArgs::from_tuple(args),
+            None,
+            this.debug(),
+        )?;
         let handle = Bound::new(py, handle)?;
         let fd = this.lookup_fd(fileobj)?;
         let (old, failed) = {

@@ -55,6 +55,19 @@ impl LoopCore {
         this.run_completions(py)
     }
 
+    /// Rebuilds the heap without its cancelled timers if they are most of
+    /// a large heap (asyncio's rule); also called when a timer is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// `RuntimeError` on re-entrance (see `gil_cell`).
+    pub(crate) fn purge_if_mostly_cancelled(&self, py: Python<'_>) -> PyResult<()> {
+        if self.timers.get(py)?.needs_purge() {
+            self.purge_timers(py)?;
+        }
+        Ok(())
+    }
+
     /// Drops cancelled timers: all of them when they are most of a large
     /// heap, else those at its top.
     fn purge_timers(&self, py: Python<'_>) -> PyResult<()> {
@@ -123,10 +136,21 @@ impl LoopCore {
     pub(crate) fn wait_selector(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
         let mut guard = self.poller.get_mut(py)?;
         let poller = guard.as_mut().ok_or_else(closed_error)?;
+        // Announce the sleep first, then look at the queue again: a callback
+        // queued from another thread after the timeout was computed (while
+        // dropping an object ran Python code, say) is seen here, and one
+        // queued from now on finds `sleeping` set and wakes the wait.
+        let mut timeout = timeout;
+        if timeout != Some(Duration::ZERO) {
+            self.sleeping.store(true, Ordering::Release);
+            if !self.ready.get(py)?.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+        }
         let result = if timeout == Some(Duration::ZERO) {
+            self.sleeping.store(false, Ordering::Release);
             poller.selector.select_once(&mut poller.events, timeout)
         } else {
-            self.sleeping.store(true, Ordering::Release);
             let result = {
                 // SAFETY: only the selector's wait runs while the GIL is
                 // released; no Python object is touched until the drop.

@@ -9,7 +9,10 @@
 use pyo3::prelude::*;
 #[cfg(Py_LIMITED_API)]
 use pyo3::sync::GILOnceCell;
+#[cfg(Py_LIMITED_API)]
 use pyo3::types::PyTuple;
+
+use crate::aio::callargs::CallArgs;
 
 /// `contextvars.copy_context()`.
 ///
@@ -34,8 +37,7 @@ pub(crate) fn copy_current(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     COPY.import(py, "contextvars", "copy_context")?.call0()
 }
 
-/// `context.run(callback, *args)`, the result dropped; `args` `None` for no
-/// arguments.
+/// `context.run(callback, *args)`, the result dropped.
 ///
 /// # Errors
 ///
@@ -45,7 +47,7 @@ pub(crate) fn copy_current(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 pub(crate) fn run_in(
     context: &Bound<'_, PyAny>,
     callback: &Bound<'_, PyAny>,
-    args: Option<&Bound<'_, PyTuple>>,
+    args: &CallArgs,
 ) -> PyResult<()> {
     let py = context.py();
     // SAFETY: the GIL is held; `context` is a live object. Enter checks
@@ -53,21 +55,16 @@ pub(crate) fn run_in(
     if unsafe { pyo3::ffi::PyContext_Enter(context.as_ptr()) } < 0 {
         return Err(PyErr::fetch(py));
     }
-    let result = match args {
-        None => callback.call0(),
-        Some(args) => callback.call1(args),
-    };
+    let result = args.call(callback);
     // SAFETY: entered just above on this thread, exited exactly once.
     let exited = unsafe { pyo3::ffi::PyContext_Exit(context.as_ptr()) };
-    let result = result.map(drop);
     if exited < 0 && result.is_ok() {
         return Err(PyErr::fetch(py));
     }
     result
 }
 
-/// `context.run(callback, *args)`, the result dropped; `args` `None` for no
-/// arguments.
+/// `context.run(callback, *args)`, the result dropped.
 ///
 /// # Errors
 ///
@@ -77,13 +74,11 @@ pub(crate) fn run_in(
 pub(crate) fn run_in(
     context: &Bound<'_, PyAny>,
     callback: &Bound<'_, PyAny>,
-    args: Option<&Bound<'_, PyTuple>>,
+    args: &CallArgs,
 ) -> PyResult<()> {
     let py = context.py();
     let mut items: Vec<Bound<'_, PyAny>> = vec![callback.clone()];
-    if let Some(args) = args {
-        items.extend(args.iter());
-    }
+    items.extend(args.to_tuple(py)?.iter());
     context
         .getattr(pyo3::intern!(py, "run"))?
         .call1(PyTuple::new(py, items)?)

@@ -8,6 +8,8 @@
 //! * [`call`]: the raw `METH_FASTCALL` entry points (`select()`,
 //!   `poll.poll()`) and the function and method objects made from them;
 //! * [`gil`]: the GIL released around a wait;
+//! * [`kwcall`]: raw methods with keyword arguments (`METH_FASTCALL |
+//!   METH_KEYWORDS`), for the loop's scheduling methods;
 //! * [`buffer`]: the buffer protocol (bytes-like objects' memory);
 //! * [`build`]: result lists and tuples, built in place;
 //! * [`context`]: `contextvars` (copy, run a callback in a context);
@@ -20,3 +22,5 @@ pub(crate) mod call;
 pub(crate) mod context;
 pub(crate) mod convert;
 pub(crate) mod gil;
+#[cfg(any(not(Py_LIMITED_API), Py_3_10))]
+pub(crate) mod kwcall;
