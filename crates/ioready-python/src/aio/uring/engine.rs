@@ -231,8 +231,9 @@ impl UringEngine {
     /// `io_uring_enter`, with the GIL released when it may block; then
     /// every completion reaped into [`cqes`](Self::cqes).
     ///
-    /// `sleeping` is set around a blocking wait (the loop's waker wakes
-    /// the selector, whose poll is on the ring).
+    /// `sleeping` was set by the caller before its last look at the ready
+    /// queue (the loop's waker wakes the selector, whose poll is on the
+    /// ring); it is cleared here once the enter returns.
     ///
     /// # Errors
     ///
@@ -250,11 +251,11 @@ impl UringEngine {
         } else {
             Some(Duration::ZERO)
         };
+        use std::sync::atomic::Ordering;
         let result = if timeout == Some(Duration::ZERO) {
+            sleeping.store(false, Ordering::Release);
             self.io.ring.submit_and_wait(0, timeout)
         } else {
-            use std::sync::atomic::Ordering;
-            sleeping.store(true, Ordering::Release);
             let result = {
                 // SAFETY: only the enter runs while the GIL is released; no
                 // Python object is touched until the drop.

@@ -158,6 +158,17 @@ impl LoopCore {
     ///
     /// A signal handler's exception; the kernel's `OSError`.
     pub(crate) fn wait_uring(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+        // As the selector's wait: announce the sleep, then look at the
+        // queue a last time (a callback queued from another thread from now
+        // on wakes the enter through the waker).
+        let mut timeout = timeout;
+        if timeout != Some(Duration::ZERO) {
+            self.sleeping
+                .store(true, std::sync::atomic::Ordering::Release);
+            if !self.ready.get(py)?.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+        }
         let result = {
             let mut guard = self.uring.get_mut(py)?;
             let Some(engine) = guard.as_mut() else {
