@@ -35,6 +35,9 @@ const BUFFERS: u16 = 1024;
 const BUF_LEN: u32 = 16 * 1024;
 /// The buffer group of the receives.
 const BGID: u16 = 0;
+/// A blocking wait that brought fewer completions than this is followed
+/// by a non-blocking enter that takes what became ready meanwhile.
+const SMALL_TURN: usize = 16;
 /// The longest send of one request (the kernel takes a `u32` length).
 const MAX_SEND: usize = 1 << 30;
 
@@ -252,7 +255,8 @@ impl UringEngine {
             Some(Duration::ZERO)
         };
         use std::sync::atomic::Ordering;
-        let result = if timeout == Some(Duration::ZERO) {
+        let blocking = timeout != Some(Duration::ZERO);
+        let result = if !blocking {
             sleeping.store(false, Ordering::Release);
             self.io.ring.submit_and_wait(0, timeout)
         } else {
@@ -275,7 +279,17 @@ impl UringEngine {
                 return Err(e);
             }
         }
+        let before = self.io.cqes.len();
         self.reap();
+        // A blocking wait returns with the first completion; the kernel
+        // posts the others (receives whose data has arrived meanwhile) as
+        // it runs their task work. Take them in this turn, as epoll reports
+        // every descriptor ready when it wakes: one enter more when the
+        // turn is small, instead of one turn per message (which also makes
+        // the peers' wake-ups one per message).
+        if blocking && self.io.cqes.len() - before < SMALL_TURN {
+            self.poke()?;
+        }
         // A completion queue overflow: the kernel keeps what did not fit
         // (IORING_FEAT_NODROP) and gives it to the next enters; take it now,
         // so no turn reports a partial picture for long.
