@@ -15,6 +15,7 @@ __all__ = [
     "EPOLLEXCLUSIVE", "EPOLLRDHUP", "EPOLLRDNORM", "EPOLLRDBAND", "EPOLLWRNORM",
     "EPOLLWRBAND", "EPOLLMSG", "EPOLL_CLOEXEC",
     "Handle", "TimerHandle", "LoopCore", "SelectorView", "StreamTransport",
+    "UringTransport", "_uring_active", "_uring_serve", "_uring_rearm", "_uring_unserve",
 ]
 
 PIPE_BUF: Final[int]
@@ -198,6 +199,7 @@ class StreamTransport:
     _high_water: int
     _low_water: int
 
+@disjoint_base
 class UringTransport:
     def __new__(cls, loop_: Any, sock: socket.socket, protocol: Any, *_args: Any, **_kwargs: Any) -> Self: ...
     def _attach(self) -> None: ...

@@ -16,6 +16,7 @@ descriptor) before its socket is closed.
 import errno
 import socket
 import warnings
+from typing import Any
 
 from asyncio import base_events, constants, futures, selector_events, transports, trsock
 from asyncio.log import logger
@@ -23,9 +24,12 @@ from asyncio.log import logger
 from . import _ioready
 from ._transport import _AsyncioFace
 
-_Selector = selector_events._SelectorTransport
-_SelectorSocket = selector_events._SelectorSocketTransport
-_FlowControl = transports._FlowControlMixin
+# asyncio's private classes and helpers (typeshed does not declare them).
+_Selector: Any = getattr(selector_events, "_SelectorTransport")
+_SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
+_FlowControl: Any = transports._FlowControlMixin
+_set_nodelay: Any = getattr(base_events, "_set_nodelay")
+_set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
 
 # accept(2) errors after which serving goes on at once, and those that mean
 # "out of resources" (asyncio logs them and retries after a delay).
@@ -38,7 +42,7 @@ _ACCEPT_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.
 class UringSocketTransport(_ioready.UringTransport):
     """asyncio's TCP/Unix stream transport on ioready's io_uring engine."""
 
-    @property
+    @property  # type: ignore[misc]
     def __class__(self):
         return _AsyncioFace
 
@@ -67,13 +71,13 @@ class UringSocketTransport(_ioready.UringTransport):
         if server is not None:
             server._attach()
         loop._transports[self._sock_fd] = self
-        base_events._set_nodelay(sock)
+        _set_nodelay(sock)
         self._attach()
         loop.call_soon(protocol.connection_made, self)
         # Only start reading when connection_made() has been called.
         loop.call_soon(self._begin_reading)
         if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
 
     get_extra_info = transports.BaseTransport.get_extra_info
     __repr__ = _Selector.__repr__
@@ -190,13 +194,16 @@ class UringServing:
 
     def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
                        backlog=100, *args):
-        if not (_ioready._uring_active(self) and isinstance(sock, socket.socket)):
-            return super()._start_serving(protocol_factory, sock, sslcontext, server,
-                                          backlog, *args)
+        # A base of EventLoop, whose other bases give the loop's methods.
+        loop: Any = self
+        if not (_ioready._uring_active(loop) and isinstance(sock, socket.socket)):
+            base: Any = super()
+            return base._start_serving(protocol_factory, sock, sslcontext, server,
+                                       backlog, *args)
         listeners = self.__dict__.setdefault("_uring_listeners", {})
         fd = sock.fileno()
         family, type_, proto = sock.family, sock.type, sock.proto
-        handle = None
+        handle: Any = None
 
         def accepted(res, ended):
             if res >= 0:
@@ -212,22 +219,22 @@ class UringServing:
                         addr = conn.getpeername()
                     except OSError:
                         addr = None
-                    coro = self._accept_connection2(
+                    coro = loop._accept_connection2(
                         protocol_factory, conn, {"peername": addr}, sslcontext, server, *args)
-                    self.create_task(coro)
+                    loop.create_task(coro)
             else:
                 err = -res
                 if err in _ACCEPT_RESOURCES:
-                    self.call_exception_handler({
+                    loop.call_exception_handler({
                         "message": "socket.accept() out of system resource",
                         "exception": OSError(err, "accept: " + errno.errorcode.get(err, "?")),
                         "socket": trsock.TransportSocket(sock),
                     })
                     if ended and listeners.get(fd) is handle:
-                        self.call_later(constants.ACCEPT_RETRY_DELAY, rearm)
+                        loop.call_later(constants.ACCEPT_RETRY_DELAY, rearm)
                     return
                 if err not in _ACCEPT_TRANSIENT:
-                    self.call_exception_handler({
+                    loop.call_exception_handler({
                         "message": "accept failed on a listening socket",
                         "exception": OSError(err, "accept: " + errno.errorcode.get(err, "?")),
                         "socket": trsock.TransportSocket(sock),
@@ -236,18 +243,20 @@ class UringServing:
                 rearm()
 
         def rearm():
-            if listeners.get(fd) is handle and not self.is_closed():
-                _ioready._uring_rearm(self, handle)
+            if listeners.get(fd) is handle and not loop.is_closed():
+                _ioready._uring_rearm(loop, handle)
 
-        handle = _ioready._uring_serve(self, fd, accepted)
+        handle = _ioready._uring_serve(loop, fd, accepted)
         listeners[fd] = handle
 
     def _stop_serving(self, sock):
+        loop: Any = self
         listeners = self.__dict__.get("_uring_listeners")
         if listeners:
             handle = listeners.pop(sock.fileno(), None)
             if handle is not None:
-                _ioready._uring_unserve(self, handle)
+                _ioready._uring_unserve(loop, handle)
                 sock.close()
                 return
-        super()._stop_serving(sock)
+        base: Any = super()
+        base._stop_serving(sock)
