@@ -37,22 +37,35 @@ impl LoopCore {
         let this = slf.get();
         this.purge_timers(py)?;
         let timeout = this.timeout(py)?;
-        this.wait(py, timeout)?;
+        let io = this.wait(py, timeout)?;
         this.queue_due_timers(py)?;
-        let ntodo = this.ready.get(py)?.len();
-        let debug = this.debug();
-        for _ in 0..ntodo {
-            let Some(handle) = this.ready.get_mut(py)?.pop_front() else {
-                break;
-            };
-            let handle = handle.into_bound(py);
-            if debug {
-                run_timed(slf, &handle)?;
-            } else {
-                run_handle(&handle)?;
-            }
+        run_batch(slf)?;
+        // The io_uring engine's completions, reported after the handles
+        // queued before the wait (asyncio's order for I/O callbacks).
+        let io = io + this.run_completions(py)?;
+        if io == 0 || this.is_stopping() {
+            return Ok(());
         }
-        this.run_completions(py)
+        // What the I/O callbacks queued (a task woken by data_received,
+        // say) runs now, before another poll, as uvloop does: asyncio would
+        // run it first thing in the next iteration anyway, ahead of anything
+        // that iteration's poll adds, so the order is the same and a poll
+        // (a system call) is saved per message.
+        run_batch(slf)?;
+        if this.is_stopping() {
+            // stop() was called by one of them: asyncio would still have run
+            // what its next poll reported and the timers then due, in that
+            // same iteration, before what this batch queued.
+            let later = std::mem::take(&mut *this.ready.get_mut(py)?);
+            this.wait(py, Some(Duration::ZERO))?;
+            this.queue_due_timers(py)?;
+            let result = run_batch(slf);
+            let mut ready = this.ready.get_mut(py)?;
+            let added = std::mem::replace(&mut *ready, later);
+            ready.extend(added);
+            result?;
+        }
+        Ok(())
     }
 
     /// Rebuilds the heap without its cancelled timers if they are most of
@@ -123,8 +136,8 @@ impl LoopCore {
     }
 
     /// The one wait: on the io_uring engine if the loop has it, else on
-    /// the selector.
-    fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+    /// the selector; how many readers and writers it queued.
+    fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         if self.uring.get(py)?.is_some() {
             return self.wait_uring(py, timeout);
         }
@@ -132,8 +145,12 @@ impl LoopCore {
     }
 
     /// The one wait on the selector, then the ready readers and writers
-    /// queued.
-    pub(crate) fn wait_selector(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+    /// queued: how many.
+    pub(crate) fn wait_selector(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+    ) -> PyResult<usize> {
         let mut guard = self.poller.get_mut(py)?;
         let poller = guard.as_mut().ok_or_else(closed_error)?;
         // Announce the sleep first, then look at the queue again: a callback
@@ -169,12 +186,13 @@ impl LoopCore {
                 poller.events.clear();
                 drop(guard);
                 py.check_signals()?;
-                return Ok(());
+                return Ok(0);
             }
             Err(e) => return Err(e.into()),
         }
         let mut fds = self.fds.get_mut(py)?;
         let mut ready = self.ready.get_mut(py)?;
+        let before = ready.len();
         let mut stale: [Option<(i32, u8)>; 2] = [None, None];
         let mut stale_more = Vec::new();
         for event in poller.events.iter() {
@@ -210,13 +228,14 @@ impl LoopCore {
                 }
             }
         }
+        let queued = ready.len() - before;
         drop(ready);
         drop(fds);
         drop(guard);
         for (fd, flag) in stale.into_iter().flatten().chain(stale_more) {
             self.remove_fd_event(py, fd, flag)?;
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// Moves the timers due by now (plus the clock's resolution) to the
@@ -235,6 +254,26 @@ impl LoopCore {
         }
         Ok(())
     }
+}
+
+/// Runs the handles queued now (not those they queue), in order.
+fn run_batch(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+    let py = slf.py();
+    let this = slf.get();
+    let ntodo = this.ready.get(py)?.len();
+    let debug = this.debug();
+    for _ in 0..ntodo {
+        let Some(handle) = this.ready.get_mut(py)?.pop_front() else {
+            break;
+        };
+        let handle = handle.into_bound(py);
+        if debug {
+            run_timed(slf, &handle)?;
+        } else {
+            run_handle(&handle)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs one queued handle: a native one directly, any other (asyncio's

@@ -41,21 +41,23 @@ enum Step {
 ///
 /// `SystemExit`/`KeyboardInterrupt` from a protocol callback (the
 /// completions not yet dispatched stay queued for the next turn).
-pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<()> {
+pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<usize> {
+    let mut n = 0;
     loop {
         let step = {
             let mut guard = core.uring.get_mut(py)?;
             let Some(engine) = guard.as_mut() else {
-                return Ok(());
+                return Ok(n);
             };
             let Some(cqe) = engine.io.cqes.pop_front() else {
                 break;
             };
             decide(py, engine, cqe)?
         };
+        n += 1;
         run(py, step)?;
     }
-    Ok(())
+    Ok(n)
 }
 
 /// The engine's part of one completion.

@@ -157,7 +157,7 @@ impl LoopCore {
     /// # Errors
     ///
     /// A signal handler's exception; the kernel's `OSError`.
-    pub(crate) fn wait_uring(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+    pub(crate) fn wait_uring(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         // As the selector's wait: announce the sleep, then look at the
         // queue a last time (a callback queued from another thread from now
         // on wakes the enter through the waker).
@@ -190,19 +190,19 @@ impl LoopCore {
                 .is_some_and(|e| std::mem::take(&mut e.io.selector_ready))
         };
         if selector {
-            self.wait_selector(py, Some(Duration::ZERO))?;
+            return self.wait_selector(py, Some(Duration::ZERO));
         }
-        Ok(())
+        Ok(0)
     }
 
     /// The completions of the turn's wait, reported to the transports
-    /// (nothing without the engine).
+    /// (nothing without the engine): how many.
     ///
     /// # Errors
     ///
     /// `SystemExit`/`KeyboardInterrupt` from a protocol (the rest stay
     /// queued for the next turn, whose wait then does not block).
-    pub(crate) fn run_completions(&self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn run_completions(&self, py: Python<'_>) -> PyResult<usize> {
         dispatch::dispatch(self, py)
     }
 
