@@ -16,7 +16,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::engine::{more, send_sqe, Cqe, Io, UringEngine};
+use super::engine::{more, Cqe, UringEngine};
 use super::slots::{pack, unpack, Entry, Kind};
 use super::transport::{protocol_error, UringTransport};
 use crate::aio::core::LoopCore;
@@ -29,7 +29,8 @@ enum Step {
     Bytes(Py<UringTransport>, Py<PyBytes>),
     Eof(Py<UringTransport>),
     ReadError(Py<UringTransport>, i32),
-    Sent(Py<UringTransport>, usize),
+    /// Bytes still to send, and whether the socket refused some.
+    Sent(Py<UringTransport>, usize, bool),
     WriteError(Py<UringTransport>, i32),
     Accepted(Py<PyAny>, i32, bool),
 }
@@ -139,55 +140,28 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe) -> PyResult<Step> 
             Ok(step)
         }
         Kind::Send => {
+            // Accounted for at reap (`engine::sent`); here what Python does.
             let Some(Entry::Conn(c)) = slots.get_mut(i, gen) else {
                 return Ok(Step::None);
             };
-            c.sending = false;
-            let res = cqe.result;
-            let step = if res < 0 {
-                c.inflight.clear();
-                c.inpos = 0;
-                match &c.transport {
-                    Some(t) if res != -libc::ECANCELED => {
-                        c.wbuf.clear();
-                        Step::WriteError(t.clone_ref(py), -res)
-                    }
-                    _ => Step::None,
-                }
-            } else {
-                c.inpos += res as usize;
-                if c.inpos < c.inflight.len() && c.transport.is_some() {
-                    // A short send: the rest, at once (next enter).
-                    c.sending = true;
-                    let sqe = send_sqe(c.fd, &c.inflight, c.inpos, gen, i);
-                    // SAFETY: as in `flush`: the slot keeps `inflight`
-                    // until this send's completion.
-                    unsafe { io_push(io, &sqe)? };
-                } else {
-                    c.inflight.clear();
-                    c.inpos = 0;
-                    if !c.wbuf.is_empty() && !c.dirty && c.transport.is_some() {
-                        c.dirty = true;
-                        io.dirty.push((i, gen));
-                    }
-                }
-                let pending = c.pending();
-                if pending == 0 && c.shut_wr {
-                    c.shut_wr = false;
-                    // SAFETY: plain `shutdown` of the connection's
-                    // descriptor, still open (the transport has not
-                    // released it).
-                    unsafe { libc::shutdown(c.fd, libc::SHUT_WR) };
-                }
-                match &c.transport {
-                    Some(t) => Step::Sent(t.clone_ref(py), pending),
-                    None => Step::None,
-                }
+            let Some(t) = &c.transport else {
+                return Ok(Step::None);
             };
-            if c.transport.is_none() && !c.in_flight() {
-                slots.remove(i);
+            if c.send_error != 0 {
+                let errno = std::mem::take(&mut c.send_error);
+                return Ok(Step::WriteError(t.clone_ref(py), errno));
             }
-            Ok(step)
+            if cqe.result < 0 {
+                return Ok(Step::None);
+            }
+            let pending = c.pending();
+            if pending == 0 && c.shut_wr && !c.sending {
+                c.shut_wr = false;
+                // SAFETY: plain `shutdown` of the connection's descriptor,
+                // still open (the transport has not released it).
+                unsafe { libc::shutdown(c.fd, libc::SHUT_WR) };
+            }
+            Ok(Step::Sent(t.clone_ref(py), pending, c.refused()))
         }
         Kind::Accept => {
             let Some(Entry::Listener(l)) = slots.get_mut(i, gen) else {
@@ -219,14 +193,6 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe) -> PyResult<Step> 
     }
 }
 
-/// # Safety
-///
-/// As [`ioready::uring::Ring::push`].
-unsafe fn io_push(io: &mut Io, sqe: &ioready::uring::squeue::Entry) -> std::io::Result<()> {
-    // SAFETY: forwarded.
-    unsafe { io.ring.push(sqe) }
-}
-
 /// The Python part of one completion.
 fn run(py: Python<'_>, step: Step) -> PyResult<()> {
     match step {
@@ -242,7 +208,7 @@ fn run(py: Python<'_>, step: Step) -> PyResult<()> {
                 "Fatal read error on socket transport",
             )
         }
-        Step::Sent(t, pending) => on_sent(t.bind(py), pending),
+        Step::Sent(t, pending, refused) => on_sent(t.bind(py), pending, refused),
         Step::WriteError(t, errno) => {
             let t = t.bind(py);
             let exc = PyErr::from(std::io::Error::from_raw_os_error(errno)).into_value(py);
@@ -375,7 +341,7 @@ fn on_eof(t: &Bound<'_, UringTransport>) -> PyResult<()> {
 
 /// A send finished (`pending` bytes still to send): writing's flow
 /// control, then, with nothing left, the empty waiter, a pending close.
-fn on_sent(t: &Bound<'_, UringTransport>, pending: usize) -> PyResult<()> {
+fn on_sent(t: &Bound<'_, UringTransport>, pending: usize, refused: bool) -> PyResult<()> {
     let py = t.py();
     let (paused, low, high, closing, conn_lost) = {
         let state = t.get().state.get(py)?;
@@ -389,7 +355,7 @@ fn on_sent(t: &Bound<'_, UringTransport>, pending: usize) -> PyResult<()> {
     };
     if paused && pending <= low {
         t.call_method0("_maybe_resume_protocol")?;
-    } else if !paused && pending > high && conn_lost == 0 {
+    } else if !paused && refused && pending > high && conn_lost == 0 {
         // The socket took only part: what it refused counts, as in the
         // readiness transport.
         t.call_method0("_maybe_pause_protocol")?;

@@ -170,13 +170,21 @@ impl UringEngine {
                 continue;
             };
             c.dirty = false;
-            if c.sending || c.wbuf.is_empty() || c.transport.is_none() {
+            if c.sending || c.transport.is_none() {
                 continue;
             }
-            std::mem::swap(&mut c.inflight, &mut c.wbuf);
-            c.inpos = 0;
+            if c.inpos >= c.inflight.len() {
+                // Nothing left of the last send: this turn's writes.
+                if c.wbuf.is_empty() {
+                    continue;
+                }
+                c.inflight.clear();
+                std::mem::swap(&mut c.inflight, &mut c.wbuf);
+                c.inpos = 0;
+            }
+            // Else the rest of a short send first (the writes wait behind).
             c.sending = true;
-            let sqe = send_sqe(c.fd, &c.inflight, 0, gen, i);
+            let sqe = send_sqe(c.fd, &c.inflight, c.inpos, gen, i);
             // SAFETY: `inflight` is owned by the slot, which is not freed
             // (nor the vector touched but to append after it is sent) until
             // the send's completion; the descriptor is checked by the
@@ -327,21 +335,35 @@ impl UringEngine {
     /// once (its events are taken in this turn's wait), the others queued
     /// for dispatch after the turn's callbacks.
     pub(crate) fn reap(&mut self) {
+        let UringEngine { slots, io } = self;
         let Io {
             ring,
             cqes,
+            dirty,
             selector_armed,
             selector_ready,
             ..
-        } = &mut self.io;
+        } = io;
         for cqe in ring.completion() {
-            if cqe.user_data() == pack(Kind::Selector, 0, 0) {
+            let user_data = cqe.user_data();
+            if user_data == pack(Kind::Selector, 0, 0) {
                 *selector_armed = false;
                 *selector_ready = true;
                 continue;
             }
+            if let Some((Kind::Send, gen, i)) = super::slots::unpack(user_data) {
+                // A send's accounting at once, so that the turn's writes see
+                // what the socket took (flow control counts only what it
+                // refused); its Python part is dispatched with the others.
+                if let Some(Entry::Conn(c)) = slots.get_mut(i, gen) {
+                    sent(c, cqe.result(), dirty, i, gen);
+                    if c.transport.is_none() && !c.in_flight() {
+                        slots.remove(i);
+                    }
+                }
+            }
             cqes.push_back(Cqe {
-                user_data: cqe.user_data(),
+                user_data,
                 result: cqe.result(),
                 flags: cqe.flags(),
             });
@@ -420,6 +442,33 @@ impl UringEngine {
     /// listener's accept).
     pub(crate) fn ring_fd(&self) -> RawFd {
         self.io.ring.as_raw_fd()
+    }
+}
+
+/// A send of connection `c` (slot `i`) completed with `res`: what it sent
+/// is consumed; the rest of a short send, or the writes made meanwhile,
+/// are queued for the next flush (never pushed here: requests naming a
+/// descriptor are pushed only right before the enter).
+fn sent(c: &mut super::slots::Conn, res: i32, dirty: &mut Vec<(u32, u32)>, i: u32, gen: u32) {
+    c.sending = false;
+    if res < 0 {
+        c.inflight.clear();
+        c.inpos = 0;
+        if res != -libc::ECANCELED && c.transport.is_some() {
+            c.wbuf.clear();
+            c.send_error = -res;
+        }
+        return;
+    }
+    c.inpos += res as usize;
+    if c.inpos >= c.inflight.len() {
+        c.inflight.clear();
+        c.inpos = 0;
+    }
+    let more = c.inpos > 0 || !c.wbuf.is_empty();
+    if more && !c.dirty && c.transport.is_some() {
+        c.dirty = true;
+        dirty.push((i, gen));
     }
 }
 

@@ -80,6 +80,8 @@ pub(crate) struct Conn {
     pub(crate) stash_eof: bool,
     /// `shutdown(SHUT_WR)` once the buffer is sent (`write_eof`).
     pub(crate) shut_wr: bool,
+    /// The errno of a failed send, for its dispatch (0: none).
+    pub(crate) send_error: i32,
 }
 
 impl Conn {
@@ -97,12 +99,20 @@ impl Conn {
             stash: Vec::new(),
             stash_eof: false,
             shut_wr: false,
+            send_error: 0,
         }
     }
 
     /// Bytes written and not yet sent.
     pub(crate) fn pending(&self) -> usize {
         self.wbuf.len() + (self.inflight.len() - self.inpos)
+    }
+
+    /// Whether the socket refused bytes, as the readiness transport's
+    /// buffering means: a send still in flight after the enter that
+    /// submitted it (waiting for room), or the rest of a short send.
+    pub(crate) fn refused(&self) -> bool {
+        self.sending || self.inpos > 0
     }
 
     /// Requests the kernel still has.

@@ -25,13 +25,13 @@ use crate::aio::gil_cell::GilCell;
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
 
-/// Bytes of a turn's writes assumed taken by the socket at once when no
-/// send is in flight. The readiness transport counts against the
-/// high-water mark only what the socket refused; here nothing is sent
-/// before the turn's enter, so a write that the socket would take whole
-/// (a 100 KiB burst on an idle connection) must not pause the protocol.
-/// Once a send is in flight (the socket is full), every pending byte
-/// counts, as there.
+/// Bytes of a turn's writes assumed taken by the socket at once while it
+/// refuses nothing. The readiness transport counts against the high-water
+/// mark only what the socket refused; here nothing is sent before the
+/// turn's enter, so a write that the socket would take whole (a 100 KiB
+/// burst on an idle connection) must not pause the protocol. Once the
+/// socket refuses (a send left waiting for room by its enter, or the rest
+/// of a short send), every pending byte counts, as there.
 const UNSENT_ALLOWANCE: usize = 256 * 1024;
 
 /// The transport's state (asyncio's attributes of the same names).
@@ -171,14 +171,14 @@ impl UringTransport {
                 c.dirty = true;
                 engine.dirty.push((i, gen));
             }
-            (c.pending(), c.sending)
+            (c.pending(), c.refused())
         })?;
-        let Some((pending, sending)) = pending else {
+        let Some((pending, refused)) = pending else {
             return Ok(());
         };
         let over = {
             let state = this.state.get(py)?;
-            let mark = if sending {
+            let mark = if refused {
                 state.high_water
             } else {
                 state.high_water.saturating_add(UNSENT_ALLOWANCE)
@@ -314,6 +314,9 @@ impl UringTransport {
             if c.sending {
                 engine.cancel(super::slots::pack(super::slots::Kind::Send, gen, i))
             } else {
+                // The rest of a short send, not yet resubmitted.
+                c.inflight.clear();
+                c.inpos = 0;
                 Ok(())
             }
         })?;
