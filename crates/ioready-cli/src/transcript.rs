@@ -91,7 +91,8 @@ fn write_echo_line(f: &mut String, event: &ServerEvent<'_>) -> fmt::Result {
         ),
         ServerEvent::AcceptPaused(e, d) => write!(
             f,
-            "warning: accept failed ({e}): serving existing connections, not accepting for {} ms",
+            "warning: accept failed ({e}): serving existing connections, not accepting for {} ms \
+             at a time (said again only after an accept succeeds)",
             d.as_millis()
         ),
         ServerEvent::AcceptFailed(e) => write!(f, "warning: accepting a connection failed: {e}"),
@@ -214,5 +215,10 @@ mod tests {
         let e = std::io::Error::from_raw_os_error(24);
         let warning = time_line(&ServerEvent::AcceptPaused(&e, std::time::Duration::MAX)).unwrap();
         assert!(warning.starts_with("warning: accept failed"), "{warning}");
+        // It says how often it is said (issue 18: once per episode, not once).
+        assert!(
+            warning.contains("said again only after an accept succeeds"),
+            "{warning}"
+        );
     }
 }

@@ -71,28 +71,32 @@
 #![cfg(unix)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// Leaves first: each file uses only those above it.
+// The shared layer, leaves first: each file uses only those above it.
 mod config;
+mod control;
 mod limits;
 mod net;
 mod report;
-mod timers;
+mod time;
 
-mod slot;
+mod engine;
 
 mod conn;
 mod service;
 
-mod event_loop;
 mod server;
+
+// The two engines, siblings: each uses the shared layer, never the other.
+mod readiness;
 #[cfg(all(feature = "uring", target_os = "linux"))]
 mod uring;
 
 pub use config::{Config, Engine, UringConfig};
 pub use conn::Conn;
+pub use control::ShutdownHandle;
 pub use limits::raise_fd_limit;
 pub use report::{CloseReason, Observer, ServerEvent, Silent, Summary};
-pub use server::{Server, ShutdownHandle};
+pub use server::Server;
 pub use service::{rfc868, Echo, Service, TimeService};
 #[cfg(all(feature = "uring", target_os = "linux"))]
 pub use uring::UringStats;

@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why a connection was closed.
 #[derive(Debug)]
@@ -143,6 +143,9 @@ pub(crate) struct Reporter {
     observer: Box<dyn Observer>,
     /// [`Config::trace`](crate::Config::trace).
     pub(crate) trace: bool,
+    /// Connections refused past `max_conns` since the last warning.
+    rejected_unlogged: u64,
+    last_reject_log: Option<Instant>,
 }
 
 impl Reporter {
@@ -151,6 +154,8 @@ impl Reporter {
             stats: Summary::default(),
             observer: Box::new(Silent),
             trace,
+            rejected_unlogged: 0,
+            last_reject_log: None,
         }
     }
 
@@ -169,6 +174,26 @@ impl Reporter {
     pub(crate) fn trace(&mut self, event: &ServerEvent<'_>) {
         if self.trace {
             self.observer.event(event);
+        }
+    }
+
+    /// A connection from `peer` was closed at once, past `max_conns`:
+    /// counted, and warned about at most once a second.
+    pub(crate) fn rejected(&mut self, peer: SocketAddr, max_conns: usize) {
+        self.stats.rejected += 1;
+        self.rejected_unlogged += 1;
+        let now = Instant::now();
+        if self
+            .last_reject_log
+            .map_or(true, |t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.event(&ServerEvent::Rejected {
+                peer,
+                count: self.rejected_unlogged,
+                max_conns,
+            });
+            self.rejected_unlogged = 0;
+            self.last_reject_log = Some(now);
         }
     }
 

@@ -1,83 +1,35 @@
-//! [`Server`]: a listener, a [`Selector`] and the event loop, and the
-//! [`ShutdownHandle`] that stops it from another thread.
+//! [`Server`]: a listener and the engine that serves it (see `engine.rs`).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use ioready::{Backend, Events, Selector, Waker};
+use ioready::Backend;
 
-use crate::event_loop::{Loop, WAKER};
+use crate::control::ShutdownHandle;
+use crate::engine::{EngineServer, ServerInner};
 use crate::net::listen;
+use crate::readiness::ReadyServer;
 #[cfg(all(feature = "uring", target_os = "linux"))]
 use crate::uring::{self, UringServer, UringStats};
 use crate::{Config, Engine, Observer, ServerEvent, Service, Summary};
 
-/// Asks a running [`Server`] to shut down, from any thread.
-#[derive(Clone, Debug)]
-pub struct ShutdownHandle {
-    flag: Arc<AtomicBool>,
-    waker: Arc<Waker>,
-}
-
-impl ShutdownHandle {
-    /// Starts the shutdown (stop accepting, flush, close, return from
-    /// `run`). Calling it again is harmless.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`Waker::wake`] (none known in practice).
-    pub fn shutdown(&self) -> io::Result<()> {
-        self.flag.store(true, Ordering::SeqCst);
-        self.waker.wake()
-    }
-}
-
 /// A single-threaded event-loop TCP server running a [`Service`], on the
 /// [`Engine`] of its [`Config`].
 pub struct Server<S> {
-    inner: Inner<S>,
+    inner: ServerInner<S>,
     /// Why the engine asked for is not the one running (reported at the
     /// start of `run`).
     fallback: Option<(Engine, io::Error)>,
 }
 
-enum Inner<S> {
-    // Boxed, as the two differ in size; the loops run inside their own
-    // `run`, so the box costs nothing per event.
-    Selector(Box<ReadyServer<S>>),
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    Uring(Box<UringServer<S>>),
-}
-
-/// The readiness engine: a selector and the event loop.
-struct ReadyServer<S> {
-    selector: Selector,
-    events: Events,
-    waker: Arc<Waker>,
-    event_loop: Loop<S>,
-}
-
-impl<S> std::fmt::Debug for Server<S> {
+impl<S: Service> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.inner {
-            Inner::Selector(r) => f
-                .debug_struct("Server")
-                .field("engine", &Engine::Selector)
-                .field("backend", &r.selector.backend())
-                .field("local_addr", &r.event_loop.local_addr)
-                .field("connections", &r.event_loop.live)
-                .field("config", &r.event_loop.config)
-                .finish(),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => f
-                .debug_struct("Server")
-                .field("engine", &Engine::Uring)
-                .field("local_addr", &u.local_addr)
-                .field("config", &u.config)
-                .finish(),
-        }
+        f.debug_struct("Server")
+            .field("engine", &self.inner.engine())
+            .field("backend", &self.inner.backend())
+            .field("local_addr", &self.inner.local_addr())
+            .field("config", self.inner.config())
+            .finish()
     }
 }
 
@@ -141,7 +93,7 @@ impl<S: Service> Server<S> {
                 #[cfg(all(feature = "uring", target_os = "linux"))]
                 Ok(()) => {
                     return Ok(Server {
-                        inner: Inner::Uring(Box::new(UringServer::new(config, listener, service)?)),
+                        inner: UringServer::new(config, listener, service)?.into(),
                         fallback: None,
                     })
                 }
@@ -150,17 +102,8 @@ impl<S: Service> Server<S> {
                 Err(reason) => fallback = Some((Engine::Uring, reason)),
             }
         }
-        let selector = Selector::with_backend(config.backend)?;
-        let registry = selector.registry().clone();
-        let waker = Arc::new(Waker::new(&registry, WAKER)?);
-        let event_loop = Loop::new(config, registry, listener, service)?;
         Ok(Server {
-            inner: Inner::Selector(Box::new(ReadyServer {
-                selector,
-                events: Events::with_capacity(1024),
-                waker,
-                event_loop,
-            })),
+            inner: ReadyServer::new(config, listener, service)?.into(),
             fallback,
         })
     }
@@ -168,42 +111,26 @@ impl<S: Service> Server<S> {
     /// Sets the observer of [`ServerEvent`]s (default:
     /// [`Silent`](crate::Silent)).
     pub fn with_observer(mut self, observer: impl Observer + 'static) -> Self {
-        match &mut self.inner {
-            Inner::Selector(r) => r.event_loop.report.set_observer(Box::new(observer)),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => u.report.set_observer(Box::new(observer)),
-        }
+        self.inner.report().set_observer(Box::new(observer));
         self
     }
 
     /// The address the listener is bound to (with the real port when bound
     /// to port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        match &self.inner {
-            Inner::Selector(r) => r.event_loop.local_addr,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => u.local_addr,
-        }
+        self.inner.local_addr()
     }
 
     /// The engine the server runs: [`Config::engine`], or
     /// [`Engine::Selector`] after a [`fallback`](Self::fallback).
     pub fn engine(&self) -> Engine {
-        match &self.inner {
-            Inner::Selector(_) => Engine::Selector,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(_) => Engine::Uring,
-        }
+        self.inner.engine()
     }
 
     /// The backend the readiness engine waits with ([`Config::backend`] on
     /// the io_uring engine, where it is only the fallback).
     pub fn backend(&self) -> Backend {
-        match &self.inner {
-            Inner::Selector(r) => r.selector.backend(),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => u.config.backend,
-        }
+        self.inner.backend()
     }
 
     /// Why the [`Config::engine`] asked for is not the one running, if it
@@ -218,33 +145,19 @@ impl<S: Service> Server<S> {
     #[cfg(all(feature = "uring", target_os = "linux"))]
     pub fn uring_stats(&self) -> Option<UringStats> {
         match &self.inner {
-            Inner::Uring(u) => u.stats,
-            Inner::Selector(_) => None,
+            ServerInner::Uring(u) => u.stats,
+            ServerInner::Ready(_) => None,
         }
     }
 
     /// A handle to stop [`run`](Self::run) from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        match &self.inner {
-            Inner::Selector(r) => ShutdownHandle {
-                flag: r.event_loop.shutdown_requested.clone(),
-                waker: r.waker.clone(),
-            },
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => ShutdownHandle {
-                flag: u.shutdown_requested.clone(),
-                waker: u.waker.clone(),
-            },
-        }
+        self.inner.shutdown_handle()
     }
 
     /// The service, e.g. to read what it gathered after `run`.
     pub fn service(&self) -> &S {
-        match &self.inner {
-            Inner::Selector(r) => &r.event_loop.service,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => &u.service,
-        }
+        self.inner.service()
     }
 
     /// Serves until shut down (see the crate docs), then closes every
@@ -256,32 +169,15 @@ impl<S: Service> Server<S> {
     /// on the io_uring engine, of setting the ring up on this thread;
     /// per-connection and accept errors are handled and reported as events.
     pub fn run(&mut self) -> io::Result<Summary> {
-        match &mut self.inner {
-            Inner::Selector(r) => {
-                if let Some((wanted, reason)) = &self.fallback {
-                    r.event_loop.report.event(&ServerEvent::EngineFallback {
-                        wanted: *wanted,
-                        reason,
-                        backend: r.selector.backend(),
-                    });
-                }
-                r.run()
-            }
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Inner::Uring(u) => u.run(),
+        if let Some((wanted, reason)) = &self.fallback {
+            let backend = self.inner.backend();
+            self.inner.report().event(&ServerEvent::EngineFallback {
+                wanted: *wanted,
+                reason,
+                backend,
+            });
         }
-    }
-}
-
-impl<S: Service> ReadyServer<S> {
-    fn run(&mut self) -> io::Result<Summary> {
-        self.event_loop.start();
-        while self.event_loop.prepare_wait() {
-            self.selector.select(&mut self.events, None)?;
-            self.event_loop.dispatch_all(&self.events);
-        }
-        self.event_loop.close_all();
-        Ok(self.event_loop.report.stats)
+        self.inner.run()
     }
 }
 

@@ -45,14 +45,44 @@ pub(crate) fn already_registered(fd: RawFd) -> io::Error {
     )
 }
 
+/// `NotFound` (deregister, reregister) or `InvalidInput` (register): the
+/// number names a descriptor the selector opened for itself (a waker's, a
+/// stand-in's), so it is no registration of the caller's; most likely the
+/// caller closed a registered descriptor without deregistering it and the
+/// kernel gave its number to the selector.
+pub(crate) fn own_descriptor(fd: RawFd, operation: &str) -> io::Error {
+    let kind = if operation == "register" {
+        io::ErrorKind::InvalidInput
+    } else {
+        io::ErrorKind::NotFound
+    };
+    io::Error::new(
+        kind,
+        format!(
+            "{operation}: fd {fd} is the selector's own descriptor, not a registration of yours \
+             (was a registered descriptor closed without deregistering, and its number reused?)"
+        ),
+    )
+}
+
 /// `Unsupported`: a selector whose backend has no kernel object to wait on
 /// (`Selector::try_as_fd` on select or poll).
 pub(crate) fn not_nestable(backend: &str) -> io::Error {
+    let why = match backend {
+        // Its ring is a descriptor, but not one that stands for readiness:
+        // a registration's poll request is submitted, and a level one
+        // re-armed, only inside this selector's own waits.
+        "uring" => {
+            "its poll requests are submitted and re-armed only by its own waits, \
+             so its ring is not readable when a registration is ready"
+        }
+        _ => "it keeps its registrations in user space",
+    };
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
             "the {backend} backend has no kernel object another poller could wait on \
-             (it keeps its registrations in user space); nest a selector on epoll or kqueue"
+             ({why}); nest a selector on epoll or kqueue"
         ),
     )
 }

@@ -101,6 +101,7 @@ impl Deadline {
 
 /// Converts a remaining time to the `Timespec` a syscall takes, clamped to
 /// [`MAX_SLICE`]. `None` stays `None` (block).
+#[inline]
 pub(crate) fn to_timespec(remaining: Option<Duration>) -> Option<Timespec> {
     remaining.map(|d| {
         let d = d.min(MAX_SLICE);

@@ -5,8 +5,10 @@
 //! backend reports as always ready, from a list of its own): create,
 //! `dup`, close (also while registered), register, reregister, deregister,
 //! deregister by number, write, read, shutdown, wakers (new, wake, drop),
-//! and bursts of waits with `Events` buffers of 1 to 64 events, level-triggered
-//! and oneshot. Beside the real selector runs a model: what each descriptor
+//! event sources (timers set, re-armed, cancelled and acknowledged; signals
+//! raised and received; exited children collected), and bursts of waits
+//! with `Events` buffers of 1 to 64 events, level-triggered, oneshot and
+//! edge-triggered, on every backend (io_uring included). Beside the real selector runs a model: what each descriptor
 //! number names, what each file would tell `poll(2)`, and what each backend
 //! keeps registered. Every operation's result and every wait is compared with
 //! the model:
@@ -30,8 +32,24 @@
 //! (its list of always-ready regular files, on (file, number) alike, drops
 //! one at the first wait that finds its number closed or naming another
 //! file).
-//! Edge triggering is not modelled (when the kernel produces an edge depends
-//! on wake-ups the model does not see); select and poll must refuse it.
+//! io_uring keeps registrations by number, as select and poll; its armed
+//! poll request holds the file, so this model deregisters a registered
+//! number there before closing it (what a close alone does is pinned by
+//! `tests/selector.rs`).
+//!
+//! Edge triggering (epoll, io_uring; select and poll must refuse it): when
+//! the kernel wakes a file up is partly beyond the model, so an edge is
+//! *required* where one must come (registered or reregistered while ready;
+//! data written to it while READABLE is asked), *allowed* after anything
+//! else on its channel (a read frees room for a writer, a shutdown, a
+//! close), once per such change, and wrong anywhere else: every reported
+//! edge has the exact flags of the state, and none is reported twice for
+//! one change.
+//!
+//! Before each wait the model's state of every registered descriptor is
+//! held against the kernel's own answer, `poll(2)` on the same number for
+//! the registration's interest (`check_kernel`): so the flags compared are
+//! the kernel's, masked by interest.
 //!
 //! Every case uses its own band of high descriptor numbers, so the numbers it
 //! closes are reused only by its own `dup`s (other tests of this binary
@@ -44,10 +62,7 @@
 //! * `IOREADY_MODEL_BASE`: the first case's seed (default 0; cases use
 //!   consecutive seeds, so a run is reproducible);
 //! * `IOREADY_MODEL_SEED`: run only this seed (printed on failure, with the
-//!   operations that led to it);
-//! * `IOREADY_MODEL_URING=1`: run it on the io_uring backend too (feature
-//!   `uring`), against the poll model: that backend's rules for closed and
-//!   reused numbers are its own and not modelled yet.
+//!   operations that led to it).
 //!
 //! For minutes: `IOREADY_MODEL_CASES=1000000 IOREADY_MODEL_SECONDS=300
 //! IOREADY_MODEL_BASE=$RANDOM cargo test --release -p ioready --test model`.
@@ -264,6 +279,14 @@ struct Reg {
     /// by number; dropped by a wait that finds the number closed or naming
     /// another file).
     always_ready: bool,
+    /// Edge: an edge the backend must report (registered or reregistered
+    /// while ready; data written to it while READABLE was asked), if the
+    /// descriptor is still ready at the wait.
+    must: bool,
+    /// Edge: something happened on its channel that may have woken it (a
+    /// read frees room for a writer, a shutdown, a close): a report is
+    /// allowed, with the exact flags of the state, once.
+    may: bool,
 }
 
 fn interest_bits(i: Interest) -> u32 {
@@ -337,6 +360,12 @@ fn drain(fd: &OwnedFd) -> (usize, End) {
     }
 }
 
+/// Held (shared) by every step of every case, and alone by a case that
+/// starts a child: between fork and exec the child holds a copy of every
+/// descriptor, so a pipe end closed by another case would not yet be
+/// released. The child has exited (it is a zombie) before this is let go.
+static FORK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 // ---------------------------------------------------------------------
 // One case.
 
@@ -353,7 +382,28 @@ struct Case {
     /// Wakers, with their tokens and whether a wake is pending (wakes
     /// coalesce: one event until it is reported).
     wakers: Vec<(ioready::Waker, usize, bool)>,
+    /// Event sources (level-triggered, READABLE): timers, signals and
+    /// exited children, with their tokens and whether they are ready.
+    sources: Vec<(Source, usize, bool)>,
+    /// The real-time signal of this backend's cases (each backend runs on
+    /// its own thread, and every owner of a signal sees every delivery).
+    signal: ioready::Signal,
+    /// io_uring: a registered descriptor is deregistered before it is
+    /// closed (an armed poll request holds the file: the close alone would
+    /// close nothing, which this model of the files does not follow).
+    deregister_before_close: bool,
+    /// select and poll refuse edge triggering.
+    no_edge: bool,
+    /// `source_op` starts a child (only outside the shared hold of `FORK`).
+    forking: bool,
     log: Vec<String>,
+}
+
+/// An event source of the case.
+enum Source {
+    Timer(ioready::Timer),
+    Signals(ioready::Signals),
+    Process(ioready::Process),
 }
 
 impl Case {
@@ -368,6 +418,12 @@ impl Case {
             band,
             next_token: 1,
             wakers: Vec::new(),
+            sources: Vec::new(),
+            signal: ioready::Signal::realtime(8 + ((band - 1000) / 100) as u32)
+                .expect("a real-time signal"),
+            deregister_before_close: backend == Backend::Uring,
+            no_edge: matches!(backend, Backend::Select | Backend::Poll),
+            forking: true,
             log: Vec::new(),
         }
     }
@@ -473,7 +529,7 @@ impl Case {
     /// select and poll refuse edges; select cannot tell end of file from
     /// data, so it refuses `READ_CLOSED` without `READABLE`.
     fn refused(&self, interest: Interest, trigger: Trigger) -> bool {
-        (self.by_number && trigger == Trigger::Edge)
+        (self.no_edge && trigger == Trigger::Edge)
             || (!self.backend.supports_read_closed()
                 && interest.contains(Interest::READ_CLOSED)
                 && !interest.contains(Interest::READABLE))
@@ -498,10 +554,34 @@ impl Case {
 
     fn trigger(&mut self) -> Trigger {
         match self.rng.below(10) {
-            0..=5 => Trigger::Level,
-            6..=8 => Trigger::Oneshot,
-            _ if self.by_number => Trigger::Edge,
-            _ => Trigger::Oneshot,
+            0..=4 => Trigger::Level,
+            5..=7 => Trigger::Oneshot,
+            _ => Trigger::Edge,
+        }
+    }
+
+    /// Something happened on channel `chan`: every edge registration of
+    /// its descriptions may be woken.
+    fn touch(&mut self, chan: usize) {
+        let descs = &self.world.descs;
+        for r in self.regs.iter_mut() {
+            if r.trigger == Trigger::Edge && descs[r.desc].chan == chan {
+                r.may = true;
+            }
+        }
+    }
+
+    /// Data was written for description `desc`: its edge registrations
+    /// that asked for READABLE must report it.
+    fn data_for(&mut self, desc: usize) {
+        for r in self.regs.iter_mut() {
+            if r.trigger == Trigger::Edge
+                && r.desc == desc
+                && r.interest.contains(Interest::READABLE)
+            {
+                r.must = true;
+                r.may = true;
+            }
         }
     }
 
@@ -568,6 +648,16 @@ impl Case {
         let Some(i) = self.random_fd(|_, _| true) else {
             return;
         };
+        if self.deregister_before_close {
+            let (number, desc) = (self.world.fds[i].number(), self.world.fds[i].desc);
+            if let Some(r) = self.find(number, Some(desc)) {
+                self.log
+                    .push(format!("deregister fd {number} before closing it"));
+                let got = self.sel.registry().deregister(&self.world.fds[i].fd);
+                self.check_result("deregister", Want::Ok, got);
+                self.regs.remove(r);
+            }
+        }
         let Fd { fd, desc } = self.world.fds.swap_remove(i);
         let number = fd.as_raw_fd();
         drop(fd);
@@ -582,6 +672,7 @@ impl Case {
             return;
         }
         let (kind, chan, side) = (d.kind, d.chan, d.side);
+        self.touch(chan);
         let c = &mut self.world.chans[chan];
         c.released[side] = true;
         if kind == Kind::Sock && c.queued[side] > 0 && !c.released[1 - side] {
@@ -639,6 +730,8 @@ impl Case {
                 trigger,
                 armed: true,
                 always_ready,
+                must: trigger == Trigger::Edge,
+                may: trigger == Trigger::Edge,
             });
         }
     }
@@ -676,6 +769,8 @@ impl Case {
             r.interest = interest;
             r.trigger = trigger;
             r.armed = true;
+            r.must = trigger == Trigger::Edge;
+            r.may = r.must;
         }
     }
 
@@ -754,6 +849,14 @@ impl Case {
                 let c = &mut self.world.chans[chan];
                 c.queued[target] += n;
                 c.writes[target] += 1;
+                self.touch(chan);
+                let receiver =
+                    self.world.descs.iter().position(|d| {
+                        d.chan == chan && d.side == target && d.kind != Kind::PipeWrite
+                    });
+                if let Some(d) = receiver {
+                    self.data_for(d);
+                }
             }
             (true, Err(rustix::io::Errno::PIPE)) => {}
             (broken, got) => self.fail(format!(
@@ -793,6 +896,7 @@ impl Case {
         c.queued[side] = 0;
         c.writes[side] = 0;
         c.err[side] = false;
+        self.touch(chan);
     }
 
     fn shutdown_op(&mut self) {
@@ -814,6 +918,7 @@ impl Case {
         if r != 0 {
             self.fail(format!("shutdown: {}", io::Error::last_os_error()));
         }
+        self.touch(chan);
         let c = &mut self.world.chans[chan];
         if how != libc::SHUT_WR {
             c.shut_rd[side] = true;
@@ -825,6 +930,13 @@ impl Case {
 
     /// A burst of waits with nothing changed between them: each wait is
     /// checked against the model, and fairness across the burst.
+    ///
+    /// Required: the ready level and oneshot registrations, the pending
+    /// wakes, the ready sources, and the edges a backend must report
+    /// (`Reg::must`) whose descriptor is ready. Allowed besides: the edges
+    /// that may have been woken (`Reg::may`), if ready. Every event has the
+    /// exact flags of the state (the model's, which `check_kernel` holds
+    /// against `poll(2)`), and no edge is reported twice for one wake-up.
     fn wait_burst(&mut self) {
         let capacity = self.rng.pick(&[1, 1, 2, 2, 3, 4, 64]);
         let mut events = Events::with_capacity(capacity);
@@ -834,21 +946,35 @@ impl Case {
         let mut missed: HashMap<usize, usize> = HashMap::new();
         for w in 0..waits {
             self.forget_stale_files();
-            let expected: BTreeMap<usize, u32> = self
-                .regs
-                .iter()
-                .map(|r| (r.token, self.expected_flags(r)))
-                .chain(
-                    self.wakers
-                        .iter()
-                        .map(|&(_, t, pending)| (t, if pending { IN } else { 0 })),
-                )
-                .filter(|&(_, f)| f != 0)
-                .collect();
-            // No ready registration waits more than ceil(ready / capacity)
-            // waits of a burst to be reported.
-            let bound = *bound.get_or_insert(expected.len().div_ceil(cap).max(1));
-            let timeout = if expected.is_empty() {
+            self.check_kernel();
+            let mut required = BTreeMap::new();
+            let mut allowed = BTreeMap::new();
+            for r in &self.regs {
+                let f = self.expected_flags(r);
+                if f == 0 {
+                    continue;
+                }
+                if r.trigger != Trigger::Edge || r.must {
+                    required.insert(r.token, f);
+                } else if r.may {
+                    allowed.insert(r.token, f);
+                }
+            }
+            for &(_, t, pending) in &self.wakers {
+                if pending {
+                    required.insert(t, IN);
+                }
+            }
+            for &(_, t, ready) in &self.sources {
+                if ready {
+                    required.insert(t, IN);
+                }
+            }
+            // No required registration waits more than
+            // ceil(ready / capacity) waits of a burst to be reported.
+            let ready = required.len() + allowed.len();
+            let bound = *bound.get_or_insert(ready.div_ceil(cap).max(1));
+            let timeout = if required.is_empty() {
                 if self.rng.chance(10) {
                     Duration::from_millis(1)
                 } else {
@@ -865,25 +991,28 @@ impl Case {
                 .map(|e| (e.token().0, e.raw_flags()))
                 .collect();
             self.log.push(format!(
-                "wait {w}/{waits} capacity {cap} timeout {timeout:?}: expected {:?}, got {:?}",
-                hex(expected.iter().map(|(&t, &f)| (t, f))),
+                "wait {w}/{waits} capacity {cap} timeout {timeout:?}: required {}, allowed {}, got {}",
+                hex(required.iter().map(|(&t, &f)| (t, f))),
+                hex(allowed.iter().map(|(&t, &f)| (t, f))),
                 hex(got.iter().copied())
             ));
             if let Err(e) = result {
                 self.fail(format!("wait: {e}"));
             }
-            if got.len() != expected.len().min(cap) {
+            if got.len() < required.len().min(cap) || got.len() > ready.min(cap) {
                 self.fail(format!(
-                    "wait: {} events reported, want {} ({} ready, capacity {cap})",
+                    "wait: {} events reported, want {} to {} ({} required, {} allowed, capacity {cap})",
                     got.len(),
-                    expected.len().min(cap),
-                    expected.len()
+                    required.len().min(cap),
+                    ready.min(cap),
+                    required.len(),
+                    allowed.len(),
                 ));
             }
             let mut seen = BTreeSet::new();
             for e in events.iter() {
                 let (token, flags) = (e.token().0, e.raw_flags());
-                match expected.get(&token) {
+                match required.get(&token).or(allowed.get(&token)) {
                     None => self.fail(format!("wait: token {token} ({flags:#x}) is not ready")),
                     Some(&f) if f != flags => self.fail(format!(
                         "wait: token {token} reported with {flags:#x}, want {f:#x}"
@@ -913,17 +1042,21 @@ impl Case {
                     }
                 }
             }
-            // Oneshot registrations are disarmed by their report, and a
-            // reported wake is consumed.
+            // Oneshot registrations are disarmed by their report, an edge
+            // is consumed by it, and a reported wake is consumed.
             for r in self.regs.iter_mut() {
-                if r.trigger == Trigger::Oneshot && seen.contains(&r.token) {
-                    r.armed = false;
+                if seen.contains(&r.token) {
+                    match r.trigger {
+                        Trigger::Oneshot => r.armed = false,
+                        Trigger::Edge => (r.must, r.may) = (false, false),
+                        _ => {}
+                    }
                 }
             }
             for w in self.wakers.iter_mut() {
                 w.2 &= !seen.contains(&w.1);
             }
-            for &token in expected.keys() {
+            for &token in required.keys() {
                 if seen.contains(&token) {
                     missed.remove(&token);
                     continue;
@@ -938,6 +1071,153 @@ impl Case {
                     ));
                 }
             }
+        }
+    }
+
+    /// The model's state of each registered descriptor against the
+    /// kernel's own answer: `poll(2)` on the number, for the interest.
+    fn check_kernel(&self) {
+        for r in &self.regs {
+            let Some(fd) = self.world.fd_at(r.number) else {
+                continue;
+            };
+            if fd.desc != r.desc && !self.by_number {
+                continue;
+            }
+            let interest = interest_bits(r.interest);
+            let want = self.world.mask(fd.desc) & (interest | ERR | HUP);
+            let got = kernel(&fd.fd, interest);
+            if got != want {
+                self.fail(format!(
+                    "model: fd {} (desc {}) for {interest:#x}: poll(2) says {got:#x}, the model {want:#x}",
+                    r.number, fd.desc
+                ));
+            }
+        }
+    }
+
+    /// `source_op` without starting a child.
+    fn source_op_no_fork(&mut self) {
+        self.forking = false;
+        self.source_op();
+        self.forking = true;
+    }
+
+    /// A timer, signals or an exited child: made, made ready, or
+    /// acknowledged (each is level-triggered and READABLE).
+    fn source_op(&mut self) {
+        if self.sources.len() < 3 && self.rng.chance(30) {
+            let token = self.next_token;
+            self.next_token += 1;
+            let registry = self.sel.registry();
+            let pick = if self.forking { 9 } else { self.rng.below(9) };
+            let has_signals = self
+                .sources
+                .iter()
+                .any(|s| matches!(s.0, Source::Signals(_)));
+            let source = match pick {
+                5..=8 if !has_signals => Source::Signals(
+                    ioready::Signals::new(registry, Token(token), &[self.signal]).unwrap(),
+                ),
+                0..=8 => Source::Timer(ioready::Timer::new(registry, Token(token)).unwrap()),
+                _ => {
+                    // The child holds a copy of every descriptor of the
+                    // process until it execs: no other case may look at
+                    // its files meanwhile (see `FORK`).
+                    let _alone = FORK.write().unwrap_or_else(|p| p.into_inner());
+                    let child = std::process::Command::new("true").spawn().unwrap();
+                    let pid = child.id();
+                    // Ready once it is a zombie: wait for that here, so the
+                    // model knows when.
+                    let stat = format!("/proc/{pid}/stat");
+                    let start = Instant::now();
+                    while !std::fs::read_to_string(&stat).is_ok_and(|s| {
+                        s.rsplit(')')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start()
+                            .starts_with('Z')
+                    }) {
+                        assert!(start.elapsed() < common::SOON, "child {pid} did not exit");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Source::Process(ioready::Process::new(registry, Token(token), child).unwrap())
+                }
+            };
+            let ready = matches!(source, Source::Process(_));
+            self.log.push(format!(
+                "source token {token}: {}",
+                match source {
+                    Source::Timer(_) => "timer",
+                    Source::Signals(_) => "signals",
+                    Source::Process(_) => "exited child",
+                }
+            ));
+            self.sources.push((source, token, ready));
+            return;
+        }
+        if self.sources.is_empty() {
+            return;
+        }
+        let i = self.rng.below(self.sources.len());
+        let action = self.rng.below(4);
+        let signal = self.signal;
+        let (source, token, ready) = &mut self.sources[i];
+        let what = match (source, action) {
+            (Source::Timer(t), 0) => {
+                t.set_once(Duration::ZERO).unwrap();
+                *ready = true;
+                "set_once(0)"
+            }
+            (Source::Timer(t), 1) => {
+                t.set_once(Duration::from_secs(3600)).unwrap();
+                *ready = false;
+                "set_once(1 h)"
+            }
+            (Source::Timer(t), 2) => {
+                t.cancel().unwrap();
+                *ready = false;
+                "cancel"
+            }
+            (Source::Timer(t), _) => {
+                let n = t.acknowledge().unwrap();
+                if (n > 0) != *ready {
+                    let msg = format!("timer {token}: acknowledge {n}, ready {ready}");
+                    self.fail(msg);
+                }
+                *ready = false;
+                "acknowledge"
+            }
+            (Source::Signals(_), 0 | 1) => {
+                // Delivered to this thread before raise returns.
+                // SAFETY: raise(3) with a signal the Signals owns.
+                assert_eq!(unsafe { libc::raise(signal.raw()) }, 0);
+                *ready = true;
+                "raise"
+            }
+            (Source::Signals(sig), _) => {
+                let n = sig.receive().count(signal);
+                if (n > 0) != *ready {
+                    let msg = format!("signals {token}: received {n}, ready {ready}");
+                    self.fail(msg);
+                }
+                *ready = false;
+                "receive"
+            }
+            (Source::Process(p), _) => {
+                let status = p.try_wait().unwrap();
+                if status.is_none() {
+                    let msg = format!("process {token}: not exited");
+                    self.fail(msg);
+                }
+                *ready = false;
+                "try_wait"
+            }
+        };
+        let token = *token;
+        self.log.push(format!("source token {token}: {what}"));
+        if what == "try_wait" {
+            self.sources.swap_remove(i);
         }
     }
 
@@ -976,6 +1256,11 @@ impl Case {
     }
 
     fn step(&mut self) {
+        if self.rng.chance(1) && self.rng.chance(50) {
+            // Rare (a fork each): an exited child among the sources.
+            return self.source_op();
+        }
+        let _shared = FORK.read().unwrap_or_else(|p| p.into_inner());
         let n = self.world.fds.len();
         match self.rng.below(100) {
             _ if n < 2 => self.new_channel(),
@@ -992,9 +1277,34 @@ impl Case {
             69..=76 => self.read_op(),
             77..=79 => self.shutdown_op(),
             80..=82 => self.waker_op(),
+            83..=84 => self.source_op_no_fork(),
             _ => self.wait_burst(),
         }
     }
+}
+
+/// `poll(2)` on `fd` for the event bits `interest`: the kernel's answer.
+fn kernel(fd: impl AsFd, interest: u32) -> u32 {
+    let mut events = 0i16;
+    for (bit, p) in [
+        (IN, libc::POLLIN),
+        (OUT, libc::POLLOUT),
+        (PRI, libc::POLLPRI),
+        (RDHUP, libc::POLLRDHUP),
+    ] {
+        if interest & bit != 0 {
+            events |= p;
+        }
+    }
+    let mut p = libc::pollfd {
+        fd: fd.as_fd().as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    assert!(r >= 0, "poll: {}", io::Error::last_os_error());
+    p.revents as u16 as u32
 }
 
 fn hex(v: impl IntoIterator<Item = (usize, u32)>) -> String {
@@ -1023,13 +1333,6 @@ fn run_case(backend: Backend, seed: u64, band: RawFd, steps: usize) {
 /// the backend's own band of descriptor numbers; a failing case is
 /// reported with its seed.
 fn run(backend: Backend) {
-    if backend == Backend::Uring && std::env::var_os("IOREADY_MODEL_URING").is_none() {
-        // Not modelled yet: io_uring's poll requests keep a closed file
-        // while armed and report by number after (see the `Registry`
-        // docs); IOREADY_MODEL_URING=1 runs it against the poll model.
-        println!("model: uring not modelled (IOREADY_MODEL_URING=1 to try)");
-        return;
-    }
     let limit = common::raise_nofile().min(i32::MAX as u64) as RawFd;
     let band = 1000
         + 100

@@ -212,6 +212,47 @@ fn buffer_ring_recycles_and_runs_dry_with_enobufs() {
 }
 
 #[test]
+fn a_buffer_given_back_unpublished_reaches_the_kernel_only_when_published() {
+    let mut ring = Ring::new(16).unwrap();
+    // One buffer, so whether the kernel can pick it shows as data or
+    // ENOBUFS.
+    let mut bufs = BufRing::new(&ring, 4, 1, 64).unwrap();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let arm = |ring: &mut Ring| {
+        let recv = opcode::RecvMulti::new(types::Fd(a.as_raw_fd()), 4)
+            .build()
+            .user_data(6);
+        // SAFETY: `a` and `bufs` outlive the request: it ends (ENOBUFS, or
+        // the ring's drop at the end of the test, before `bufs` and `a`).
+        unsafe { ring.push(&recv).unwrap() };
+    };
+    arm(&mut ring);
+    b.write_all(b"one").unwrap();
+    let cqe = reap(&mut ring, 1).remove(0);
+    assert_eq!(cqe.result(), 3);
+    let bid = bufs.claim(cqe.flags()).unwrap().unwrap();
+    // Given back, not published: the program no longer holds it (not
+    // readable, not twice), but the kernel does not see it yet.
+    bufs.recycle_unpublished(bid).unwrap();
+    assert!(bufs.buf(bid, 3).is_none());
+    let e = bufs.recycle_unpublished(bid).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert_eq!(bufs.handed_out(), 0);
+    b.write_all(b"two").unwrap();
+    let cqe = reap(&mut ring, 1).remove(0);
+    assert_eq!(cqe.result(), -libc::ENOBUFS, "the kernel saw no buffer");
+    // Published: the next receive finds it, and the bytes waited in the
+    // socket.
+    bufs.publish();
+    arm(&mut ring);
+    let cqe = reap(&mut ring, 1).remove(0);
+    assert_eq!(cqe.result(), 3);
+    let bid = bufs.claim(cqe.flags()).unwrap().unwrap();
+    assert_eq!(bufs.buf(bid, 3).unwrap(), b"two");
+    drop(ring); // cancels the receive before `bufs` and `a` go
+}
+
+#[test]
 fn single_issuer_binds_on_first_submit_not_on_setup() {
     // Built here, run on another thread: allowed (bound at its first enter).
     let ring = Ring::new(8).unwrap();

@@ -42,12 +42,28 @@ class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelect
         return SocketTransport(self, sock, protocol, waiter, extra, server)
 
 
-class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """An event loop policy whose ``new_event_loop()`` is an
-    ``ioready.EventLoop``, for code that still sets policies."""
+def _make_policy_class():
+    class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+        """An event loop policy whose ``new_event_loop()`` is an
+        ``ioready.EventLoop``, for code that still sets policies."""
 
-    def new_event_loop(self):
-        return EventLoop()
+        def new_event_loop(self):
+            return EventLoop()
+
+    EventLoopPolicy.__module__ = __name__
+    EventLoopPolicy.__qualname__ = "EventLoopPolicy"
+    return EventLoopPolicy
+
+
+def __getattr__(name):
+    # Made on first use: asyncio's policies are deprecated from 3.14 on, and
+    # touching asyncio.DefaultEventLoopPolicy there warns; a program that
+    # only uses the loop must not see that warning.
+    if name == "EventLoopPolicy":
+        cls = _make_policy_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(main, *, debug=None):

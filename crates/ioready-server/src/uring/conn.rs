@@ -1,5 +1,6 @@
-//! The state of one connection of the io_uring engine, and its output path:
-//! [`Conn::send`](crate::Conn::send) on this engine.
+//! The state of one connection of the io_uring engine, and its side of
+//! [`Conn`](crate::Conn): the output path ([`Conn::send`](crate::Conn::send)
+//! on this engine).
 //!
 //! A connection has at most one send in flight, so its bytes leave in order
 //! whatever the kernel takes per send. The send is either
@@ -26,6 +27,8 @@ use std::time::Instant;
 use ioready::uring::{squeue, Ring};
 
 use super::ops::{self, Ud};
+use crate::conn::CLOSE_AFTER_FLUSH;
+use crate::engine::EngineConn;
 use crate::report::Reporter;
 
 /// Queued output of an idle connection is kept for reuse up to this size.
@@ -33,10 +36,10 @@ const KEEP_OUT_CAPACITY: usize = 64 * 1024;
 /// The most one send submits (the SQE's length is 32 bits).
 const MAX_SEND: usize = 1 << 30;
 
-/// [`UConn::flags`] (besides the shared [`PAUSED`](crate::slot::PAUSED),
-/// [`READ_CLOSED`](crate::slot::READ_CLOSED) and
-/// [`CLOSE_AFTER_FLUSH`](crate::slot::CLOSE_AFTER_FLUSH)): closed for the
-/// service; the slot waits for its requests to complete.
+/// [`UConn::flags`] (besides the shared [`PAUSED`](crate::conn::PAUSED),
+/// [`READ_CLOSED`](crate::conn::READ_CLOSED) and
+/// [`CLOSE_AFTER_FLUSH`]): closed for the service; the slot waits for its
+/// requests to complete.
 pub(crate) const CLOSED: u8 = 0x80;
 
 /// [`UConn::ops`]: the multishot receive is armed (until its last
@@ -54,6 +57,42 @@ pub(crate) const STARVED: u8 = 16;
 
 /// The requests that hold the connection's slot (and descriptor).
 pub(crate) const IN_FLIGHT: u8 = RECV_ARMED | SEND_IN_FLIGHT | POLL_ARMED;
+
+/// A connection of the io_uring engine, as a [`Conn`](crate::Conn) holds
+/// it: the connection and the engine's [`Io`].
+pub(crate) struct UringConn<'a> {
+    c: &'a mut UConn,
+    io: &'a mut Io,
+}
+
+impl<'a> UringConn<'a> {
+    #[inline]
+    pub(crate) fn new(c: &'a mut UConn, io: &'a mut Io) -> UringConn<'a> {
+        UringConn { c, io }
+    }
+}
+
+impl EngineConn for UringConn<'_> {
+    #[inline]
+    fn peer(&self) -> SocketAddr {
+        self.c.peer
+    }
+
+    #[inline]
+    fn pending(&self) -> usize {
+        self.c.pending()
+    }
+
+    #[inline]
+    fn send(&mut self, data: &[u8]) {
+        self.c.send(self.io, data);
+    }
+
+    #[inline]
+    fn close(&mut self) {
+        self.c.flags |= CLOSE_AFTER_FLUSH;
+    }
+}
 
 /// What a [`Conn`](crate::Conn) of this engine needs besides its
 /// connection: the ring to submit to and the receive buffer being handed
@@ -125,8 +164,8 @@ pub(crate) struct UConn {
     pub(crate) peer: SocketAddr,
     pub(crate) slot: u32,
     pub(crate) gen: u32,
-    /// `PAUSED`, `READ_CLOSED`, `CLOSE_AFTER_FLUSH` (shared with the
-    /// readiness engine) and [`CLOSED`].
+    /// `PAUSED`, `READ_CLOSED`, `CLOSE_AFTER_FLUSH` (the flags both
+    /// engines keep) and [`CLOSED`].
     pub(crate) flags: u8,
     /// The requests in flight: [`RECV_ARMED`], [`SEND_IN_FLIGHT`], ...
     pub(crate) ops: u8,
@@ -169,6 +208,12 @@ impl UConn {
         self.flags & flag != 0
     }
 
+    /// Whether bytes other than a zero-copy send are queued or unsent.
+    #[inline]
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.backlog.is_some()
+    }
+
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
     }
@@ -188,10 +233,11 @@ impl UConn {
                 .map_or(0, |b| b.out.len() - b.out_pos + b.queued.len())
     }
 
-    /// Nothing in flight, nothing waiting for room.
+    /// Nothing in flight, nothing waiting for room (the poll for room,
+    /// once armed, stays: what waits for it is in `backlog.out`).
     #[inline]
     fn output_idle(&self) -> bool {
-        self.ops & (SEND_IN_FLIGHT | POLL_ARMED) == 0
+        self.ops & SEND_IN_FLIGHT == 0
             && self.zc.is_none()
             && self.backlog.as_ref().map_or(true, |b| b.out.is_empty())
     }
@@ -253,12 +299,15 @@ impl UConn {
         }
         let addr = data.as_ptr() as usize;
         let zc = io.cur.as_mut().and_then(|cur| {
-            let fits = addr >= cur.addr && addr + data.len() <= cur.addr + cur.len;
+            // `data` lies inside the buffer (one compare each way, no
+            // overflow: `data.len() <= cur.len` is checked first).
+            let off = addr.wrapping_sub(cur.addr);
+            let fits = data.len() <= cur.len && off <= cur.len - data.len();
             (!cur.held && fits).then(|| {
                 cur.held = true;
                 Zc {
                     bid: cur.bid,
-                    off: (addr - cur.addr) as u32,
+                    off: off as u32,
                     len: data.len() as u32,
                 }
             })
@@ -309,8 +358,13 @@ impl UConn {
         true
     }
 
-    /// Arms the poll for room after a short send.
+    /// Arms the poll for room after a short send, unless it is armed (it
+    /// is multishot: a wake-up with room after this short send completes
+    /// it again).
     pub(crate) fn poll_out(&mut self, io: &mut Io) {
+        if self.ops & POLL_ARMED != 0 {
+            return;
+        }
         let e = ops::poll_out(self.fd, self.ud(ops::POLL_OUT));
         // SAFETY: the request names only the descriptor, which is closed
         // only once no request is in flight.

@@ -20,36 +20,37 @@ use ioready::Events;
 use rustix::io::Errno;
 
 use super::conn::{
-    Cur, Io, UConn, CLOSED, POLL_ARMED, RECV_ARMED, RECV_CANCELLING, SEND_IN_FLIGHT, STARVED,
+    Cur, Io, UConn, UringConn, CLOSED, POLL_ARMED, RECV_ARMED, RECV_CANCELLING, SEND_IN_FLIGHT,
+    STARVED,
 };
 use super::deadlines::Deadlines;
 use super::ops::{self, Ud};
 use super::{UringServer, UringStats};
-use crate::conn::Conn;
-use crate::event_loop::sweep_period;
+use crate::conn::{Conn, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
 use crate::report::ServerEvent;
-use crate::slot::{CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
-use crate::timers::after;
+use crate::time::{after, sweep_period};
 use crate::Service;
 
 /// The longest a wait for "sends + 1" completions lasts (see the module
 /// docs): only reached if a send did not complete inside its enter.
 const SAFETY_WAIT: Duration = Duration::from_millis(10);
-/// Completions taken from the queue at a time.
-const BATCH: usize = 256;
+/// Completions taken from the queue at a time (on the stack: 1 KiB, less
+/// than a page, so no stack probe per call).
+const BATCH: usize = 64;
 /// How long the end of `run` waits for the cancelled requests' last
 /// completions before it gives up on them.
 const TEARDOWN: Duration = Duration::from_secs(2);
 
 mod lifecycle;
 
-/// Gives a receive buffer back to the ring.
+/// Gives a receive buffer back to the ring; the kernel sees it when the
+/// batch of completions in hand is done (`reap` publishes once per batch).
 #[inline]
 fn recycle(bufs: &mut BufRing, bid: Option<u16>) {
     if let Some(bid) = bid {
         // Only fails for a buffer the program does not hold: a bug that
         // must not take the server down.
-        let _ = bufs.recycle(bid);
+        let _ = bufs.recycle_unpublished(bid);
     }
 }
 
@@ -79,17 +80,18 @@ pub(crate) struct Engine<'s, S> {
     accept_armed: bool,
     control_armed: bool,
     exhaustion_logged: bool,
-    rejected_unlogged: u64,
-    last_reject_log: Option<Instant>,
     lingering: usize,
     /// The control selector's events.
     control_events: Events,
+    /// The completion queue's size.
+    cq_size: usize,
     stats: UringStats,
 }
 
 impl<'s, S: Service> Engine<'s, S> {
     pub(crate) fn new(srv: &'s mut UringServer<S>) -> io::Result<Engine<'s, S>> {
         let (ring, bufs) = super::setup(&srv.config)?;
+        let ring_cq_size = ring.params().cq_entries() as usize;
         let stats = UringStats {
             single_issuer: ring.features().single_issuer,
             defer_taskrun: ring.features().defer_taskrun,
@@ -115,10 +117,9 @@ impl<'s, S: Service> Engine<'s, S> {
             accept_armed: false,
             control_armed: false,
             exhaustion_logged: false,
-            rejected_unlogged: 0,
-            last_reject_log: None,
             lingering: 0,
             control_events: Events::with_capacity(4),
+            cq_size: ring_cq_size,
             stats,
         })
     }
@@ -185,10 +186,12 @@ impl<'s, S: Service> Engine<'s, S> {
                 Err(e) if e.raw_os_error() == Some(Errno::BUSY.raw_os_error()) => {}
                 Err(e) => return Err(e),
             }
-            if self.io.ring.submission().cq_overflow() {
+            let (events, reaped) = self.reap();
+            // The queue overflows only when it is full, so the reap then
+            // took a whole queue's worth: only then is the flag worth a look.
+            if reaped >= self.cq_size && self.io.ring.submission().cq_overflow() {
                 self.stats.cq_overflows += 1;
             }
-            let events = self.reap();
             if events == 0 && is_tick {
                 self.srv.report.trace(&ServerEvent::TimedOut);
                 self.srv.service.on_tick();
@@ -197,52 +200,147 @@ impl<'s, S: Service> Engine<'s, S> {
         }
     }
 
-    /// Handles every completion in the queue; returns how many were events
-    /// (anything but the completion of a send or a cancel).
-    fn reap(&mut self) -> usize {
+    /// Handles every completion in the queue, then publishes the receive
+    /// buffers the batch gave back (one store for all); returns how many
+    /// were events (anything but the completion of a send or a cancel), and
+    /// how many completions it took.
+    fn reap(&mut self) -> (usize, usize) {
         let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; BATCH];
         let mut events = 0;
+        let mut reaped = 0;
         loop {
-            let n = {
-                let mut cq = self.io.ring.completion();
-                let got = cq.fill(&mut buf);
-                got.len()
-            };
+            let n = self.io.ring.completion().fill(&mut buf).len();
+            self.stats.completions += n as u64;
             for e in &buf[..n] {
                 // SAFETY: `fill` initialised the first `n` entries.
                 let cqe = unsafe { e.assume_init_ref() };
-                let (ud, res, flags) = (cqe.user_data(), cqe.result(), cqe.flags());
-                self.stats.completions += 1;
-                events += self.dispatch(Ud::unpack(ud), res, flags);
+                events += self.dispatch(cqe.user_data(), cqe.result(), cqe.flags());
             }
+            self.bufs.publish();
             // A short batch emptied the queue. Completions posted since (by
             // a submission the handlers forced) count towards the next
             // wait, which then returns at once.
+            reaped += n;
             if n < BATCH {
-                return events;
+                return (events, reaped);
             }
         }
     }
 
+    /// One completion. The receive and the send of a connection in the
+    /// steady state (the echo's round trip) are handled inline, without a
+    /// call; everything else out of line.
     #[inline]
-    fn dispatch(&mut self, u: Ud, res: i32, flags: u32) -> usize {
-        let more = cqueue::more(flags);
+    fn dispatch(&mut self, ud: u64, res: i32, flags: u32) -> usize {
+        let u = Ud::unpack(ud);
         match u.kind {
             ops::RECV => {
+                if res > 0 && cqueue::more(flags) && self.recv_steady(u, res as usize, flags) {
+                    return 1;
+                }
+                self.on_recv_slow(u, res, flags)
+            }
+            ops::SEND => {
+                if !(res > 0 && self.sent_steady(u, res as usize)) {
+                    self.on_send_slow(u, res);
+                }
+                0
+            }
+            _ => self.dispatch_other(u, res, flags),
+        }
+    }
+
+    /// The receive of a connection in the steady state (reading, nothing
+    /// to close, no error): its bytes to the service, the buffer back to
+    /// the ring unless a send took it. False, with nothing done, for
+    /// anything else.
+    #[inline]
+    fn recv_steady(&mut self, u: Ud, n: usize, flags: u32) -> bool {
+        let i = u.slot as usize;
+        let Some(Some(c)) = self.conns.get_mut(i) else {
+            return false;
+        };
+        if c.gen != u.gen || c.flags != 0 || c.linger_until.is_some() || c.error.is_some() {
+            return false;
+        }
+        let Ok(Some(bid)) = self.bufs.claim(flags) else {
+            return false;
+        };
+        let data = self.bufs.buf(bid, n).unwrap_or(&[]);
+        if let Some(t) = &mut c.last_active {
+            *t = Instant::now();
+        }
+        self.srv.report.received(c.peer, data);
+        self.io.cur = Some(Cur {
+            bid,
+            addr: data.as_ptr() as usize,
+            len: data.len(),
+            held: false,
+        });
+        self.srv
+            .service
+            .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), data);
+        let held = self.io.cur.take().is_some_and(|cur| cur.held);
+        if !held {
+            recycle(&mut self.bufs, Some(bid));
+        }
+        self.sync(i);
+        true
+    }
+
+    /// The completion of a zero-copy send that sent everything, with
+    /// nothing queued behind it, on a connection in the steady state: the
+    /// buffer back to the ring. False, with nothing done, for anything else.
+    #[inline]
+    fn sent_steady(&mut self, u: Ud, n: usize) -> bool {
+        let i = u.slot as usize;
+        let Some(Some(c)) = self.conns.get_mut(i) else {
+            return false;
+        };
+        let Some(z) = c.zc else {
+            return false;
+        };
+        // Nothing to close, linger or resume, no error: `sync` would find
+        // nothing to do after it, so it is not called.
+        if c.gen != u.gen
+            || n != z.len as usize
+            || c.has_backlog()
+            || c.flags != 0
+            || c.error.is_some()
+        {
+            return false;
+        }
+        c.zc = None;
+        c.ops &= !SEND_IN_FLIGHT;
+        self.io.inflight -= 1;
+        if self.srv.report.trace {
+            let whole = self
+                .bufs
+                .buf(z.bid, (z.off + z.len) as usize)
+                .unwrap_or(&[]);
+            let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
+            self.srv.report.sent(c.peer, bytes);
+            self.srv.report.trace(&ServerEvent::QueueEmpty(c.peer));
+        } else {
+            self.srv.report.stats.bytes_out += n as u64;
+        }
+        if let Some(t) = &mut c.last_active {
+            *t = Instant::now();
+        }
+        recycle(&mut self.bufs, Some(z.bid));
+        true
+    }
+
+    /// Every completion but a steady receive or send.
+    #[inline(never)]
+    fn dispatch_other(&mut self, u: Ud, res: i32, flags: u32) -> usize {
+        let more = cqueue::more(flags);
+        match u.kind {
+            ops::POLL_OUT => {
                 if !more {
                     self.io.inflight -= 1;
                 }
-                self.on_recv(u, res, flags, more);
-                1
-            }
-            ops::SEND => {
-                self.io.inflight -= 1;
-                self.on_send(u, res);
-                0
-            }
-            ops::POLL_OUT => {
-                self.io.inflight -= 1;
-                self.on_poll_out(u);
+                self.on_poll_out(u, res, more);
                 1
             }
             ops::ACCEPT => {
@@ -261,6 +359,22 @@ impl<'s, S: Service> Engine<'s, S> {
             // what happened.
             _ => 0,
         }
+    }
+
+    #[inline(never)]
+    fn on_recv_slow(&mut self, u: Ud, res: i32, flags: u32) -> usize {
+        let more = cqueue::more(flags);
+        if !more {
+            self.io.inflight -= 1;
+        }
+        self.on_recv(u, res, flags, more);
+        1
+    }
+
+    #[inline(never)]
+    fn on_send_slow(&mut self, u: Ud, res: i32) {
+        self.io.inflight -= 1;
+        self.on_send(u, res);
     }
 
     /// The connection a completion belongs to, if it is still that one.
@@ -320,10 +434,9 @@ impl<'s, S: Service> Engine<'s, S> {
                 len: data.len(),
                 held: false,
             });
-            self.srv.service.on_data(
-                &mut Conn::uring(c, &mut self.io, &mut self.srv.report),
-                data,
-            );
+            self.srv
+                .service
+                .on_data(&mut Conn::new(UringConn::new(c, &mut self.io)), data);
             let held = self.io.cur.take().is_some_and(|cur| cur.held);
             if !held {
                 recycle(&mut self.bufs, Some(bid));
@@ -337,11 +450,9 @@ impl<'s, S: Service> Engine<'s, S> {
                 0 => {
                     c.flags |= READ_CLOSED;
                     if !discard {
-                        self.srv.service.on_read_closed(&mut Conn::uring(
-                            c,
-                            &mut self.io,
-                            &mut self.srv.report,
-                        ));
+                        self.srv
+                            .service
+                            .on_read_closed(&mut Conn::new(UringConn::new(c, &mut self.io)));
                     }
                 }
                 e if e == Errno::NOBUFS.raw_os_error() => {
@@ -413,20 +524,31 @@ impl<'s, S: Service> Engine<'s, S> {
         self.sync(i);
     }
 
-    fn on_poll_out(&mut self, u: Ud) {
+    /// A completion of the multishot poll for room (see `ops::poll_out`):
+    /// one that says room (or an error) sends what waits, if no send is in
+    /// flight; one with nothing else (`POLLRDHUP` of a half-closed peer)
+    /// is ignored. Its last one (`!more`) re-arms it if bytes still wait.
+    fn on_poll_out(&mut self, u: Ud, res: i32, more: bool) {
         let Some(i) = self.conn_of(u) else {
             return;
         };
         let Some(c) = self.conns[i].as_mut() else {
             return;
         };
-        c.ops &= !POLL_ARMED;
+        if !more {
+            c.ops &= !POLL_ARMED;
+        }
         if c.has(CLOSED) {
             return self.release_if_done(i);
         }
-        // Writable (or failed: the send says how).
-        if !c.unsent().is_empty() && c.error.is_none() {
-            c.send_out(&mut self.io);
+        let room = res < 0 || res & ops::POLL_ROOM != 0;
+        let waiting = !c.unsent().is_empty() && c.error.is_none() && c.ops & SEND_IN_FLIGHT == 0;
+        if waiting {
+            if room {
+                c.send_out(&mut self.io);
+            } else if !more {
+                c.poll_out(&mut self.io);
+            }
         }
         self.sync(i);
     }
@@ -439,9 +561,9 @@ impl<'s, S: Service> Engine<'s, S> {
     fn sync(&mut self, i: usize) {
         if let Some(c) = &self.conns[i] {
             if c.flags == 0
-                && c.error.is_none()
                 && c.ops & (RECV_ARMED | STARVED) != 0
                 && c.ops & RECV_CANCELLING == 0
+                && c.error.is_none()
                 && c.pending() < self.srv.config.output_cap
             {
                 return;
@@ -493,7 +615,16 @@ impl<'s, S: Service> Engine<'s, S> {
     /// make most fail again (with 10,000 connections and 512 buffers, each
     /// loop would post and re-arm thousands of `ENOBUFS`). The others keep
     /// their data in the socket until their turn.
+    #[inline]
     fn rearm_starved(&mut self) {
+        if self.starved.is_empty() {
+            return;
+        }
+        self.rearm_starved_slow();
+    }
+
+    #[inline(never)]
+    fn rearm_starved_slow(&mut self) {
         let free = usize::from(self.bufs.entries()).saturating_sub(self.bufs.handed_out());
         let mut budget = (free / 2).max(usize::from(free > 0));
         while budget > 0 {

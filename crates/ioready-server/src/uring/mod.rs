@@ -1,6 +1,6 @@
 //! The io_uring completion engine ([`Engine::Uring`](crate::Engine::Uring);
 //! Linux, cargo feature `uring`): the same [`Service`] API and guarantees as
-//! the readiness loop, on requests and completions instead of readiness and
+//! the readiness engine, on requests and completions instead of readiness and
 //! system calls.
 //!
 //! * **accept**: one multishot accept on the listener; each completion is a
@@ -42,7 +42,7 @@
 //!
 //! Where io_uring is refused (Docker's default seccomp profile,
 //! `kernel.io_uring_disabled`, an old kernel), [`Server::bind`] falls back
-//! to the readiness loop on [`Config::backend`] and the server reports it
+//! to the readiness engine on [`Config::backend`] and the server reports it
 //! once ([`ServerEvent::EngineFallback`]).
 //!
 //! [`Server::bind`]: crate::Server::bind
@@ -65,11 +65,12 @@ use std::sync::Arc;
 use ioready::uring::{opcode, BufRing, Capability, Ring};
 use ioready::{Backend, Selector, Signal, Signals, Waker};
 
-pub(crate) use conn::{Io, UConn};
+pub(crate) use conn::UringConn;
 
-use crate::event_loop::{SIGNALS, WAKER};
+use crate::control::{ShutdownHandle, SIGNALS, WAKER};
+use crate::engine::EngineServer;
 use crate::report::Reporter;
-use crate::{Config, Service, Summary};
+use crate::{Config, Engine, Service, Summary};
 
 /// What the io_uring engine did in one [`Server::run`](crate::Server::run),
 /// and how its ring was set up: see
@@ -160,9 +161,40 @@ impl<S: Service> UringServer<S> {
             stats: None,
         })
     }
+}
+
+impl<S: Service> EngineServer<S> for UringServer<S> {
+    fn engine(&self) -> Engine {
+        Engine::Uring
+    }
+
+    /// The fallback's backend: this engine does not use it.
+    fn backend(&self) -> Backend {
+        self.config.backend
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    fn report(&mut self) -> &mut Reporter {
+        &mut self.report
+    }
+
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle::new(self.shutdown_requested.clone(), self.waker.clone())
+    }
+
+    fn service(&self) -> &S {
+        &self.service
+    }
 
     /// Serves until shut down (see [`Server::run`](crate::Server::run)).
-    pub(crate) fn run(&mut self) -> io::Result<Summary> {
+    fn run(&mut self) -> io::Result<Summary> {
         let stats = engine::Engine::new(self)?.run();
         match stats {
             Ok(s) => {
@@ -175,10 +207,14 @@ impl<S: Service> UringServer<S> {
 }
 
 /// The ring and buffer ring the engine runs on, as `config` sizes them;
-/// the kernel must have everything the engine uses.
+/// the kernel must have everything the engine uses. Set up on the calling
+/// thread: the engine's own (which the kernel records anyway, as the one
+/// that submits) or the probe's short-lived one, so no helper thread is
+/// started for it (see `RingBuilder::setup_on_this_thread`).
 pub(crate) fn setup(config: &Config) -> io::Result<(Ring, BufRing)> {
     let u = &config.uring;
     let ring = Ring::builder()
+        .setup_on_this_thread(true)
         .entries(u.sq_entries)
         .cq_entries(u.cq_entries)
         .require(Capability::AcceptMultishot)

@@ -25,6 +25,7 @@ pub(crate) const RECV: u8 = 2;
 pub(crate) const SEND: u8 = 3;
 /// A connection's one-shot poll for writability, after a short send.
 pub(crate) const POLL_OUT: u8 = 4;
+pub(crate) use libc_flags::POLL_ROOM;
 /// An `ASYNC_CANCEL` (its own completion is ignored).
 pub(crate) const CANCEL: u8 = 5;
 /// The poll of the control selector (signals, the shutdown handle).
@@ -72,6 +73,7 @@ pub(crate) fn accept_multi(listener: RawFd) -> squeue::Entry {
 }
 
 /// Multishot receive into buffers of group `bgid`.
+#[inline]
 pub(crate) fn recv_multi(fd: RawFd, bgid: u16, ud: Ud) -> squeue::Entry {
     opcode::RecvMulti::new(types::Fd(fd), bgid)
         .build()
@@ -81,6 +83,7 @@ pub(crate) fn recv_multi(fd: RawFd, bgid: u16, ud: Ud) -> squeue::Entry {
 /// One send of `len` bytes at `ptr`, `MSG_DONTWAIT` (never parked in the
 /// kernel waiting for room: a short or refused send comes back at once and
 /// the engine polls for writability itself) and `MSG_NOSIGNAL`.
+#[inline]
 pub(crate) fn send(fd: RawFd, ptr: *const u8, len: u32, ud: Ud) -> squeue::Entry {
     opcode::Send::new(types::Fd(fd), ptr, len)
         .flags(libc_flags::MSG_DONTWAIT | libc_flags::MSG_NOSIGNAL)
@@ -88,9 +91,15 @@ pub(crate) fn send(fd: RawFd, ptr: *const u8, len: u32, ud: Ud) -> squeue::Entry
         .user_data(ud.pack())
 }
 
-/// One-shot poll for writability.
+/// Multishot poll for writability: armed after the first short send and
+/// kept until the connection closes. Not single-shot: the kernel adds
+/// `POLLRDHUP` to every poll, so on a socket whose peer shut down writing a
+/// single-shot poll completes at once, every time, with no room to send (a
+/// busy loop); a multishot poll completes on wake-ups only, and the engine
+/// acts on those that say room (or an error).
 pub(crate) fn poll_out(fd: RawFd, ud: Ud) -> squeue::Entry {
     opcode::PollAdd::new(types::Fd(fd), libc_flags::POLLOUT)
+        .multi(true)
         .build()
         .user_data(ud.pack())
 }
@@ -119,6 +128,11 @@ mod libc_flags {
     pub(crate) const MSG_DONTWAIT: i32 = SendFlags::DONTWAIT.bits() as i32;
     pub(crate) const MSG_NOSIGNAL: i32 = SendFlags::NOSIGNAL.bits() as i32;
     pub(crate) const POLLOUT: u32 = rustix::event::PollFlags::OUT.bits() as u32;
+    /// What says the poll for room is answered: room, or an error the send
+    /// will report.
+    pub(crate) const POLL_ROOM: i32 = (rustix::event::PollFlags::OUT.bits()
+        | rustix::event::PollFlags::ERR.bits()
+        | rustix::event::PollFlags::HUP.bits()) as i32;
     pub(crate) const POLLIN: u32 = rustix::event::PollFlags::IN.bits() as u32;
 }
 

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
+use super::own::OwnFds;
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::epoll::{self as sys_epoll, wait_into};
@@ -15,66 +16,39 @@ use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
 use crate::sys::{duplicate, identity, Errno};
 
-/// The epoll backend (see [`Driver`]).
+/// The waiting side of the epoll backend: nothing, the kernel writes
+/// straight into the caller's [`Events`].
 #[derive(Debug)]
-pub(crate) struct Epoll;
+pub(crate) struct Waiter;
 
-impl Driver for Epoll {
+impl Wait for Waiter {
     type Registry = Registry;
-    /// Nothing: the kernel writes straight into the caller's `Events`.
-    type Waiter = ();
-    type Waker = Waker;
 
-    fn new() -> io::Result<(Registry, ())> {
-        Ok((Registry::new()?, ()))
+    fn open() -> io::Result<(Registry, Waiter)> {
+        let epfd = sys_epoll::create()?;
+        let registry = Registry {
+            own: OwnFds::new(&[epfd.as_raw_fd()]),
+            epfd,
+            always_ready: Mutex::new(Vec::new()),
+            always_ready_len: AtomicUsize::new(0),
+        };
+        Ok((registry, Waiter))
     }
 
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
+    /// One wait: one `epoll_wait`. With always-ready files registered, the
+    /// ones closed (or whose number now names another file) are forgotten
+    /// first.
     #[inline]
     fn select(
+        &mut self,
         r: &Registry,
-        _: &mut (),
         events: &mut Events,
-        timeout: Option<Duration>,
+        remaining: Option<Duration>,
     ) -> io::Result<usize> {
-        r.select(events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
-    }
-
-    fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
-    }
-
-    /// The epoll descriptor: readable while an event is ready for a wait
-    /// (always-ready files excepted: they are not in the kernel's set).
-    fn as_fd(r: &Registry) -> Option<std::os::fd::BorrowedFd<'_>> {
-        Some(r.epfd.as_fd())
+        if r.always_ready_len.load(Ordering::Acquire) != 0 {
+            r.forget_closed_files();
+        }
+        wait_into(r.epfd.as_fd(), &mut events.buf, remaining)
     }
 }
 
@@ -96,7 +70,7 @@ struct AlwaysReady {
     /// that `id` stays this file's: file systems reuse the inode numbers of
     /// deleted files, and a new file given the old number and inode would
     /// otherwise be taken for the old one.
-    _file: OwnedFd,
+    file: OwnedFd,
     /// The stand-in (`sys::epoll::always_ready`), registered with the file's
     /// token, interest and trigger. Dropping it closes it, which takes it
     /// out of the epoll set.
@@ -110,6 +84,10 @@ pub(crate) struct Registry {
     /// `always_ready.len()`, readable without the lock: the wait looks at
     /// the list only when it is not empty, so it costs nothing otherwise.
     always_ready_len: AtomicUsize,
+    /// The numbers of the descriptors above and of the wakers' eventfds:
+    /// out of reach of a caller's (stale) number, which epoll_ctl would
+    /// otherwise apply to them.
+    own: OwnFds,
 }
 
 /// The `EPOLL*` bits of a registration: the interest bits are the
@@ -128,14 +106,6 @@ fn is_eperm(e: &io::Error) -> bool {
 }
 
 impl Registry {
-    fn new() -> io::Result<Self> {
-        Ok(Registry {
-            epfd: sys_epoll::create()?,
-            always_ready: Mutex::new(Vec::new()),
-            always_ready_len: AtomicUsize::new(0),
-        })
-    }
-
     fn always_ready(&self) -> MutexGuard<'_, Vec<AlwaysReady>> {
         lock_unpoisoned(&self.always_ready)
     }
@@ -148,6 +118,49 @@ impl Registry {
         (identity(fd) == Some(list[i].id)).then_some(i)
     }
 
+    /// Forgets the files closed without being deregistered (or whose number
+    /// now names another file): the kernel forgets closed files too, and a
+    /// closed file must not be reported as ready forever.
+    #[cold]
+    fn forget_closed_files(&self) {
+        let mut list = self.always_ready();
+        let before = list.len();
+        let mut i = 0;
+        while i < list.len() {
+            if identity(list[i].fd) == Some(list[i].id) {
+                i += 1;
+            } else {
+                self.release(list.swap_remove(i));
+            }
+        }
+        if list.len() != before {
+            self.always_ready_len.store(list.len(), Ordering::Release);
+        }
+    }
+
+    /// Takes an always-ready registration's stand-in out of the epoll set
+    /// and closes its descriptors, their numbers no longer the selector's.
+    ///
+    /// The stand-in is deleted from the set explicitly rather than left to
+    /// its close: epoll drops a descriptor only when its last reference
+    /// goes, and a `fork` on another thread (a `Process` being spawned)
+    /// holds a reference until the child's `exec`, during which the
+    /// stand-in, always ready, would still be reported under the old token
+    /// (the model test caught it on epoll, with children spawned on other
+    /// threads).
+    fn release(&self, a: AlwaysReady) {
+        // An error here (the set or the stand-in gone) leaves nothing to
+        // take out.
+        let _ = sys_epoll::delete(self.epfd.as_fd(), a.stand_in.as_raw_fd());
+        self.own.remove(a.stand_in.as_raw_fd());
+        self.own.remove(a.file.as_raw_fd());
+        drop(a);
+    }
+}
+
+impl Driver for Registry {
+    type Waker = Waker;
+
     fn register(
         &self,
         fd: RawFd,
@@ -155,6 +168,7 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
+        self.own.check(fd, "register")?;
         let flags = to_epoll(interest, trigger);
         match sys_epoll::add(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
@@ -165,7 +179,7 @@ impl Registry {
                         return Err(already_registered(fd));
                     }
                     // The registered file was closed and its number reused.
-                    list.swap_remove(i);
+                    self.release(list.swap_remove(i));
                 }
                 let file = duplicate(fd)?;
                 let stand_in = sys_epoll::always_ready()?;
@@ -175,10 +189,12 @@ impl Registry {
                     token.0 as u64,
                     flags,
                 )?;
+                self.own.add(file.as_raw_fd());
+                self.own.add(stand_in.as_raw_fd());
                 list.push(AlwaysReady {
                     fd,
                     id,
-                    _file: file,
+                    file,
                     stand_in,
                 });
                 self.always_ready_len.store(list.len(), Ordering::Release);
@@ -195,6 +211,7 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
+        self.own.check(fd, "reregister")?;
         let flags = to_epoll(interest, trigger);
         match sys_epoll::modify(self.epfd.as_fd(), fd, token.0 as u64, flags) {
             Err(e) if is_eperm(&e) => {
@@ -212,12 +229,12 @@ impl Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        self.own.check(fd, "deregister")?;
         match sys_epoll::delete(self.epfd.as_fd(), fd) {
             Err(e) if is_eperm(&e) => {
                 let mut list = self.always_ready();
                 let i = Self::find_always_ready(&list, fd).ok_or_else(|| not_registered(fd))?;
-                // Dropped: the stand-in closes and leaves the set.
-                list.swap_remove(i);
+                self.release(list.swap_remove(i));
                 self.always_ready_len.store(list.len(), Ordering::Release);
                 Ok(())
             }
@@ -225,52 +242,52 @@ impl Registry {
         }
     }
 
-    /// One wait: one `epoll_wait`. With always-ready files registered, the
-    /// ones closed (or whose number now names another file) are forgotten
-    /// first.
-    #[inline]
-    fn select(&self, events: &mut Events, remaining: Option<Duration>) -> io::Result<usize> {
-        if self.always_ready_len.load(Ordering::Acquire) != 0 {
-            self.forget_closed_files();
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Notifier::new()?;
+        self.own.add(notifier.as_raw_fd());
+        if let Err(e) = sys_epoll::add(
+            self.epfd.as_fd(),
+            notifier.as_raw_fd(),
+            token.0 as u64,
+            bits::IN | sys_epoll::ET,
+        ) {
+            self.own.remove(notifier.as_raw_fd());
+            return Err(e);
         }
-        wait_into(self.epfd.as_fd(), &mut events.buf, remaining)
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
     }
 
-    /// Forgets the files closed without being deregistered (or whose number
-    /// now names another file): the kernel forgets closed files too, and a
-    /// closed file must not be reported as ready forever.
-    #[cold]
-    fn forget_closed_files(&self) {
-        let mut list = self.always_ready();
-        let before = list.len();
-        list.retain(|a| identity(a.fd) == Some(a.id));
-        if list.len() != before {
-            self.always_ready_len.store(list.len(), Ordering::Release);
-        }
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.notifier.notify()
+    }
+
+    /// The epoll descriptor: readable while an event is ready for a wait
+    /// (always-ready files excepted: they are not in the kernel's set).
+    fn as_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.epfd.as_fd())
     }
 }
 
 /// The epoll waker: an eventfd registered edge-triggered, so a wake needs
 /// one write and the wait needs no read to re-arm it (each write is a new
-/// edge). Closing it on drop removes the registration.
+/// edge). Dropping it takes it out of the set (explicitly: a child forked
+/// and not yet exec'd can hold the eventfd past its close).
 #[derive(Debug)]
 pub(crate) struct Waker {
     notifier: Notifier,
+    /// Its number is the selector's own while it lives (see `OwnFds`).
+    registry: Arc<Registry>,
 }
 
-impl Waker {
-    fn new(registry: &Registry, token: Token) -> io::Result<Self> {
-        let notifier = Notifier::new()?;
-        sys_epoll::add(
-            registry.epfd.as_fd(),
-            notifier.as_raw_fd(),
-            token.0 as u64,
-            bits::IN | sys_epoll::ET,
-        )?;
-        Ok(Waker { notifier })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
+impl Drop for Waker {
+    fn drop(&mut self) {
+        // Out of the set first (an error: nothing left to take out), then
+        // the number is no longer the selector's, before the eventfd closes
+        // (after this, with the field), so it is free at once.
+        let _ = sys_epoll::delete(self.registry.epfd.as_fd(), self.notifier.as_raw_fd());
+        self.registry.own.remove(self.notifier.as_raw_fd());
     }
 }

@@ -11,91 +11,57 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
 use crate::sys::kqueue::{self as sys_kqueue, KEvent, UserOp};
 
-/// The kqueue backend (see [`Driver`]).
-#[derive(Debug)]
-pub(crate) struct Kqueue;
-
-impl Driver for Kqueue {
-    type Registry = Registry;
-    type Waiter = Waiter;
+impl Driver for Registry {
     type Waker = Waker;
 
-    fn new() -> io::Result<(Registry, Waiter)> {
-        let registry = Registry {
-            kq: sys_kqueue::new()?,
-            fds: Mutex::new(HashSet::new()),
-        };
-        Ok((registry, Waiter::default()))
-    }
-
     fn register(
-        r: &Registry,
+        &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        let mut fds = r.fds();
+        let mut fds = self.fds();
         if fds.contains(&fd) {
             return Err(already_registered(fd));
         }
-        r.apply(fd, token, interest, trigger)?;
+        self.apply(fd, token, interest, trigger)?;
         fds.insert(fd);
         Ok(())
     }
 
     fn reregister(
-        r: &Registry,
+        &self,
         fd: RawFd,
         token: Token,
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        if !r.fds().contains(&fd) {
+        if !self.fds().contains(&fd) {
             return Err(not_registered(fd));
         }
-        r.apply(fd, token, interest, trigger)
+        self.apply(fd, token, interest, trigger)
     }
 
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        if !r.fds().remove(&fd) {
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        if !self.fds().remove(&fd) {
             return Err(not_registered(fd));
         }
-        r.apply(fd, Token(0), Interest::empty(), Trigger::Level)
+        self.apply(fd, Token(0), Interest::empty(), Trigger::Level)
     }
 
-    fn select(
-        r: &Registry,
-        w: &mut Waiter,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.buf.clear();
-        if w.buf.capacity() < events.capacity() {
-            w.buf.reserve_exact(events.capacity());
-        }
-        sys_kqueue::wait_into(r.kq.as_fd(), &mut w.buf, timeout)?;
-        for ev in &w.buf {
-            let (token, flags) = sys_kqueue::token_and_bits(ev);
-            if !events.push(Token(token), flags) {
-                break;
-            }
-        }
-        Ok(events.len())
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT_IDENT: AtomicUsize = AtomicUsize::new(1);
         let ident = NEXT_IDENT.fetch_add(1, Ordering::Relaxed);
-        sys_kqueue::user_event(r.kq.as_fd(), ident, UserOp::Add, token.0)?;
+        sys_kqueue::user_event(self.kq.as_fd(), ident, UserOp::Add, token.0)?;
         Ok(Waker {
-            registry: r.clone(),
+            registry: self.clone(),
             ident,
         })
     }
@@ -106,8 +72,40 @@ impl Driver for Kqueue {
 
     /// The kqueue descriptor: readable (`kqueue(2)`: to select, poll and
     /// another kqueue) while events are pending.
-    fn as_fd(r: &Registry) -> Option<BorrowedFd<'_>> {
-        Some(r.kq.as_fd())
+    fn as_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.kq.as_fd())
+    }
+}
+
+impl Wait for Waiter {
+    type Registry = Registry;
+
+    fn open() -> io::Result<(Registry, Waiter)> {
+        let registry = Registry {
+            kq: sys_kqueue::new()?,
+            fds: Mutex::new(HashSet::new()),
+        };
+        Ok((registry, Waiter::default()))
+    }
+
+    fn select(
+        &mut self,
+        r: &Registry,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        self.buf.clear();
+        if self.buf.capacity() < events.capacity() {
+            self.buf.reserve_exact(events.capacity());
+        }
+        sys_kqueue::wait_into(r.kq.as_fd(), &mut self.buf, timeout)?;
+        for ev in &self.buf {
+            let (token, flags) = sys_kqueue::token_and_bits(ev);
+            if !events.push(Token(token), flags) {
+                break;
+            }
+        }
+        Ok(events.len())
     }
 }
 

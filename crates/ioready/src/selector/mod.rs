@@ -26,20 +26,23 @@
 //!    top of `sys/mod.rs`. A dependency it needs (the `io-uring` crate) is
 //!    optional in `crates/ioready/Cargo.toml`, enabled by the feature.
 //! 3. **The selector module**: `selector/uring.rs`, declared below under
-//!    the same cfg, with a unit type implementing `dispatch::Driver`
-//!    (registry, waiter, waker; see the epoll backend for a kernel-side
-//!    registry and `table.rs` for a user-space one), and one line in the
-//!    `backends!` list at the bottom of `dispatch.rs`:
-//!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Uring,`.
+//!    the same cfg, with its registry type implementing `dispatch::Driver`
+//!    (registrations and the waker) and its waiter type implementing
+//!    `dispatch::Wait` (making the pair, and the wait; see the epoll
+//!    backend for a kernel-side registry and `table.rs` for a user-space
+//!    one), and one line in the `backends!` list at the bottom of
+//!    `dispatch.rs`, naming the waiter:
+//!    `#[cfg(all(feature = "uring", target_os = "linux"))] Uring => super::uring::Waiter,`.
 //!    If the backend has one kernel object that is readable whenever a
 //!    wait would report an event, override `Driver::as_fd` to return it
 //!    (nesting, `Selector::try_as_fd`; for the ring only if registrations
 //!    are submitted when made); the default answers `Unsupported`.
 //!    `tests/nest.rs` then nests it (it asks each backend).
-//!    Only `Driver`'s methods are needed: the enums, `Selector::with_backend`,
-//!    `Registry`, `Waker` and the wait all reach the backend through that
-//!    list. Events go into `Events` with `Events::push` (or, as epoll does,
-//!    straight into its buffer when the kernel's record is `RawEvent`).
+//!    Only the methods of `Driver` and `Wait` are needed: the enums,
+//!    `Selector::with_backend`, `Registry`, `Waker` and the wait all reach
+//!    the backend through that list. Events go into `Events` with
+//!    `Events::push` (or, as epoll does, straight into its buffer when the
+//!    kernel's record is `RawEvent`).
 //! 4. **The tests**: one line in `for_each_selector_backend!` in
 //!    `tests/common/mod.rs` (under the same cfg); the conformance,
 //!    selector and zero-allocation suites then run on it.
@@ -61,6 +64,7 @@ mod dispatch;
 mod epoll;
 #[cfg(ioready_kqueue)]
 mod kqueue;
+mod own;
 mod poll;
 mod select;
 mod table;
@@ -141,6 +145,15 @@ use dispatch::{Shared, Waiter, WakerInner};
 ///   `deregister_raw`, which cancels the request at once (so a close after
 ///   it closes, as on epoll). Dropping the selector lets go of every file
 ///   shortly after, as the kernel tears the ring down.
+///
+/// On every backend, a number that now names one of the selector's **own**
+/// descriptors (a [`Waker`]'s, epoll's stand-in for a regular file, the
+/// ring's) is out of reach: `register` refuses it (`InvalidInput`), and
+/// `reregister`/`deregister_raw` never touch the selector's descriptor
+/// (`NotFound` where no registration of yours has that number; on select,
+/// poll and io_uring they act on your stale registration, which is reported
+/// [`is_invalid`](crate::Event::is_invalid) meanwhile, never with the
+/// selector's readiness).
 ///
 /// On io_uring as on select and poll, a number closed and reused *before*
 /// it is deregistered is watched, by number, for the new file under the old
@@ -419,9 +432,11 @@ impl Selector {
     ///
     /// # Errors
     ///
-    /// `Unsupported`, with a message naming the backend, on the select and
-    /// poll backends: they keep their registrations in user space and have
-    /// no descriptor that stands for them (use epoll or kqueue to nest, or
+    /// `Unsupported`, with a message naming the backend and why, on the
+    /// select and poll backends (they keep their registrations in user space
+    /// and have no descriptor that stands for them) and on io_uring (its
+    /// poll requests are submitted and re-armed only by its own waits, so its
+    /// ring is no sign of readiness) (use epoll or kqueue to nest, or
     /// register the inner descriptors in the outer poller directly).
     pub fn try_as_fd(&self) -> io::Result<BorrowedFd<'_>> {
         let shared = &self.registry.shared;

@@ -5,15 +5,14 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{Registry, Snapshot, Table, TableDriver, TableWaiter};
+use super::dispatch::Wait;
+use super::table::{Registry, Snapshot, Table};
 use super::Backend;
 use crate::event::Events;
 use crate::sys::poll::{poll_once, pollfd, to_event_bits, to_poll_flags, PollFd, PollFlags};
 
-/// The poll backend (see [`Driver`](super::dispatch::Driver)).
-pub(crate) type Poll = TableDriver<Waiter>;
-
-/// The waiting thread's snapshot: `fds[0]` is the table's notifier,
+/// The waiting side of the poll backend (its shared side is the table's
+/// registry): the waiting thread's snapshot: `fds[0]` is the table's notifier,
 /// `fds[i + 1]` belongs to `snap.entries[i]`.
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
@@ -29,15 +28,25 @@ impl Waiter {
         self.fds
             .push(pollfd(registry.notifier.as_raw_fd(), PollFlags::IN));
         for (slot, e) in Snapshot::armed(table) {
-            let flags = to_poll_flags(e.interest.event_bits());
+            // A shadowed entry asks for nothing (its number is the
+            // selector's own eventfd, which has no error or hang-up to
+            // report) and is reported invalid by `report`.
+            let flags = if self.snap.push(registry, slot, e) {
+                PollFlags::empty()
+            } else {
+                to_poll_flags(e.interest.event_bits())
+            };
             self.fds.push(pollfd(e.fd, flags));
-            self.snap.push(slot, e);
         }
     }
 }
 
-impl TableWaiter for Waiter {
-    const BACKEND: Backend = Backend::Poll;
+impl Wait for Waiter {
+    type Registry = Registry;
+
+    fn open() -> io::Result<(Registry, Waiter)> {
+        Ok((Registry::new(Backend::Poll)?, Waiter::default()))
+    }
 
     fn select(
         &mut self,

@@ -6,17 +6,16 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::table::{Entry, Registry, Snapshot, Table, TableDriver, TableWaiter};
+use super::dispatch::Wait;
+use super::table::{Entry, Registry, Snapshot, Table};
 use super::Backend;
 use crate::event::{Events, Interest};
 use crate::sys::event::bits;
 use crate::sys::select::FdSets;
 use crate::sys::{is_open, Errno};
 
-/// The select backend (see [`Driver`](super::dispatch::Driver)). Boxed:
-/// its `fd_set`s are kept inline.
-pub(crate) type Select = TableDriver<Box<Waiter>>;
-
+/// The waiting side of the select backend (its shared side is the table's
+/// registry), boxed (see `Wait for Box<Waiter>`).
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
     generation: Option<u64>,
@@ -34,6 +33,9 @@ impl Waiter {
         self.template.clear();
         self.template.read.insert(registry.notifier.as_raw_fd());
         for (slot, e) in Snapshot::armed(table) {
+            if self.snap.push(registry, slot, e) {
+                continue; // shadowed: in no set
+            }
             // select has no "hang-up" or "error" set: those show as readable
             // (and writable), so a writer-only registration learns of them
             // when its write fails, as with select(2) itself.
@@ -48,7 +50,6 @@ impl Waiter {
             if e.interest.contains(Interest::PRIORITY) {
                 self.template.except.insert(e.fd);
             }
-            self.snap.push(slot, e);
         }
     }
 
@@ -107,8 +108,14 @@ impl Waiter {
     }
 }
 
-impl TableWaiter for Waiter {
-    const BACKEND: Backend = Backend::Select;
+/// Boxed: the `fd_set`s keep 256 descriptors inline, twice, and a
+/// selector's waiting side should not be that large on every backend.
+impl Wait for Box<Waiter> {
+    type Registry = Registry;
+
+    fn open() -> io::Result<(Registry, Box<Waiter>)> {
+        Ok((Registry::new(Backend::Select)?, Box::default()))
+    }
 
     fn select(
         &mut self,

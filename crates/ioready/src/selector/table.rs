@@ -8,106 +8,18 @@
 //! effect at once, as on epoll.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::io;
-use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use super::dispatch::Driver;
+use super::own::OwnFds;
 use super::Backend;
 use crate::error::{already_registered, lock_unpoisoned, not_registered};
 use crate::event::{Events, Interest, Token, Trigger};
+use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
-
-/// The waiting side of a backend over the table: the one part in which
-/// the poll and select backends differ.
-pub(super) trait TableWaiter: Debug + Default {
-    /// The backend this waiter is (named in errors).
-    const BACKEND: Backend;
-
-    /// One wait: as [`Driver::select`].
-    fn select(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize>;
-}
-
-/// A boxed waiter is a waiter (the select backend's is large: its
-/// `fd_set`s keep 256 descriptors inline, twice).
-impl<W: TableWaiter> TableWaiter for Box<W> {
-    const BACKEND: Backend = W::BACKEND;
-
-    #[inline]
-    fn select(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        (**self).select(registry, events, timeout)
-    }
-}
-
-/// A backend over the table: [`Driver`] for any [`TableWaiter`].
-#[derive(Debug)]
-pub(crate) struct TableDriver<W>(PhantomData<W>);
-
-impl<W: TableWaiter> Driver for TableDriver<W> {
-    type Registry = Registry;
-    type Waiter = W;
-    type Waker = Waker;
-
-    fn new() -> io::Result<(Registry, W)> {
-        Ok((Registry::new(W::BACKEND)?, W::default()))
-    }
-
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
-    #[inline]
-    fn select(
-        r: &Registry,
-        w: &mut W,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.select(r, events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
-    }
-
-    fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
-    }
-}
 
 /// One registration.
 #[derive(Clone, Debug)]
@@ -126,17 +38,42 @@ pub(super) struct Entry {
 #[derive(Debug, Default)]
 pub(super) struct Table {
     pub(super) entries: Vec<Entry>,
+    /// The caller's registrations by number. Wakers are not in it: their
+    /// numbers are the selector's own, and a caller's stale registration
+    /// of the same number must neither stop a waker from being made nor
+    /// reach it.
     by_fd: HashMap<RawFd, usize>,
 }
 
 impl Table {
     fn insert(&mut self, entry: Entry) -> io::Result<()> {
-        if self.by_fd.contains_key(&entry.fd) {
-            return Err(already_registered(entry.fd));
+        if entry.waker.is_none() {
+            if self.by_fd.contains_key(&entry.fd) {
+                return Err(already_registered(entry.fd));
+            }
+            self.by_fd.insert(entry.fd, self.entries.len());
         }
-        self.by_fd.insert(entry.fd, self.entries.len());
         self.entries.push(entry);
         Ok(())
+    }
+
+    /// Removes the waker entry of `notifier`.
+    fn remove_waker(&mut self, notifier: &Arc<Notifier>) -> Option<Entry> {
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.waker.as_ref().is_some_and(|w| Arc::ptr_eq(w, notifier)))?;
+        Some(self.remove_at(i))
+    }
+
+    fn remove_at(&mut self, i: usize) -> Entry {
+        let entry = self.entries.swap_remove(i);
+        if let Some(moved) = self.entries.get(i) {
+            if moved.waker.is_none() {
+                self.by_fd.insert(moved.fd, i);
+            }
+        }
+        entry
     }
 
     fn get_mut(&mut self, fd: RawFd) -> io::Result<&mut Entry> {
@@ -148,11 +85,7 @@ impl Table {
 
     fn remove(&mut self, fd: RawFd) -> io::Result<Entry> {
         let i = self.by_fd.remove(&fd).ok_or_else(|| not_registered(fd))?;
-        let entry = self.entries.swap_remove(i);
-        if let Some(moved) = self.entries.get(i) {
-            self.by_fd.insert(moved.fd, i);
-        }
-        Ok(entry)
+        Ok(self.remove_at(i))
     }
 }
 
@@ -167,17 +100,21 @@ pub(crate) struct Registry {
     waiting: AtomicBool,
     /// Interrupts that wait when the table changes.
     pub(super) notifier: Notifier,
+    /// The notifier's and the wakers' numbers (see `OwnFds`).
+    pub(super) own: OwnFds,
 }
 
 impl Registry {
     /// A table for `backend` (`Poll` or `Select`: named in errors).
-    fn new(backend: Backend) -> io::Result<Self> {
+    pub(super) fn new(backend: Backend) -> io::Result<Self> {
+        let notifier = Notifier::new()?;
         Ok(Registry {
             backend,
             table: Mutex::new(Table::default()),
             generation: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
-            notifier: Notifier::new()?,
+            own: OwnFds::new(&[notifier.as_raw_fd(), notifier.raw_write_fd()]),
+            notifier,
         })
     }
 
@@ -231,6 +168,38 @@ impl Registry {
         Ok(())
     }
 
+    fn insert(&self, entry: Entry) -> io::Result<()> {
+        self.check_trigger(entry.trigger)?;
+        self.lock().insert(entry)?;
+        self.changed()
+    }
+
+    /// Disarms oneshot registrations that have just reported. Called by the
+    /// waiter, under one lock for all of them.
+    pub(super) fn disarm(&self, fired: impl Iterator<Item = (RawFd, Token)>) {
+        let mut table = self.lock();
+        let mut any = false;
+        for (fd, token) in fired {
+            if let Ok(e) = table.get_mut(fd) {
+                // Only if it is still the registration that fired.
+                if e.token == token && e.trigger == Trigger::Oneshot {
+                    e.armed = false;
+                    any = true;
+                }
+            }
+        }
+        drop(table);
+        if any {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The registry is the shared side of both the poll and the select
+/// backend; their waiters (`poll.rs`, `select.rs`) are where they differ.
+impl Driver for Registry {
+    type Waker = Waker;
+
     fn register(
         &self,
         fd: RawFd,
@@ -238,6 +207,7 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
+        self.own.check(fd, "register")?;
         self.insert(Entry {
             fd,
             token,
@@ -246,12 +216,6 @@ impl Registry {
             armed: true,
             waker: None,
         })
-    }
-
-    fn insert(&self, entry: Entry) -> io::Result<()> {
-        self.check_trigger(entry.trigger)?;
-        self.lock().insert(entry)?;
-        self.changed()
     }
 
     fn reregister(
@@ -279,24 +243,26 @@ impl Registry {
         self.changed()
     }
 
-    /// Disarms oneshot registrations that have just reported. Called by the
-    /// waiter, under one lock for all of them.
-    pub(super) fn disarm(&self, fired: impl Iterator<Item = (RawFd, Token)>) {
-        let mut table = self.lock();
-        let mut any = false;
-        for (fd, token) in fired {
-            if let Ok(e) = table.get_mut(fd) {
-                // Only if it is still the registration that fired.
-                if e.token == token && e.trigger == Trigger::Oneshot {
-                    e.armed = false;
-                    any = true;
-                }
-            }
-        }
-        drop(table);
-        if any {
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Arc::new(Notifier::new()?);
+        self.own.add(notifier.as_raw_fd());
+        self.insert(Entry {
+            fd: notifier.as_raw_fd(),
+            token,
+            interest: Interest::READABLE,
+            trigger: Trigger::Level,
+            armed: true,
+            waker: Some(notifier.clone()),
+        })
+        .inspect_err(|_| self.own.remove(notifier.as_raw_fd()))?;
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
+    }
+
+    fn wake(w: &Waker) -> io::Result<()> {
+        w.notifier.notify()
     }
 }
 
@@ -308,6 +274,10 @@ pub(super) struct Snapshot {
     pub(super) entries: Vec<Entry>,
     /// `slots[i]`: the position of `entries[i]` in the table (increasing).
     slots: Vec<usize>,
+    /// `shadowed[i]`: `entries[i]` is a caller's registration whose number
+    /// now names the selector's own descriptor (the caller's was closed):
+    /// left out of the kernel's arrays and reported invalid, as closed.
+    pub(super) shadowed: Vec<bool>,
     /// The table position the next report starts from: that of the first
     /// entry that did not fit when `events` filled up. A table position,
     /// not an index into `entries`: a oneshot registration disarmed by its
@@ -320,6 +290,7 @@ impl Snapshot {
     pub(super) fn clear(&mut self) {
         self.entries.clear();
         self.slots.clear();
+        self.shadowed.clear();
     }
 
     /// The armed entries of `table`, with their table positions, in order:
@@ -328,9 +299,14 @@ impl Snapshot {
         table.entries.iter().enumerate().filter(|(_, e)| e.armed)
     }
 
-    pub(super) fn push(&mut self, slot: usize, e: &Entry) {
+    /// Adds `e` (at table position `slot`); returns whether it is
+    /// shadowed (see `shadowed`), so the waiter leaves it out.
+    pub(super) fn push(&mut self, registry: &Registry, slot: usize, e: &Entry) -> bool {
+        let shadowed = e.waker.is_none() && registry.own.contains(e.fd);
         self.entries.push(e.clone());
         self.slots.push(slot);
+        self.shadowed.push(shadowed);
+        shadowed
     }
 
     /// Reports the ready entries of one wait into `events`. `ready(i, e)`
@@ -360,6 +336,14 @@ impl Snapshot {
         let mut examined = 0;
         let mut full = false;
         let mut oneshot_fired = false;
+        let shadowed = &self.shadowed;
+        let ready = |i: usize, e: &Entry| {
+            if shadowed[i] {
+                bits::NVAL | bits::ERR
+            } else {
+                ready(i, e)
+            }
+        };
         for i in order() {
             let e = &entries[i];
             let flags = ready(i, e);
@@ -402,32 +386,13 @@ pub(crate) struct Waker {
     registry: Arc<Registry>,
 }
 
-impl Waker {
-    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
-        let notifier = Arc::new(Notifier::new()?);
-        registry.insert(Entry {
-            fd: notifier.as_raw_fd(),
-            token,
-            interest: Interest::READABLE,
-            trigger: Trigger::Level,
-            armed: true,
-            waker: Some(notifier.clone()),
-        })?;
-        Ok(Waker {
-            notifier,
-            registry: registry.clone(),
-        })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
-}
-
 impl Drop for Waker {
     fn drop(&mut self) {
         // The table holds a clone of the notifier, so the descriptor number
         // cannot be reused before this removal.
-        let _ = self.registry.deregister(self.notifier.as_raw_fd());
+        let removed = self.registry.lock().remove_waker(&self.notifier);
+        self.registry.own.remove(self.notifier.as_raw_fd());
+        drop(removed);
+        let _ = self.registry.changed();
     }
 }

@@ -19,6 +19,15 @@
 //!   read until `WouldBlock` anyway). A file that cannot be polled (a
 //!   regular file) gets one completion and is reported once, as on epoll.
 //! * **Oneshot**: a single-shot poll, re-armed by `reregister`.
+//! * **What is reported** is what epoll would report: the result masked by
+//!   the interest; a poll that completes with nothing asked for (the kernel
+//!   adds `POLLRDHUP` to every request) parks the registration on a
+//!   multishot poll instead of spinning; a completion that may be old news,
+//!   or that carries a wake-up's `PRI`, is checked against the descriptor's
+//!   state first (one `poll(2)` per wait, only then). All in `uring/reap.rs`.
+//! * **The selector's own descriptors** (ring, notifier, wakers) cannot be
+//!   registered through their numbers; a caller's stale registration of
+//!   such a number is reported invalid (see `Reg::shadowed`).
 //! * **Wakers**: an eventfd each, under a multishot poll: a `wake` is one
 //!   `write`, and the selector reads the eventfd only to re-arm the poll
 //!   after an overflow ended it (so one wake is never reported twice).
@@ -69,17 +78,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, types};
+use io_uring::{opcode, types};
 
-use super::dispatch::Driver;
+use super::dispatch::{Driver, Wait};
 use crate::event::{Events, Interest, Token, Trigger};
-use crate::sys::event::{self, bits};
+use crate::sys::event::bits;
 use crate::sys::notify::Notifier;
 use crate::sys::uring::{sync_cancel, Capability, Ring};
 
+mod reap;
 mod table;
 
-use table::{Reg, Table, NOTIFY_UD, REMOVE_UD};
+use reap::Recheck;
+use table::{Reg, Table, NOTIFY_UD};
 
 /// Submission entries of the selector's ring. More changes than this
 /// between two waits cost one extra `io_uring_enter` per this many.
@@ -119,6 +130,90 @@ impl Registry {
         Ok(())
     }
 
+    /// Cancels the request `ud` at once (one system call); false if the
+    /// kernel cannot.
+    fn cancel_now(&self, ud: u64) -> bool {
+        match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
+            None => true, // the selector is gone: its ring cancelled all
+        }
+    }
+
+    /// Ends the registration in slot `index` (a caller's or a waker's).
+    fn remove(&self, index: u32) -> io::Result<()> {
+        let (waker, in_kernel) = {
+            let mut table = self.lock();
+            let in_kernel = table.disarm_then(index, false);
+            table.free.push(index);
+            let reg = table.slots[index as usize].reg.take();
+            let waker = reg.and_then(|r| {
+                if r.waker.is_some() {
+                    table.own.remove(r.fd);
+                } else {
+                    table.by_fd.remove(&r.fd);
+                }
+                r.waker
+            });
+            (waker, in_kernel)
+        };
+        // A request in the kernel holds the file: cancel it now (one
+        // system call), not at the next wait, so that a close right after
+        // this really closes (as on epoll), instead of later, perhaps with
+        // unread input (a reset for the peer). Without the table lock: the
+        // cancellation may need the waiting thread to run.
+        if let Some(ud) = in_kernel {
+            if !self.cancel_now(ud) {
+                // A kernel without synchronous cancellation (before 6.0):
+                // the removal rides in the next wait.
+                let mut table = self.lock();
+                let entry = table.remove_entry(ud);
+                table.queue.push(entry);
+            }
+        }
+        // So are the requests of this slot replaced by a `reregister` since
+        // the last wait, whose removals are still queued.
+        loop {
+            let ud = {
+                let mut table = self.lock();
+                match table.removing.iter().position(|&ud| ud as u32 == index) {
+                    Some(i) => table.removing.swap_remove(i),
+                    None => break,
+                }
+            };
+            // Failing, the queued removal does it at the next wait.
+            self.cancel_now(ud);
+        }
+        // A waker's eventfd is closed (by its last `Arc`) only now, after
+        // its request is cancelled.
+        drop(waker);
+        self.changed()
+    }
+}
+
+/// The waiting side: the ring itself (only the waiting thread touches it)
+/// and the number of the current wait.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
+    ring: Box<Ring>,
+    /// The registry's descriptor of the ring, taken away on drop.
+    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
+    wait_no: u64,
+    /// How many completions were consumed so far: a completion's number
+    /// is this count when it is consumed, which orders it against the
+    /// reports (see `Reg::seen_upto`) and against the start of a wait.
+    consumed: u64,
+    /// Completions numbered below this were in the queue before this
+    /// wait's enter: they may describe a state that is gone.
+    old_end: u64,
+    /// Completions to check against the descriptor's state before they
+    /// are reported (kept: no allocation per wait).
+    recheck: Recheck,
+}
+
+impl Driver for Registry {
+    type Waker = Waker;
+
     fn register(
         &self,
         fd: RawFd,
@@ -126,22 +221,11 @@ impl Registry {
         interest: Interest,
         trigger: Trigger,
     ) -> io::Result<()> {
-        self.insert(Reg {
-            fd,
-            token,
-            interest,
-            trigger,
-            armed: false,
-            queued: false,
-            more_seen: false,
-            reported_in: 0,
-            event_index: 0,
-            waker: None,
-        })
-    }
-
-    fn insert(&self, reg: Reg) -> io::Result<()> {
-        self.lock().insert(reg)?;
+        {
+            let mut table = self.lock();
+            table.own.check(fd, "register")?;
+            table.insert(Reg::new(fd, token, interest, trigger, None))?;
+        }
         self.changed()
     }
 
@@ -167,155 +251,76 @@ impl Registry {
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        let (waker, in_kernel) = {
-            let mut table = self.lock();
-            let index = table.index(fd)?;
-            let in_kernel = table.disarm_then(index, false);
-            table.by_fd.remove(&fd);
-            table.free.push(index);
-            let waker = table.slots[index as usize].reg.take().and_then(|r| r.waker);
-            (waker, in_kernel)
-        };
-        // A request in the kernel holds the file: cancel it now (one
-        // system call), not at the next wait, so that a close right after
-        // this really closes (as on epoll), instead of later, perhaps with
-        // unread input (a reset for the peer). Without the table lock: the
-        // cancellation may need the waiting thread to run.
-        if let Some(ud) = in_kernel {
-            let cancelled = match &*self.ring_fd.lock().unwrap_or_else(|p| p.into_inner()) {
-                Some(ring) => sync_cancel(ring.as_fd(), ud).is_ok(),
-                None => true, // the selector is gone: its ring cancelled all
-            };
-            if !cancelled {
-                // A kernel without synchronous cancellation (before 6.0):
-                // the removal rides in the next wait.
-                let mut table = self.lock();
-                let entry = table.remove_entry(ud);
-                table.queue.push(entry);
-            }
-        }
-        // A waker's eventfd is closed (by its last `Arc`) only now, after
-        // its request is cancelled.
-        drop(waker);
-        self.changed()
-    }
-}
-
-/// The waiting side: the ring itself (only the waiting thread touches it)
-/// and the number of the current wait.
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    /// Boxed: the ring keeps its opcode probe (2 KiB) inline.
-    ring: Box<Ring>,
-    /// The registry's descriptor of the ring, taken away on drop.
-    ring_fd: Arc<Mutex<Option<OwnedFd>>>,
-    wait_no: u64,
-}
-
-/// The io_uring backend, for the dispatch list.
-#[derive(Debug)]
-pub(crate) struct Uring;
-
-impl Driver for Uring {
-    type Registry = Registry;
-    type Waiter = Waiter;
-    type Waker = Waker;
-
-    fn new() -> io::Result<(Registry, Waiter)> {
-        new()
+        let index = self.lock().index(fd)?;
+        self.remove(index)
     }
 
-    fn register(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.register(fd, token, interest, trigger)
-    }
-
-    fn reregister(
-        r: &Registry,
-        fd: RawFd,
-        token: Token,
-        interest: Interest,
-        trigger: Trigger,
-    ) -> io::Result<()> {
-        r.reregister(fd, token, interest, trigger)
-    }
-
-    fn deregister(r: &Registry, fd: RawFd) -> io::Result<()> {
-        r.deregister(fd)
-    }
-
-    #[inline]
-    fn select(
-        r: &Registry,
-        w: &mut Waiter,
-        events: &mut Events,
-        timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        w.select(r, events, timeout)
-    }
-
-    fn waker(r: &Arc<Registry>, token: Token) -> io::Result<Waker> {
-        Waker::new(r, token)
+    fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
+        let notifier = Arc::new(Notifier::new()?);
+        self.lock().insert(Reg::new(
+            notifier.as_fd().as_raw_fd(),
+            token,
+            Interest::READABLE,
+            Trigger::Edge,
+            Some(notifier.clone()),
+        ))?;
+        self.changed()?;
+        Ok(Waker {
+            notifier,
+            registry: self.clone(),
+        })
     }
 
     fn wake(w: &Waker) -> io::Result<()> {
-        w.wake()
+        w.notifier.notify()
     }
 }
 
-/// Builds the selector's ring and its registry.
-fn new() -> io::Result<(Registry, Waiter)> {
-    // Not single-issuer (see the module documentation): the selector may
-    // move between threads. Nor a registered ring descriptor: it lives in
-    // the registering thread's table, so a selector dropped on another
-    // thread could not give it back, and the ring (with every file its
-    // requests hold) would live on until that thread exits.
-    let ring = Ring::builder()
-        .entries(SQ_ENTRIES)
-        .cq_entries(CQ_ENTRIES)
-        .single_issuer(false)
-        .register_ring_fd(false)
-        .require(Capability::PollMultishot)
-        .build()?;
-    let table = Table {
-        skip_success: ring.params().is_feature_skip_cqe_on_success(),
-        ..Table::default()
-    };
-    let ring_fd = Arc::new(Mutex::new(Some(rustix::io::fcntl_dupfd_cloexec(
-        ring.as_fd(),
-        0,
-    )?)));
-    let registry = Registry {
-        table: Mutex::new(table),
-        ring_fd: ring_fd.clone(),
-        waiting: AtomicBool::new(false),
-        notifier: Notifier::new()?,
-    };
-    let mut waiter = Waiter {
-        ring: Box::new(ring),
-        ring_fd,
-        wait_no: 0,
-    };
-    waiter.arm_notifier(&registry)?;
-    Ok((registry, waiter))
-}
+impl Wait for Waiter {
+    type Registry = Registry;
 
-impl Waiter {
-    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
-        let entry =
-            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
-                .multi(true)
-                .build()
-                .user_data(NOTIFY_UD);
-        // SAFETY: the notifier's eventfd lives in the registry, which the
-        // selector keeps (with this waiter) for as long as the ring; a poll
-        // request holds no buffer.
-        unsafe { self.ring.push(&entry) }
+    /// Builds the selector's ring and its registry.
+    fn open() -> io::Result<(Registry, Waiter)> {
+        // Not single-issuer (see the module documentation): the selector may
+        // move between threads. Nor a registered ring descriptor: it lives in
+        // the registering thread's table, so a selector dropped on another
+        // thread could not give it back, and the ring (with every file its
+        // requests hold) would live on until that thread exits.
+        let ring = Ring::builder()
+            .entries(SQ_ENTRIES)
+            .cq_entries(CQ_ENTRIES)
+            .single_issuer(false)
+            .register_ring_fd(false)
+            .require(Capability::PollMultishot)
+            .build()?;
+        let mut table = Table {
+            skip_success: ring.params().is_feature_skip_cqe_on_success(),
+            ..Table::default()
+        };
+        let ring_dup = rustix::io::fcntl_dupfd_cloexec(ring.as_fd(), 0)?;
+        let notifier = Notifier::new()?;
+        table.own = super::own::OwnFds::new(&[
+            ring.as_fd().as_raw_fd(),
+            ring_dup.as_raw_fd(),
+            notifier.as_raw_fd(),
+        ]);
+        let ring_fd = Arc::new(Mutex::new(Some(ring_dup)));
+        let registry = Registry {
+            table: Mutex::new(table),
+            ring_fd: ring_fd.clone(),
+            waiting: AtomicBool::new(false),
+            notifier,
+        };
+        let mut waiter = Waiter {
+            ring: Box::new(ring),
+            ring_fd,
+            wait_no: 0,
+            consumed: 0,
+            old_end: 0,
+            recheck: Recheck::default(),
+        };
+        waiter.arm_notifier(&registry)?;
+        Ok((registry, waiter))
     }
 
     /// One wait: submit the queued changes and wait, in one enter; then
@@ -356,6 +361,9 @@ impl Waiter {
                     reg.queued = false;
                 }
             }
+            if table.queue.is_empty() {
+                table.removing.clear();
+            }
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -372,6 +380,8 @@ impl Waiter {
         // Overflowed completions end multishot polls: seen before the
         // enter (which flushes the overflow list) or after it.
         let overflow_before = self.ring.submission().cq_overflow();
+        // What is in the queue now came before this wait (one load).
+        self.old_end = self.consumed + self.ring.completion().len() as u64;
         let result = self.ring.submit_and_wait(1, remaining);
         registry.waiting.store(false, Ordering::SeqCst);
         let mut submitted = false;
@@ -404,7 +414,7 @@ impl Waiter {
             }
             reaped += more;
         }
-        if reaped == 0 && submitted {
+        if reaped == 0 && submitted && events.is_empty() {
             let interrupted = match (remaining, start) {
                 (None, _) => true,
                 (Some(d), Some(t)) => t.elapsed() < d,
@@ -416,95 +426,19 @@ impl Waiter {
         }
         Ok(events.len())
     }
+}
 
-    /// Reaps completions into `events` while it has room; returns how many
-    /// completions it consumed (reported or not).
-    fn reap(
-        &mut self,
-        registry: &Registry,
-        events: &mut Events,
-        overflow: bool,
-    ) -> io::Result<usize> {
-        let wait_no = self.wait_no;
-        let mut table = registry.lock();
-        let mut rearm_notifier = false;
-        let mut consumed = 0;
-        let mut cq = self.ring.completion();
-        while events.len() < events.capacity() {
-            let Some(cqe) = cq.next() else { break };
-            consumed += 1;
-            let ud = cqe.user_data();
-            if ud == REMOVE_UD {
-                continue;
-            }
-            if ud == NOTIFY_UD {
-                rearm_notifier |= !cqueue::more(cqe.flags());
-                continue;
-            }
-            let index = ud as u32;
-            let Some(slot) = table.slots.get_mut(index as usize) else {
-                continue;
-            };
-            if slot.generation != (ud >> 32) as u32 {
-                continue; // stale: a removed or replaced request
-            }
-            let Some(reg) = slot.reg.as_mut() else {
-                continue;
-            };
-            let more = cqueue::more(cqe.flags());
-            let res = cqe.result();
-            let flags = if res >= 0 {
-                res as u32
-            } else if res == -libc::EBADF {
-                // The number was closed before the request was submitted:
-                // reported as invalid, as poll(2) reports POLLNVAL.
-                bits::NVAL | bits::ERR
-            } else if res == -libc::ECANCELED {
-                0 // ended by the kernel (the ring's owner task exited)
-            } else {
-                bits::ERR
-            };
-            if more {
-                reg.more_seen = true;
-            } else {
-                reg.armed = false;
-            }
-            if flags != 0 {
-                if reg.reported_in == wait_no {
-                    merge(events, reg.event_index as usize, flags);
-                } else {
-                    reg.reported_in = wait_no;
-                    reg.event_index = events.len() as u32;
-                    events.push(reg.token, flags);
-                }
-            }
-            // Re-arm: level always (that is what makes it level); edge
-            // when the kernel ended a live multishot poll (overflow,
-            // cancellation), not when the file cannot be polled at all.
-            let rearm = !more
-                && match reg.trigger {
-                    Trigger::Level => true,
-                    Trigger::Edge => reg.more_seen || overflow || res == -libc::ECANCELED,
-                    Trigger::Oneshot => false,
-                };
-            if rearm {
-                // A waker's eventfd is never read, so a new poll would find
-                // it readable at once and report a wake twice: empty it
-                // first (only here, after an overflow). A wake after this
-                // read makes it readable again and is reported.
-                if let Some(w) = &reg.waker {
-                    w.drain();
-                }
-                table.arm(index);
-            }
-        }
-        drop(cq);
-        drop(table);
-        if rearm_notifier {
-            registry.notifier.drain();
-            self.arm_notifier(registry)?;
-        }
-        Ok(consumed)
+impl Waiter {
+    fn arm_notifier(&mut self, registry: &Registry) -> io::Result<()> {
+        let entry =
+            opcode::PollAdd::new(types::Fd(registry.notifier.as_fd().as_raw_fd()), bits::IN)
+                .multi(true)
+                .build()
+                .user_data(NOTIFY_UD);
+        // SAFETY: the notifier's eventfd lives in the registry, which the
+        // selector keeps (with this waiter) for as long as the ring; a poll
+        // request holds no buffer.
+        unsafe { self.ring.push(&entry) }
     }
 }
 
@@ -519,14 +453,6 @@ impl Drop for Waiter {
     }
 }
 
-/// ORs `flags` into the event at `i` (a second completion for one
-/// registration in one wait).
-fn merge(events: &mut Events, i: usize, flags: u32) {
-    if let Some(e) = events.buf.get_mut(i) {
-        *e = event::new(event::token(e), event::flags(e) | flags);
-    }
-}
-
 /// The io_uring waker: its own eventfd under a multishot poll, registered
 /// in the table (which keeps it open while registered).
 #[derive(Debug)]
@@ -535,34 +461,11 @@ pub(crate) struct Waker {
     registry: Arc<Registry>,
 }
 
-impl Waker {
-    fn new(registry: &Arc<Registry>, token: Token) -> io::Result<Self> {
-        let notifier = Arc::new(Notifier::new()?);
-        registry.insert(Reg {
-            fd: notifier.as_fd().as_raw_fd(),
-            token,
-            interest: Interest::READABLE,
-            trigger: Trigger::Edge,
-            armed: false,
-            queued: false,
-            more_seen: false,
-            reported_in: 0,
-            event_index: 0,
-            waker: Some(notifier.clone()),
-        })?;
-        Ok(Waker {
-            notifier,
-            registry: registry.clone(),
-        })
-    }
-
-    fn wake(&self) -> io::Result<()> {
-        self.notifier.notify()
-    }
-}
-
 impl Drop for Waker {
     fn drop(&mut self) {
-        let _ = self.registry.deregister(self.notifier.as_fd().as_raw_fd());
+        let index = self.registry.lock().waker_index(&self.notifier);
+        if let Some(index) = index {
+            let _ = self.registry.remove(index);
+        }
     }
 }

@@ -85,8 +85,25 @@ impl Process {
     /// `ESRCH` once it has been reaped; `InvalidInput` for a signal number
     /// the platform does not name; `EPERM`.
     pub(crate) fn kill(&self, signal: i32) -> io::Result<()> {
-        let sig = Signal::from_named_raw(signal)
-            .ok_or_else(|| crate::error::invalid_input(&format!("signal: unknown {signal}")))?;
+        let sig = match Signal::from_named_raw(signal) {
+            Some(sig) => sig,
+            // rustix names the standard signals only; the real-time ones
+            // (what `Signal::realtime` makes) are the range libc leaves to
+            // applications.
+            None if crate::sys::signal::realtime_range()
+                .is_some_and(|(min, max)| (min..=max).contains(&signal)) =>
+            {
+                // SAFETY: `signal` is in SIGRTMIN..=SIGRTMAX as libc reports
+                // them: a valid signal number, outside the ones libc reserves
+                // for itself (below its SIGRTMIN).
+                unsafe { Signal::from_raw_unchecked(signal) }
+            }
+            None => {
+                return Err(crate::error::invalid_input(&format!(
+                    "signal: {signal} is not a signal number"
+                )))
+            }
+        };
         pidfd_send_signal(&self.fd, sig)?;
         Ok(())
     }

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 
 use super::{Engine, State, TEARDOWN};
-use crate::conn::Conn;
-use crate::event_loop::{sweep_period, SIGNALS, WAKER};
+use crate::conn::{Conn, CLOSE_AFTER_FLUSH, READ_CLOSED};
+use crate::control::{signal_request, SignalRequest, SIGNALS, WAKER};
 use crate::net::is_resource_exhaustion;
 use crate::report::{CloseReason, ServerEvent};
-use crate::slot::{CLOSE_AFTER_FLUSH, READ_CLOSED};
-use crate::timers::after;
-use crate::uring::conn::{UConn, CLOSED, IN_FLIGHT, POLL_ARMED, RECV_ARMED, RECV_CANCELLING};
+use crate::time::{after, sweep_period};
+use crate::uring::conn::{
+    UConn, UringConn, CLOSED, IN_FLIGHT, POLL_ARMED, RECV_ARMED, RECV_CANCELLING,
+};
 use crate::uring::ops::{self, Ud, MAX_SLOTS};
 use crate::{Config, Service};
 
@@ -105,17 +106,11 @@ impl<S: Service> Engine<'_, S> {
                         self.begin_shutdown();
                     }
                     SIGNALS => {
-                        let n: u32 = self
-                            .srv
-                            .signals
-                            .as_ref()
-                            .map_or(0, |s| s.receive().iter().map(|(_, count)| count).sum());
-                        if n > 0 {
-                            if matches!(self.state, State::Draining { .. }) || n > 1 {
-                                self.state = State::Stopped;
-                            } else {
-                                self.begin_shutdown();
-                            }
+                        let draining = matches!(self.state, State::Draining { .. });
+                        match signal_request(self.srv.signals.as_ref(), draining) {
+                            SignalRequest::None => {}
+                            SignalRequest::Shutdown => self.begin_shutdown(),
+                            SignalRequest::Stop => self.state = State::Stopped,
                         }
                     }
                     _ => {}
@@ -160,24 +155,6 @@ impl<S: Service> Engine<'_, S> {
         }
     }
 
-    pub(super) fn reject(&mut self, peer: std::net::SocketAddr) {
-        self.srv.report.stats.rejected += 1;
-        self.rejected_unlogged += 1;
-        let now = Instant::now();
-        if self
-            .last_reject_log
-            .map_or(true, |t| now.duration_since(t) >= Duration::from_secs(1))
-        {
-            self.srv.report.event(&ServerEvent::Rejected {
-                peer,
-                count: self.rejected_unlogged,
-                max_conns: self.srv.config.max_conns,
-            });
-            self.rejected_unlogged = 0;
-            self.last_reject_log = Some(now);
-        }
-    }
-
     pub(super) fn add(&mut self, stream: TcpStream) {
         // The peer may be gone already (reset before we looked): nothing to
         // serve then.
@@ -186,7 +163,7 @@ impl<S: Service> Engine<'_, S> {
         };
         if self.live >= self.srv.config.max_conns {
             drop(stream);
-            return self.reject(peer);
+            return self.srv.report.rejected(peer, self.srv.config.max_conns);
         }
         if self.srv.config.nodelay {
             // Not fatal: a connection without it is only slower.
@@ -215,12 +192,12 @@ impl<S: Service> Engine<'_, S> {
         ));
         self.srv
             .service
-            .on_connect(&mut Conn::uring(c, &mut self.io, &mut self.srv.report));
+            .on_connect(&mut Conn::new(UringConn::new(c, &mut self.io)));
         self.sync(i);
     }
 
-    /// The lingering close of the readiness engine (see
-    /// `event_loop::Loop::linger`): unread input is discarded, our writing
+    /// The lingering close of the readiness engine (its
+    /// `Loop::linger`): unread input is discarded, our writing
     /// side shut down (the peer sees end of file after the last byte) and
     /// input discarded until the peer closes or the grace (at most
     /// [`Config::MAX_LINGER`]) passes, so that no byte arriving after the

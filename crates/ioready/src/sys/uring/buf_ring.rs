@@ -182,21 +182,25 @@ impl BufRing {
     }
 
     /// The buffer group id (for `IOSQE_BUFFER_SELECT` requests).
+    #[inline]
     pub fn bgid(&self) -> u16 {
         self.bgid
     }
 
     /// How many buffers the ring has.
+    #[inline]
     pub fn entries(&self) -> u16 {
         self.entries
     }
 
     /// The size of each buffer.
+    #[inline]
     pub fn buf_len(&self) -> u32 {
         self.buf_len
     }
 
     /// How many buffers the program holds (claimed, not yet recycled).
+    #[inline]
     pub fn handed_out(&self) -> usize {
         self.handed_out
     }
@@ -210,6 +214,7 @@ impl BufRing {
     /// `InvalidData` if the completion names a buffer id this ring does not
     /// have, or one the program holds already (a completion of another
     /// group, or one claimed twice).
+    #[inline]
     pub fn claim(&mut self, cqe_flags: u32) -> io::Result<Option<u16>> {
         let Some(bid) = cqueue::buffer_select(cqe_flags) else {
             return Ok(None);
@@ -220,20 +225,26 @@ impl BufRing {
                 self.handed_out += 1;
                 Ok(Some(bid))
             }
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "buffer {bid} of group {} is not with the kernel (another group's \
-                     completion, or claimed twice)",
-                    self.bgid
-                ),
-            )),
+            _ => Err(self.not_with_kernel(bid)),
         }
+    }
+
+    #[cold]
+    fn not_with_kernel(&self, bid: u16) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "buffer {bid} of group {} is not with the kernel (another group's \
+                 completion, or claimed twice)",
+                self.bgid
+            ),
+        )
     }
 
     /// The first `len` bytes (at most [`buf_len`](Self::buf_len)) of a buffer
     /// the program holds; `None` if the kernel has it or `bid` is out of
     /// range.
+    #[inline]
     pub fn buf(&self, bid: u16, len: usize) -> Option<&[u8]> {
         if self.with_kernel.get(bid as usize) != Some(&false) {
             return None;
@@ -254,21 +265,52 @@ impl BufRing {
     /// `InvalidInput` if `bid` is out of range or the kernel has it already
     /// (recycled twice).
     pub fn recycle(&mut self, bid: u16) -> io::Result<()> {
-        match self.with_kernel.get(bid as usize) {
-            Some(false) => {}
-            _ => {
-                return Err(crate::error::invalid_input(&format!(
-                    "bid: buffer {bid} of group {} is not held by the program",
-                    self.bgid
-                )))
-            }
-        }
-        self.give(bid);
+        self.recycle_unpublished(bid)?;
         self.publish();
         Ok(())
     }
 
+    /// Gives a buffer back to the ring without publishing it: the kernel
+    /// sees it, with every other buffer given back since, at the next
+    /// [`publish`](Self::publish). A program that hands back a batch of
+    /// buffers (one per completion of a batch) publishes once, before it
+    /// next enters the kernel: one release store instead of one per buffer.
+    /// The buffer is the ring's from now on ([`buf`](Self::buf) refuses it).
+    ///
+    /// # Errors
+    ///
+    /// As [`recycle`](Self::recycle).
+    #[inline]
+    pub fn recycle_unpublished(&mut self, bid: u16) -> io::Result<()> {
+        if self.with_kernel.get(bid as usize) != Some(&false) {
+            return Err(self.not_held(bid));
+        }
+        self.give(bid);
+        Ok(())
+    }
+
+    #[cold]
+    fn not_held(&self, bid: u16) -> io::Error {
+        crate::error::invalid_input(&format!(
+            "bid: buffer {bid} of group {} is not held by the program",
+            self.bgid
+        ))
+    }
+
+    /// Publishes the buffers given back with
+    /// [`recycle_unpublished`](Self::recycle_unpublished): from now on the
+    /// kernel may pick them. Cheap when there is nothing new (one store).
+    #[inline]
+    pub fn publish(&self) {
+        // SAFETY: the tail is the `resv` field of entry 0, a 2-byte aligned
+        // u16 inside the ring mapping; the kernel reads it with an acquire
+        // load, so the release store orders the entries written before it.
+        let tail = unsafe { &*(std::ptr::addr_of_mut!((*self.ring).resv) as *const AtomicU16) };
+        tail.store(self.tail, Ordering::Release);
+    }
+
     /// Writes buffer `bid` into the ring at our tail (not yet published).
+    #[inline]
     fn give(&mut self, bid: u16) {
         let slot = (self.tail & (self.entries - 1)) as usize;
         // SAFETY: `slot` < entries, so the entry lies in the ring mapping.
@@ -285,15 +327,6 @@ impl BufRing {
         self.with_kernel[bid as usize] = true;
         self.handed_out -= 1;
         self.tail = self.tail.wrapping_add(1);
-    }
-
-    /// Publishes our tail: the entries written so far become the kernel's.
-    fn publish(&self) {
-        // SAFETY: the tail is the `resv` field of entry 0, a 2-byte aligned
-        // u16 inside the ring mapping; the kernel reads it with an acquire
-        // load, so the release store orders the entries written before it.
-        let tail = unsafe { &*(std::ptr::addr_of_mut!((*self.ring).resv) as *const AtomicU16) };
-        tail.store(self.tail, Ordering::Release);
     }
 }
 

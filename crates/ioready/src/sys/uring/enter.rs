@@ -11,6 +11,7 @@
 //! registered *index* in the same argument, which rustix's `BorrowedFd`
 //! cannot honestly express.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -95,12 +96,24 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// A number unique to this thread for the life of the process (unlike a
-    /// thread-local's address or a tid, never reused).
-    static THREAD: u64 = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+    /// thread-local's address or a tid, never reused); 0 until first asked.
+    /// Const-initialised, so that asking (every enter) is one load.
+    static THREAD: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The calling thread's number (see [`THREAD`]).
 #[inline]
 pub(super) fn thread() -> u64 {
-    THREAD.with(|t| *t)
+    let t = THREAD.with(Cell::get);
+    if t != 0 {
+        return t;
+    }
+    first_ask()
+}
+
+#[cold]
+fn first_ask() -> u64 {
+    let t = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+    THREAD.with(|c| c.set(t));
+    t
 }

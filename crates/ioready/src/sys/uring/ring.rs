@@ -479,11 +479,23 @@ impl Ring {
     ///
     /// The submit's errors (see [`submit_and_wait`](Self::submit_and_wait));
     /// `WouldBlock` if the kernel left the queue full.
+    #[inline]
     pub unsafe fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         // SAFETY: forwarded from our caller.
         if unsafe { self.ring.submission().push(entry) }.is_ok() {
             return Ok(());
         }
+        // SAFETY: forwarded from our caller.
+        unsafe { self.push_after_submit(entry) }
+    }
+
+    /// [`push`](Self::push) when the queue is full: submit, then push.
+    ///
+    /// # Safety
+    ///
+    /// As [`push`](Self::push).
+    #[cold]
+    unsafe fn push_after_submit(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         self.submit_and_wait(0, None)?;
         // SAFETY: as above.
         unsafe { self.ring.submission().push(entry) }.map_err(|_| {
@@ -605,17 +617,20 @@ impl Ring {
 
     /// The submission queue, to push requests directly (see [`push`](Self::push)
     /// for the contract); pushed entries are published when it is dropped.
+    #[inline]
     pub fn submission(&mut self) -> SubmissionQueue<'_> {
         self.ring.submission()
     }
 
     /// The completion queue: iterate it to reap completions (its head is
     /// published when it is dropped).
+    #[inline]
     pub fn completion(&mut self) -> CompletionQueue<'_> {
         self.ring.completion()
     }
 
     /// Both queues at once.
+    #[inline]
     pub fn queues(&mut self) -> (SubmissionQueue<'_>, CompletionQueue<'_>) {
         let (_, sq, cq) = self.ring.split();
         (sq, cq)

@@ -9,17 +9,10 @@ use std::time::Instant;
 use ioready::Interest;
 use rustix::io::Errno;
 
-use crate::net::{self, Sock};
+use super::net::{self, Sock};
 
 /// Queued output of an idle connection is kept for reuse up to this size.
 const KEEP_OUT_CAPACITY: usize = 64 * 1024;
-
-/// [`ConnState::flags`]: reading paused for backpressure.
-pub(crate) const PAUSED: u8 = 1;
-/// [`ConnState::flags`]: the peer shut down its writing side.
-pub(crate) const READ_CLOSED: u8 = 2;
-/// [`ConnState::flags`]: close once the queued output is sent.
-pub(crate) const CLOSE_AFTER_FLUSH: u8 = 4;
 
 #[derive(Debug)]
 pub(crate) struct ConnState {
@@ -32,7 +25,8 @@ pub(crate) struct ConnState {
     out_pos: usize,
     /// The interest currently registered.
     pub(crate) interest: Interest,
-    /// [`PAUSED`], [`READ_CLOSED`], [`CLOSE_AFTER_FLUSH`]: one byte, so
+    /// [`PAUSED`](crate::conn::PAUSED), [`READ_CLOSED`](crate::conn::READ_CLOSED),
+    /// [`CLOSE_AFTER_FLUSH`](crate::conn::CLOSE_AFTER_FLUSH): one byte, so
     /// that the per-event check of [`ConnState::steady`] is one comparison.
     pub(crate) flags: u8,
     pub(crate) error: Option<io::Error>,

@@ -8,24 +8,24 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ioready::{Event, Events, Interest, Registry, Signal, Signals, Token};
 use rustix::io::Errno;
 
-use crate::conn::{flush, Conn};
+use super::conn::{flush, ReadyConn};
+use super::slot::ConnState;
+use super::timers::{self, Timers};
+use crate::conn::{Conn, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
+use crate::control::{signal_request, SignalRequest, SIGNALS, WAKER};
 use crate::net::is_resource_exhaustion;
 use crate::report::{CloseReason, Reporter, ServerEvent};
-use crate::slot::{ConnState, CLOSE_AFTER_FLUSH, PAUSED, READ_CLOSED};
-use crate::timers::{self, after, Timers};
+use crate::time::{after, sweep_period};
 use crate::{Config, Service};
 
-/// The listener's token.
-pub(crate) const LISTENER: Token = Token(0);
-/// The [`ShutdownHandle`](crate::ShutdownHandle)'s waker.
-pub(crate) const WAKER: Token = Token(1);
-/// `SIGINT` and `SIGTERM`, when `config.handle_signals`.
-pub(crate) const SIGNALS: Token = Token(2);
+/// The listener's token (then the shared control tokens,
+/// [`WAKER`] and [`SIGNALS`]).
+const LISTENER: Token = Token(0);
 /// The timers, in the order of [`Timers::new`].
 const FIRST_TIMER: usize = 3;
 const TICK: Token = Token(FIRST_TIMER);
@@ -44,13 +44,6 @@ fn conn_token(i: usize) -> Token {
 #[inline]
 fn conn_index(t: Token) -> usize {
     t.0 - FIRST_CONN
-}
-
-/// How often idle connections are looked for: every half of the idle
-/// timeout, but not more than once a millisecond (a timeout of nanoseconds
-/// must not turn the loop into a busy one).
-pub(crate) fn sweep_period(idle: Duration) -> Duration {
-    (idle / 2).max(Duration::from_millis(1))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +75,6 @@ pub(crate) struct Loop<S> {
     timers: Timers,
     /// An `AcceptPaused` warning was given and no accept succeeded since.
     exhaustion_logged: bool,
-    rejected_unlogged: u64,
-    last_reject_log: Option<Instant>,
     /// Connections in a lingering close.
     lingering: usize,
 }
@@ -133,8 +124,6 @@ impl<S: Service> Loop<S> {
             state: State::Running,
             timers,
             exhaustion_logged: false,
-            rejected_unlogged: 0,
-            last_reject_log: None,
             lingering: 0,
         })
     }
@@ -197,19 +186,11 @@ impl<S: Service> Loop<S> {
             WAKER if self.shutdown_requested.swap(false, Ordering::SeqCst) => {
                 self.begin_shutdown();
             }
-            SIGNALS => {
-                let n: u32 = self
-                    .signals
-                    .as_ref()
-                    .map_or(0, |s| s.receive().iter().map(|(_, count)| count).sum());
-                if n > 0 {
-                    if self.state == State::Draining || n > 1 {
-                        self.state = State::Stopped;
-                    } else {
-                        self.begin_shutdown();
-                    }
-                }
-            }
+            SIGNALS => match signal_request(self.signals.as_ref(), self.state == State::Draining) {
+                SignalRequest::None => {}
+                SignalRequest::Shutdown => self.begin_shutdown(),
+                SignalRequest::Stop => self.state = State::Stopped,
+            },
             TICK => {
                 let expired = self
                     .timers
@@ -299,30 +280,12 @@ impl<S: Service> Loop<S> {
             self.exhaustion_logged = false;
             if self.live >= self.config.max_conns {
                 drop(stream);
-                self.reject(peer);
+                self.report.rejected(peer, self.config.max_conns);
                 continue;
             }
             if let Err(e) = self.add(stream, peer) {
                 self.report.event(&ServerEvent::AcceptFailed(&e));
             }
-        }
-    }
-
-    fn reject(&mut self, peer: SocketAddr) {
-        self.report.stats.rejected += 1;
-        self.rejected_unlogged += 1;
-        let now = Instant::now();
-        if self
-            .last_reject_log
-            .map_or(true, |t| now.duration_since(t) >= Duration::from_secs(1))
-        {
-            self.report.event(&ServerEvent::Rejected {
-                peer,
-                count: self.rejected_unlogged,
-                max_conns: self.config.max_conns,
-            });
-            self.rejected_unlogged = 0;
-            self.last_reject_log = Some(now);
         }
     }
 
@@ -351,7 +314,8 @@ impl<S: Service> Loop<S> {
         self.report.stats.accepted += 1;
         self.report.trace(&ServerEvent::Accepted(peer));
         let c = self.conns[i].insert(ConnState::new(stream, peer, last_active));
-        self.service.on_connect(&mut Conn::new(c, &mut self.report));
+        self.service
+            .on_connect(&mut Conn::new(ReadyConn::new(c, &mut self.report)));
         self.sync_interest(i);
         Ok(())
     }
@@ -377,7 +341,7 @@ impl<S: Service> Loop<S> {
                 Ok(0) => {
                     c.flags |= READ_CLOSED;
                     self.service
-                        .on_read_closed(&mut Conn::new(c, &mut self.report));
+                        .on_read_closed(&mut Conn::new(ReadyConn::new(c, &mut self.report)));
                 }
                 Ok(n) => {
                     if let Some(t) = &mut c.last_active {
@@ -386,7 +350,7 @@ impl<S: Service> Loop<S> {
                     let data = &self.read_buf[..n];
                     self.report.received(c.peer, data);
                     self.service
-                        .on_data(&mut Conn::new(c, &mut self.report), data);
+                        .on_data(&mut Conn::new(ReadyConn::new(c, &mut self.report)), data);
                 }
                 Err(Errno::AGAIN) => {}
                 Err(e) => c.error = Some(e.into()),

@@ -1,4 +1,4 @@
-//! The server's timers, each an [`ioready::Timer`] with its own token, so
+//! The readiness engine's timers, each an [`ioready::Timer`] with its own token, so
 //! that a deadline is an event of the wait like a socket's: no deadline is
 //! scanned and no clock is read before a wait, and a wait with no timer due
 //! blocks. The event loop arms them and acts on their events; this file
@@ -20,26 +20,8 @@ use std::time::{Duration, Instant};
 
 use ioready::{Registry, Timer, Token};
 
-/// `now + d`, or the latest instant this platform can represent on the
-/// way there: a deadline too far away to be represented is never reached,
-/// instead of a panic ("overflow when adding duration to instant"). Every
-/// deadline of the server is computed with it, so every duration a
-/// [`Config`](crate::Config) accepts, up to [`Duration::MAX`], is safe.
-pub(crate) fn after(now: Instant, d: Duration) -> Instant {
-    if let Some(t) = now.checked_add(d) {
-        return t;
-    }
-    // Only for durations of hundreds of years: halve the step until it
-    // fits, then add what still fits (at most ~2 x 64 tries).
-    let (mut t, mut step) = (now, d);
-    while !step.is_zero() {
-        match t.checked_add(step) {
-            Some(next) => t = next,
-            None => step /= 2,
-        }
-    }
-    t
-}
+#[cfg(test)]
+use crate::time::after;
 
 /// The timers of the event loop (see the module docs).
 #[derive(Debug)]
@@ -122,26 +104,6 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn after_saturates_instead_of_panicking() {
-        let now = Instant::now();
-        assert_eq!(after(now, Duration::ZERO), now);
-        assert_eq!(
-            after(now, Duration::from_nanos(1)),
-            now + Duration::from_nanos(1)
-        );
-        assert_eq!(
-            after(now, Duration::from_secs(5)),
-            now + Duration::from_secs(5)
-        );
-        let far = after(now, Duration::MAX);
-        // As far as the platform goes: centuries at least, and no further
-        // step of a second fits.
-        assert!(far >= now + Duration::from_secs(500 * 365 * 86_400));
-        assert!(far.checked_add(Duration::from_secs(1)).is_none());
-        assert!(after(far, Duration::MAX) == far);
-    }
 
     #[test]
     fn huge_durations_arm_without_error() {
