@@ -90,6 +90,25 @@ impl LoopCore {
         Ok(())
     }
 
+    /// The loop's time as asyncio's own code would read it, `self.time()`:
+    /// the clock, unless an instance attribute replaces the method (tests
+    /// patch `loop.time`, as aiohttp's do).
+    ///
+    /// # Errors
+    ///
+    /// What a replacement `time` raises, or a non-float result.
+    pub(crate) fn now(slf: &Bound<'_, Self>) -> PyResult<f64> {
+        let py = slf.py();
+        if let Ok(dict) = slf.getattr(pyo3::intern!(py, "__dict__")) {
+            if let Ok(dict) = dict.downcast::<PyDict>() {
+                if let Some(time) = dict.get_item(pyo3::intern!(py, "time"))? {
+                    return time.call0()?.extract();
+                }
+            }
+        }
+        Ok(clock::monotonic())
+    }
+
     /// Wakes the loop's wait if it is blocked in one (`call_soon_threadsafe`):
     /// the first caller only (the flag is cleared by the wake), so a burst
     /// of calls while the loop sleeps makes one system call, not one each.
@@ -126,6 +145,7 @@ impl LoopCore {
     pub(crate) fn schedule_at<'py>(
         slf: &Bound<'py, Self>,
         when: f64,
+        when_obj: Option<&Bound<'py, PyAny>>,
         callback: &Bound<'py, PyAny>,
         args: CallArgs,
         context: Option<&Bound<'py, PyAny>>,
@@ -139,7 +159,7 @@ impl LoopCore {
         }
         let handle = Handle::state(py, slf.as_any(), callback, args, context, debug)?;
         handle.set_scheduled(py, true)?;
-        let timer = TimerHandle::create(py, when, handle)?;
+        let timer = TimerHandle::create(py, when, when_obj, handle)?;
         this.timers.get_mut(py)?.push(when, timer.clone().unbind());
         Ok(timer)
     }
@@ -290,7 +310,8 @@ impl LoopCore {
         let delay: f64 = delay.extract()?;
         LoopCore::schedule_at(
             slf,
-            clock::monotonic() + delay,
+            LoopCore::now(slf)? + delay,
+            None,
             callback,
             CallArgs::from_tuple(args),
             context,
@@ -309,8 +330,15 @@ impl LoopCore {
         if when.is_none() {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
-        let when: f64 = when.extract()?;
-        LoopCore::schedule_at(slf, when, callback, CallArgs::from_tuple(args), context)
+        let when_f: f64 = when.extract()?;
+        LoopCore::schedule_at(
+            slf,
+            when_f,
+            Some(when),
+            callback,
+            CallArgs::from_tuple(args),
+            context,
+        )
     }
 
     /// asyncio's `_add_callback(handle)`: queue a handle (not cancelled).

@@ -11,7 +11,6 @@ use pyo3::types::{PyString, PyType};
 use pyo3::Borrowed;
 
 use super::callargs::CallArgs;
-use super::clock;
 use super::core::LoopCore;
 use crate::ffi::kwcall::{install, Keywords, KwMethodDef, RawKwMethod};
 
@@ -139,8 +138,8 @@ impl RawKwMethod for CallLater {
         let delay: f64 = delay.extract()?;
         let callback = Borrowed::to_owned(*callback);
         let args = CallArgs::from_slice(py, rest)?;
-        let when = clock::monotonic() + delay;
-        Ok(LoopCore::schedule_at(&slf, when, &callback, args, context.as_ref())?.into_any())
+        let when = LoopCore::now(&slf)? + delay;
+        Ok(LoopCore::schedule_at(&slf, when, None, &callback, args, context.as_ref())?.into_any())
     }
 }
 
@@ -169,10 +168,14 @@ impl RawKwMethod for CallAt {
         if when.is_none() {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
-        let when: f64 = when.extract()?;
+        let when = Borrowed::to_owned(*when);
+        let when_f: f64 = when.extract()?;
         let callback = Borrowed::to_owned(*callback);
         let args = CallArgs::from_slice(py, rest)?;
-        Ok(LoopCore::schedule_at(&slf, when, &callback, args, context.as_ref())?.into_any())
+        Ok(
+            LoopCore::schedule_at(&slf, when_f, Some(&when), &callback, args, context.as_ref())?
+                .into_any(),
+        )
     }
 }
 

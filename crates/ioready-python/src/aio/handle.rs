@@ -44,7 +44,10 @@ pub(crate) struct Handle {
 /// asyncio's `TimerHandle`: a `Handle` due at `when` on the loop's clock.
 #[pyclass(module = "ioready", name = "TimerHandle", extends = Handle, frozen)]
 pub(crate) struct TimerHandle {
+    /// The due time on the loop's clock, for ordering.
     when: f64,
+    /// `when` as the caller gave it (asyncio keeps it: an `int` stays one).
+    when_obj: Py<PyAny>,
 }
 
 impl Handle {
@@ -168,7 +171,7 @@ impl Handle {
         }
     }
 
-    fn repr_with(slf: &Bound<'_, Handle>, when: Option<f64>) -> PyResult<Py<PyAny>> {
+    fn repr_with(slf: &Bound<'_, Handle>, when: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         Ok(glue::HANDLE_REPR.get(py)?.call1((slf, when))?.unbind())
     }
@@ -323,25 +326,31 @@ impl TimerHandle {
     pub(crate) fn create<'py>(
         py: Python<'py>,
         when: f64,
+        when_obj: Option<&Bound<'py, PyAny>>,
         handle: Handle,
     ) -> PyResult<Bound<'py, TimerHandle>> {
+        let when_obj = match when_obj {
+            Some(obj) => obj.clone().unbind(),
+            None => pyo3::types::PyFloat::new(py, when).into_any().unbind(),
+        };
         Bound::new(
             py,
-            PyClassInitializer::from(handle).add_subclass(TimerHandle { when }),
+            PyClassInitializer::from(handle).add_subclass(TimerHandle { when, when_obj }),
         )
     }
 }
 
 #[pymethods]
 impl TimerHandle {
-    /// When the callback is due, on the loop's clock (`loop.time()`).
-    fn when(&self) -> f64 {
-        self.when
+    /// When the callback is due, on the loop's clock (`loop.time()`), as
+    /// given to `call_at`.
+    fn when(&self, py: Python<'_>) -> Py<PyAny> {
+        self.when_obj.clone_ref(py)
     }
 
     #[getter]
-    fn _when(&self) -> f64 {
-        self.when
+    fn _when(&self, py: Python<'_>) -> Py<PyAny> {
+        self.when_obj.clone_ref(py)
     }
 
     #[getter]
@@ -394,12 +403,12 @@ impl TimerHandle {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let when = slf.get().when;
+        let when = slf.get().when_obj.clone_ref(slf.py());
         Handle::repr_with(slf.as_super(), Some(when))
     }
 
-    fn __hash__(&self) -> PyResult<isize> {
-        Python::with_gil(|py| self.when.into_pyobject(py)?.hash())
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.when_obj.bind(py).hash()
     }
 
     fn __richcmp__(

@@ -36,9 +36,9 @@ impl LoopCore {
         let py = slf.py();
         let this = slf.get();
         this.purge_timers(py)?;
-        let timeout = this.timeout(py)?;
+        let timeout = this.timeout(py, LoopCore::now(slf)?)?;
         let io = this.wait(py, timeout)?;
-        this.queue_due_timers(py)?;
+        this.queue_due_timers(py, LoopCore::now(slf)?)?;
         run_batch(slf)?;
         // The io_uring engine's completions, reported after the handles
         // queued before the wait (asyncio's order for I/O callbacks).
@@ -58,7 +58,7 @@ impl LoopCore {
             // same iteration, before what this batch queued.
             let later = std::mem::take(&mut *this.ready.get_mut(py)?);
             this.wait(py, Some(Duration::ZERO))?;
-            this.queue_due_timers(py)?;
+            this.queue_due_timers(py, LoopCore::now(slf)?)?;
             let result = run_batch(slf);
             let mut ready = this.ready.get_mut(py)?;
             let added = std::mem::replace(&mut *ready, later);
@@ -125,12 +125,12 @@ impl LoopCore {
 
     /// How long the wait may block: not at all with callbacks ready or a
     /// stop requested, until the first timer, or indefinitely.
-    fn timeout(&self, py: Python<'_>) -> PyResult<Option<Duration>> {
+    fn timeout(&self, py: Python<'_>, now: f64) -> PyResult<Option<Duration>> {
         if !self.ready.get(py)?.is_empty() || self.is_stopping() {
             return Ok(Some(Duration::ZERO));
         }
         Ok(self.timers.get(py)?.next_when().map(|when| {
-            let secs = (when - clock::monotonic()).clamp(0.0, clock::MAXIMUM_SELECT_TIMEOUT);
+            let secs = (when - now).clamp(0.0, clock::MAXIMUM_SELECT_TIMEOUT);
             Duration::from_secs_f64(secs)
         }))
     }
@@ -238,14 +238,14 @@ impl LoopCore {
         Ok(queued)
     }
 
-    /// Moves the timers due by now (plus the clock's resolution) to the
+    /// Moves the timers due by `now` (plus the clock's resolution) to the
     /// ready queue.
-    fn queue_due_timers(&self, py: Python<'_>) -> PyResult<()> {
+    fn queue_due_timers(&self, py: Python<'_>, now: f64) -> PyResult<()> {
         let mut timers = self.timers.get_mut(py)?;
         if timers.len() == 0 {
             return Ok(());
         }
-        let end = clock::monotonic() + clock::RESOLUTION;
+        let end = now + clock::RESOLUTION;
         let mut ready = self.ready.get_mut(py)?;
         while let Some(entry) = timers.pop_due(end) {
             let handle = entry.handle.bind(py);
