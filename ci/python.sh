@@ -90,6 +90,8 @@ for kind in cp39-abi3 cp310-abi3 full; do
     py=$venv/bin/python
     step "[$kind] own tests, seeds, switching, the event loop (unittest)" \
         "$py" tests/run_unittest.py test_module test_seeds test_switching test_loop
+    step "[$kind] the io_uring engine; the loop's checks on the readiness transports (IOREADY_BACKEND=epoll)" \
+        env IOREADY_BACKEND=epoll "$py" tests/run_unittest.py test_uring test_loop
     step "[$kind] switching under pytest" "$py" tests/run_pytest.py tests/under_pytest
     step "[$kind] CPython's test_select, test_poll, test_epoll, test_selectors" \
         "$py" tests/run_cpython_tests.py
@@ -102,7 +104,7 @@ for version in 3.9 3.13; do
         "$PWD/.venv-ci-full/bin/python" -m mypy --python-version "$version" --check-untyped-defs \
         python/ioready/__init__.py python/ioready/__main__.py python/ioready/select.py \
         python/ioready/_loop.py python/ioready/_runner.py python/ioready/_transport.py \
-        python/ioready/_glue.py
+        python/ioready/_glue.py python/ioready/_uring.py
 done
 
 echo "== summary"

@@ -90,6 +90,7 @@ has() {
 # would silently skip a dangling one).
 want=(ioready/py.typed ioready/__init__.pyi ioready/_ioready.pyi ioready/select.pyi ioready/_loop.pyi
       ioready/_transport.pyi ioready/_glue.pyi ioready/_runner.pyi ioready/_transport.py ioready/_glue.py
+      ioready/_uring.py ioready/_uring.pyi
       "ioready-*.dist-info/licenses/LICENSE-MIT"
       "ioready-*.dist-info/licenses/LICENSE-APACHE")
 for whl in "$DIST"/*.whl; do

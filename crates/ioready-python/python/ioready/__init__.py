@@ -21,15 +21,24 @@ Importing this package imports neither asyncio nor ``select``: the loop is
 loaded on first use, so ``ioready.select.install()`` can still come first.
 """
 
-__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "run", "select"]
+__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "new_uring_event_loop", "run", "select"]
 
 
-def new_event_loop():
+def new_event_loop(backend=None):
     """A new ``ioready.EventLoop`` (for ``loop_factory=``, as
-    ``uvloop.new_event_loop``). Changes nothing global."""
+    ``uvloop.new_event_loop``). Changes nothing global. ``backend``:
+    ``"uring"`` for the io_uring engine of the transports, ``"epoll"``
+    (``"poll"``, ``"select"``) for the readiness one (see ``EventLoop``);
+    default ``IOREADY_BACKEND``, else io_uring where the kernel allows it."""
     from ._loop import EventLoop
 
-    return EventLoop()
+    return EventLoop(backend=backend)
+
+
+def new_uring_event_loop():
+    """``new_event_loop(backend="uring")``, as a factory with no argument
+    (``IOREADY_LOOP=ioready:new_uring_event_loop``)."""
+    return new_event_loop(backend="uring")
 
 
 def run(main, *, debug=None):

@@ -15,20 +15,30 @@ import asyncio.unix_events
 from . import _ioready
 from ._runner import run_on
 from ._transport import SocketTransport
+from ._uring import UringServing, UringSocketTransport
 
 Handle = _ioready.Handle
 TimerHandle = _ioready.TimerHandle
 
 
-class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
+class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
     """The ioready event loop: a complete ``asyncio.AbstractEventLoop``
-    whose hot paths are native (Rust, on the ioready library's selector)."""
+    whose hot paths are native (Rust, on the ioready library's selector).
 
-    def __init__(self):
+    ``backend``: ``"uring"`` runs the stream transports on io_uring (epoll
+    beside it for everything readiness-based; epoll alone, with a
+    ``RuntimeWarning``, where io_uring is refused); ``"epoll"``, ``"poll"``,
+    ``"select"`` the readiness transports on that selector. Default: the
+    ``IOREADY_BACKEND`` environment variable, else io_uring where the kernel
+    allows it (silently epoll where it does not)."""
+
+    def __init__(self, backend=None, **_sizes):
         super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         """The native stream transport (TCP and Unix sockets)."""
+        if _ioready._uring_active(self):
+            return UringSocketTransport(self, sock, protocol, waiter, extra, server)
         return SocketTransport(self, sock, protocol, waiter, extra, server)
 
 

@@ -6,14 +6,15 @@ from typing import Any, TypeVar
 
 from . import _ioready
 from ._transport import SocketTransport
+from ._uring import UringServing, UringSocketTransport
 
 _T = TypeVar("_T")
 
 Handle = _ioready.Handle
 TimerHandle = _ioready.TimerHandle
 
-class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
-    def __init__(self) -> None: ...
+class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelectorEventLoop):  # type: ignore[misc]
+    def __init__(self, backend: str | None = None, **_sizes: int) -> None: ...
     def _make_socket_transport(  # type: ignore[override]
         self,
         sock: socket.socket,
@@ -22,7 +23,7 @@ class EventLoop(_ioready.LoopCore, asyncio.unix_events._UnixSelectorEventLoop): 
         *,
         extra: Any = None,
         server: Any = None,
-    ) -> SocketTransport: ...
+    ) -> SocketTransport | UringSocketTransport: ...
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     def new_event_loop(self) -> EventLoop: ...

@@ -64,6 +64,9 @@ pub(crate) struct LoopCore {
     /// The stream transports' receive buffer (one receive at a time per
     /// loop), sized on first use.
     pub(crate) read_buf: GilCell<Vec<u8>>,
+    /// The io_uring engine of the transports, when the loop was made with
+    /// it (`None`: the readiness transports; see `uring`).
+    pub(crate) uring: GilCell<Option<super::uring::UringEngine>>,
 }
 
 impl LoopCore {
@@ -184,6 +187,7 @@ impl LoopCore {
         let ready = std::mem::take(&mut *self.ready.get_mut(py)?);
         let timers = self.timers.get_mut(py)?.take_all();
         let fds = self.fds.get_mut(py)?.take_all();
+        let uring = self.close_uring(py)?;
         let poller = self.poller.get_mut(py)?.take();
         let registry = self.registry.get_mut(py)?.take();
         let waker = self.waker.get_mut(py)?.take();
@@ -200,19 +204,26 @@ impl LoopCore {
                 .get()
                 .set_scheduled(py, false)?;
         }
-        drop((ready, timers, fds, poller, registry, waker));
+        drop((ready, timers, fds, poller, registry, waker, uring));
         Ok(())
     }
 }
 
 #[pymethods]
 impl LoopCore {
-    /// Opens the selector (the backend of `IOREADY_BACKEND`, else epoll)
-    /// and the waker. Arguments are for the Python class's `__init__`.
+    /// Opens the selector (the backend of `backend=`, else of
+    /// `IOREADY_BACKEND`, else epoll; `"uring"`: the io_uring engine with
+    /// epoll beside it) and the waker. Arguments are for the Python class's
+    /// `__init__`.
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let selector = Selector::new()?;
+    #[pyo3(signature = (*_args, **kwargs))]
+    fn new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let engine = super::uring::choose(kwargs)?;
+        let (selector, uring) = super::uring::open(py, engine, kwargs)?;
         let registry = selector.registry().clone();
         let waker = Waker::new(&registry, WAKER_TOKEN)?;
         Ok(LoopCore {
@@ -230,6 +241,7 @@ impl LoopCore {
             debug: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             read_buf: GilCell::default(),
+            uring: GilCell::new(uring),
         })
     }
 
@@ -443,6 +455,11 @@ impl LoopCore {
                 }
             }
         }
+        if let Some(uring) = self.uring.for_gc() {
+            if let Some(engine) = uring.as_ref() {
+                super::uring::traverse(engine, &visit)?;
+            }
+        }
         Ok(())
     }
 
@@ -451,7 +468,8 @@ impl LoopCore {
             let ready = self.ready.get_mut(py).map(|mut r| std::mem::take(&mut *r));
             let timers = self.timers.get_mut(py).map(|mut t| t.take_all());
             let fds = self.fds.get_mut(py).map(|mut f| f.take_all());
-            drop((ready, timers, fds));
+            let uring = self.close_uring(py);
+            drop((ready, timers, fds, uring));
         });
     }
 }

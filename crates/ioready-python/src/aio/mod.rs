@@ -10,6 +10,7 @@
 //! * [`fds`] and [`readers`]: the registration table and
 //!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
 //! * [`stream`]: the native TCP/Unix stream transport;
+//! * [`uring`]: the io_uring engine of the transports (`backend="uring"`);
 //! * [`view`]: the `loop._selector` asyncio's Python sees;
 //! * [`clock`], [`gil_cell`], [`glue`]: the monotonic clock, the GIL-guarded
 //!   cell the state lives in, the Python half of the cold paths.
@@ -27,6 +28,7 @@ mod readers;
 mod run;
 mod stream;
 mod timers;
+mod uring;
 mod view;
 
 use pyo3::prelude::*;
@@ -44,5 +46,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<view::SelectorView>()?;
     m.add_class::<stream::StreamTransport>()?;
+    uring::register(m)?;
     Ok(())
 }

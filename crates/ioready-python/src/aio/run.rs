@@ -40,6 +40,9 @@ impl LoopCore {
         let io = this.wait(py, timeout)?;
         this.queue_due_timers(py, LoopCore::now(slf)?)?;
         run_batch(slf)?;
+        // The io_uring engine's completions, reported after the handles
+        // queued before the wait (asyncio's order for I/O callbacks).
+        let io = io + this.run_completions(py)?;
         if io == 0 || this.is_stopping() {
             return Ok(());
         }
@@ -132,8 +135,22 @@ impl LoopCore {
         }))
     }
 
-    /// The one wait, then the ready readers and writers queued: how many.
+    /// The one wait: on the io_uring engine if the loop has it, else on
+    /// the selector; how many readers and writers it queued.
     fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
+        if self.uring.get(py)?.is_some() {
+            return self.wait_uring(py, timeout);
+        }
+        self.wait_selector(py, timeout)
+    }
+
+    /// The one wait on the selector, then the ready readers and writers
+    /// queued: how many.
+    pub(crate) fn wait_selector(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+    ) -> PyResult<usize> {
         let mut guard = self.poller.get_mut(py)?;
         let poller = guard.as_mut().ok_or_else(closed_error)?;
         // Announce the sleep first, then look at the queue again: a callback

@@ -1,0 +1,262 @@
+"""The Python half of the io_uring engine (``backend="uring"``): the stream
+transport's construction and cold paths around the native
+``UringTransport`` (writing, the deliveries of received data, the end of a
+send), and serving through a multishot accept.
+
+The transport keeps asyncio's behaviour and attribute names; where asyncio's
+Python for a cold path only reads and sets those attributes it is used as
+it is. What differs is underneath: reading is a multishot receive armed on
+the ring (paused by cancelling it: a paused transport consumes no buffers),
+writes are sent by the loop's next ``io_uring_enter`` with every other
+write of the turn, and a closed transport lets go of its requests (no
+completion of theirs ever reaches a later transport on the same
+descriptor) before its socket is closed.
+"""
+
+import errno
+import socket
+import warnings
+from typing import Any
+
+from asyncio import base_events, constants, futures, selector_events, transports, trsock
+from asyncio.log import logger
+
+from . import _ioready
+from ._transport import _AsyncioFace
+
+# asyncio's private classes and helpers (typeshed does not declare them).
+_Selector: Any = getattr(selector_events, "_SelectorTransport")
+_SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
+_FlowControl: Any = transports._FlowControlMixin
+_set_nodelay: Any = getattr(base_events, "_set_nodelay")
+_set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
+
+# accept(2) errors after which serving goes on at once, and those that mean
+# "out of resources" (asyncio logs them and retries after a delay).
+_ACCEPT_TRANSIENT = frozenset(
+    {errno.EAGAIN, errno.ECONNABORTED, errno.EINTR, errno.EPROTO, errno.EPERM, errno.ENETDOWN}
+)
+_ACCEPT_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class UringSocketTransport(_ioready.UringTransport):
+    """asyncio's TCP/Unix stream transport on ioready's io_uring engine."""
+
+    @property  # type: ignore[misc]
+    def __class__(self):
+        return _AsyncioFace
+
+    _start_tls_compatible = True
+    # loop.sendfile(): asyncio's native path (reading paused, the buffer
+    # drained, then os.sendfile through the readiness selector).
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        # The native __new__ took loop, sock and protocol.
+        self._loop = loop
+        self._sock = sock
+        self._protocol_connected = True
+        self._extra = {} if extra is None else extra
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._server = server
+        if server is not None:
+            server._attach()
+        loop._transports[self._sock_fd] = self
+        _set_nodelay(sock)
+        self._attach()
+        loop.call_soon(protocol.connection_made, self)
+        # Only start reading when connection_made() has been called.
+        loop.call_soon(self._begin_reading)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    get_extra_info = transports.BaseTransport.get_extra_info
+    __repr__ = _Selector.__repr__
+    abort = _Selector.abort
+    is_closing = _Selector.is_closing
+    is_reading = _Selector.is_reading
+    _fatal_error = _Selector._fatal_error
+    _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
+    can_write_eof = _SelectorSocket.can_write_eof
+    _maybe_pause_protocol = _FlowControl._maybe_pause_protocol
+    _maybe_resume_protocol = _FlowControl._maybe_resume_protocol
+    get_write_buffer_limits = _FlowControl.get_write_buffer_limits
+    _set_write_buffer_limits = _FlowControl._set_write_buffer_limits
+    set_write_buffer_limits = _FlowControl.set_write_buffer_limits
+
+    def __del__(self, _warn=warnings.warn):
+        if self._sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._release()
+            self._sock.close()
+
+    def _begin_reading(self):
+        if self.is_reading():
+            self._start_reading()
+
+    def pause_reading(self):
+        """asyncio's: stop reading (the receive is cancelled)."""
+        if not self.is_reading():
+            return
+        self._paused = True
+        self._stop_reading()
+        if self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self):
+        """asyncio's: read again (what arrived meanwhile comes first)."""
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        self._start_reading()
+        if self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def close(self):
+        """asyncio's: stop reading; connection_lost once the buffer is sent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._stop_reading()
+        if not self.get_write_buffer_size():
+            self._conn_lost += 1
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def _force_close(self, exc):
+        """asyncio's: drop the buffer, connection_lost(exc) soon."""
+        if self._conn_lost:
+            return
+        if self.get_write_buffer_size():
+            self._clear_write_buffer()
+        if not self._closing:
+            self._closing = True
+            self._stop_reading()
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc):
+        """asyncio's: connection_lost(exc), the requests let go of, the
+        socket closed, the server told."""
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            self._release()
+            self._sock.close()
+            self._sock = None
+            self._protocol = None
+            self._loop = None
+            server = self._server
+            if server is not None:
+                server._detach()
+                self._server = None
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
+    def writelines(self, list_of_data):
+        """asyncio's (3.11): the buffers joined, one write."""
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self):
+        """Shut the writing side once the buffer is sent."""
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if self._shut_when_sent():
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def _make_empty_waiter(self):
+        """A future done when the buffer is empty."""
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self.get_write_buffer_size():
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self):
+        self._empty_waiter = None
+
+
+class UringServing:
+    """The loop's serving on io_uring (a multishot accept per listening
+    socket), for an ``EventLoop`` whose engine is io_uring; asyncio's own
+    readiness-based accept otherwise. A base of ``ioready.EventLoop``."""
+
+    def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
+                       backlog=100, *args):
+        # A base of EventLoop, whose other bases give the loop's methods.
+        loop: Any = self
+        if not (_ioready._uring_active(loop) and isinstance(sock, socket.socket)):
+            base: Any = super()
+            return base._start_serving(protocol_factory, sock, sslcontext, server,
+                                       backlog, *args)
+        listeners = self.__dict__.setdefault("_uring_listeners", {})
+        fd = sock.fileno()
+        family, type_, proto = sock.family, sock.type, sock.proto
+        handle: Any = None
+
+        def accepted(res, ended):
+            if res >= 0:
+                try:
+                    conn = socket.socket(family, type_, proto, fileno=res)
+                except OSError:
+                    import os
+
+                    os.close(res)
+                else:
+                    conn.setblocking(False)
+                    try:
+                        addr = conn.getpeername()
+                    except OSError:
+                        addr = None
+                    coro = loop._accept_connection2(
+                        protocol_factory, conn, {"peername": addr}, sslcontext, server, *args)
+                    loop.create_task(coro)
+            else:
+                err = -res
+                if err in _ACCEPT_RESOURCES:
+                    loop.call_exception_handler({
+                        "message": "socket.accept() out of system resource",
+                        "exception": OSError(err, "accept: " + errno.errorcode.get(err, "?")),
+                        "socket": trsock.TransportSocket(sock),
+                    })
+                    if ended and listeners.get(fd) is handle:
+                        loop.call_later(constants.ACCEPT_RETRY_DELAY, rearm)
+                    return
+                if err not in _ACCEPT_TRANSIENT:
+                    loop.call_exception_handler({
+                        "message": "accept failed on a listening socket",
+                        "exception": OSError(err, "accept: " + errno.errorcode.get(err, "?")),
+                        "socket": trsock.TransportSocket(sock),
+                    })
+            if ended:
+                rearm()
+
+        def rearm():
+            if listeners.get(fd) is handle and not loop.is_closed():
+                _ioready._uring_rearm(loop, handle)
+
+        handle = _ioready._uring_serve(loop, fd, accepted)
+        listeners[fd] = handle
+
+    def _stop_serving(self, sock):
+        loop: Any = self
+        listeners = self.__dict__.get("_uring_listeners")
+        if listeners:
+            handle = listeners.pop(sock.fileno(), None)
+            if handle is not None:
+                _ioready._uring_unserve(loop, handle)
+                sock.close()
+                return
+        base: Any = super()
+        base._stop_serving(sock)
