@@ -249,7 +249,10 @@ impl Driver for Registry {
 
     fn waker(self: &Arc<Self>, token: Token) -> io::Result<Waker> {
         let notifier = Arc::new(Notifier::new()?);
+        // Both ends where the notifier is a pipe (one number twice where it
+        // is an eventfd: added and removed in pairs).
         self.own.add(notifier.as_raw_fd());
+        self.own.add(notifier.raw_write_fd());
         self.insert(Entry {
             fd: notifier.as_raw_fd(),
             token,
@@ -258,7 +261,10 @@ impl Driver for Registry {
             armed: true,
             waker: Some(notifier.clone()),
         })
-        .inspect_err(|_| self.own.remove(notifier.as_raw_fd()))?;
+        .inspect_err(|_| {
+            self.own.remove(notifier.as_raw_fd());
+            self.own.remove(notifier.raw_write_fd());
+        })?;
         Ok(Waker {
             notifier,
             registry: self.clone(),
@@ -396,6 +402,7 @@ impl Drop for Waker {
         // cannot be reused before this removal.
         let removed = self.registry.lock().remove_waker(&self.notifier);
         self.registry.own.remove(self.notifier.as_raw_fd());
+        self.registry.own.remove(self.notifier.raw_write_fd());
         drop(removed);
         let _ = self.registry.changed();
     }
