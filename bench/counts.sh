@@ -24,14 +24,14 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 OUT=bench-results
-DOC=BENCHMARKS.md
+DOC=
 SERVERS_ARG=
 BUILD=1
 ARGS=()
 for a in "$@"; do [ "$a" = --no-build ] || ARGS+=("$a"); done
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) QUICK=1; OUT=bench-results/quick; DOC=bench-results/quick/report.md ;;
+        --quick) QUICK=1; OUT=bench-results/quick ;;
         --servers) SERVERS_ARG=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
@@ -41,6 +41,11 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+# The document the counts section is spliced into: BENCHMARKS.md for a full
+# run, a report beside the figures of a quick one (wherever --out put them).
+if [ -z "$DOC" ]; then
+    if [ "$QUICK" = 1 ]; then DOC=$OUT/report.md; else DOC=BENCHMARKS.md; fi
+fi
 
 need=()
 command -v strace >/dev/null || need+=(strace)
