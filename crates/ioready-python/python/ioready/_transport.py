@@ -35,18 +35,38 @@ class _AsyncioFace(transports._FlowControlMixin, transports.Transport):
 _AsyncioFace.__name__ = _AsyncioFace.__qualname__ = "SocketTransport"
 
 
-class SocketTransport(_ioready.StreamTransport):
-    """asyncio's TCP/Unix stream transport, on ioready's native core."""
+class _StreamTransportCommon:
+    """What the two stream transports (``SocketTransport`` on the readiness
+    core, ``_uring.UringSocketTransport`` on io_uring) share: the cold
+    paths, written once. A second base, after the native one, so every
+    native method (the hot paths) is found first; no slots of its own, so
+    it adds nothing to the native instance layout.
+
+    A subclass gives ``_stop_reading`` and ``_stop_writing`` (what closing
+    does to its reading and its writing), ``_release`` (what it lets go of
+    before its socket is closed) and ``get_write_buffer_size``. (``self`` is
+    typed ``Any`` below: what these methods use is the native base's.)"""
+
+    __slots__ = ()
+    # The native bases' attributes these methods set (annotations only: for
+    # type checkers, no slot, no class attribute).
+    _loop: Any
+    _sock: Any
+    _protocol: Any
+    _empty_waiter: Any
 
     @property  # type: ignore[misc]
     def __class__(self):
         return _AsyncioFace
 
     _start_tls_compatible = True
+    # loop.sendfile(): asyncio's native path (reading paused, the buffer
+    # drained, then os.sendfile through the readiness selector).
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
-        # The native __new__ took loop, sock and protocol.
+    def _setup(self: Any, loop, sock, extra, server):
+        """The part of construction both share: the extra info, the server
+        told, the loop's map of transports, TCP_NODELAY."""
         self._extra = {} if extra is None else extra
         self._extra["socket"] = trsock.TransportSocket(sock)
         try:
@@ -63,22 +83,13 @@ class SocketTransport(_ioready.StreamTransport):
             server._attach()
         loop._transports[self._sock_fd] = self
         _set_nodelay(sock)
-        loop.call_soon(protocol.connection_made, self)
-        # Only start reading when connection_made() has been called.
-        loop.call_soon(self._add_reader, self._sock_fd, self._read_ready)
-        if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
 
     # asyncio's own, unchanged: they read and set the native attributes.
     get_extra_info = transports.BaseTransport.get_extra_info
     __repr__ = _Selector.__repr__
-    __del__ = _Selector.__del__
     abort = _Selector.abort
     is_closing = _Selector.is_closing
     is_reading = _Selector.is_reading
-    pause_reading = _Selector.pause_reading
-    resume_reading = _Selector.resume_reading
-    _add_reader = _Selector._add_reader
     _fatal_error = _Selector._fatal_error
     _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
     can_write_eof = _SelectorSocket.can_write_eof
@@ -89,36 +100,38 @@ class SocketTransport(_ioready.StreamTransport):
     _set_write_buffer_limits = _FlowControl._set_write_buffer_limits
     set_write_buffer_limits = _FlowControl.set_write_buffer_limits
 
-    def close(self):
+    def close(self: Any):
         """asyncio's: stop reading; connection_lost once the buffer is sent."""
         if self._closing:
             return
         self._closing = True
-        self._loop._remove_reader(self._sock_fd)
+        self._stop_reading()
         if not self.get_write_buffer_size():
             self._conn_lost += 1
-            self._loop._remove_writer(self._sock_fd)
+            self._stop_writing()
             self._loop.call_soon(self._call_connection_lost, None)
 
-    def _force_close(self, exc):
+    def _force_close(self: Any, exc):
         """asyncio's: drop the buffer, connection_lost(exc) soon."""
         if self._conn_lost:
             return
         if self.get_write_buffer_size():
             self._clear_write_buffer()
-            self._loop._remove_writer(self._sock_fd)
+            self._stop_writing()
         if not self._closing:
             self._closing = True
-            self._loop._remove_reader(self._sock_fd)
+            self._stop_reading()
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc):
-        """asyncio's: connection_lost(exc), the socket closed, the server told."""
+    def _call_connection_lost(self: Any, exc):
+        """asyncio's: connection_lost(exc), what the transport holds let go
+        of, the socket closed, the server told."""
         try:
             if self._protocol_connected:
                 self._protocol.connection_lost(exc)
         finally:
+            self._release()
             sock: Any = self._sock
             sock.close()
             self._sock = None
@@ -131,9 +144,46 @@ class SocketTransport(_ioready.StreamTransport):
         if self._empty_waiter is not None:
             self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
 
-    def writelines(self, list_of_data):
+    def writelines(self: Any, list_of_data):
         """asyncio's (3.11): the buffers joined, one write."""
         self.write(b"".join(list_of_data))
+
+    def _make_empty_waiter(self: Any):
+        """For loop.sendfile: a future done when the buffer is empty."""
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self.get_write_buffer_size():
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+
+class SocketTransport(_ioready.StreamTransport, _StreamTransportCommon):
+    """asyncio's TCP/Unix stream transport, on ioready's native core."""
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        # The native __new__ took loop, sock and protocol.
+        self._setup(loop, sock, extra, server)
+        loop.call_soon(protocol.connection_made, self)
+        # Only start reading when connection_made() has been called.
+        loop.call_soon(self._add_reader, self._sock_fd, self._read_ready)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    # asyncio's own, unchanged: they read and set the native attributes.
+    __del__ = _Selector.__del__
+    pause_reading = _Selector.pause_reading
+    resume_reading = _Selector.resume_reading
+    _add_reader = _Selector._add_reader
+
+    def _stop_reading(self):
+        self._loop._remove_reader(self._sock_fd)
+
+    def _stop_writing(self):
+        self._loop._remove_writer(self._sock_fd)
+
+    def _release(self):
+        """Nothing to let go of: readiness holds no request on the socket."""
 
     def write_eof(self):
         """Shut the writing side once the buffer is sent."""
@@ -143,13 +193,3 @@ class SocketTransport(_ioready.StreamTransport):
         if not self.get_write_buffer_size():
             sock: Any = self._sock
             sock.shutdown(socket.SHUT_WR)
-
-    def _make_empty_waiter(self):
-        """For loop.sendfile: a future done when the buffer is empty."""
-        if self._empty_waiter is not None:
-            raise RuntimeError("Empty waiter is already set")
-        self._empty_waiter = self._loop.create_future()
-        if not self.get_write_buffer_size():
-            self._empty_waiter.set_result(None)
-        return self._empty_waiter
-

@@ -18,17 +18,12 @@ import socket
 import warnings
 from typing import Any
 
-from asyncio import base_events, constants, futures, selector_events, transports, trsock
+from asyncio import constants, futures, trsock
 from asyncio.log import logger
 
 from . import _ioready
-from ._transport import _AsyncioFace
+from ._transport import _StreamTransportCommon
 
-# asyncio's private classes and helpers (typeshed does not declare them).
-_Selector: Any = getattr(selector_events, "_SelectorTransport")
-_SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
-_FlowControl: Any = transports._FlowControlMixin
-_set_nodelay: Any = getattr(base_events, "_set_nodelay")
 _set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
 
 # accept(2) errors after which serving goes on at once, and those that mean
@@ -39,59 +34,21 @@ _ACCEPT_TRANSIENT = frozenset(
 _ACCEPT_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-class UringSocketTransport(_ioready.UringTransport):
+class UringSocketTransport(_ioready.UringTransport, _StreamTransportCommon):
     """asyncio's TCP/Unix stream transport on ioready's io_uring engine."""
-
-    @property  # type: ignore[misc]
-    def __class__(self):
-        return _AsyncioFace
-
-    _start_tls_compatible = True
-    # loop.sendfile(): asyncio's native path (reading paused, the buffer
-    # drained, then os.sendfile through the readiness selector).
-    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
         # The native __new__ took loop, sock and protocol.
         self._loop = loop
         self._sock = sock
         self._protocol_connected = True
-        self._extra = {} if extra is None else extra
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
-        self._server = server
-        if server is not None:
-            server._attach()
-        loop._transports[self._sock_fd] = self
-        _set_nodelay(sock)
+        self._setup(loop, sock, extra, server)
         self._attach()
         loop.call_soon(protocol.connection_made, self)
         # Only start reading when connection_made() has been called.
         loop.call_soon(self._begin_reading)
         if waiter is not None:
             loop.call_soon(_set_result_unless_cancelled, waiter, None)
-
-    get_extra_info = transports.BaseTransport.get_extra_info
-    __repr__ = _Selector.__repr__
-    abort = _Selector.abort
-    is_closing = _Selector.is_closing
-    is_reading = _Selector.is_reading
-    _fatal_error = _Selector._fatal_error
-    _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
-    can_write_eof = _SelectorSocket.can_write_eof
-    _maybe_pause_protocol = _FlowControl._maybe_pause_protocol
-    _maybe_resume_protocol = _FlowControl._maybe_resume_protocol
-    get_write_buffer_limits = _FlowControl.get_write_buffer_limits
-    _set_write_buffer_limits = _FlowControl._set_write_buffer_limits
-    set_write_buffer_limits = _FlowControl.set_write_buffer_limits
 
     def __del__(self, _warn=warnings.warn):
         if self._sock is not None:
@@ -121,50 +78,8 @@ class UringSocketTransport(_ioready.UringTransport):
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
 
-    def close(self):
-        """asyncio's: stop reading; connection_lost once the buffer is sent."""
-        if self._closing:
-            return
-        self._closing = True
-        self._stop_reading()
-        if not self.get_write_buffer_size():
-            self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None)
-
-    def _force_close(self, exc):
-        """asyncio's: drop the buffer, connection_lost(exc) soon."""
-        if self._conn_lost:
-            return
-        if self.get_write_buffer_size():
-            self._clear_write_buffer()
-        if not self._closing:
-            self._closing = True
-            self._stop_reading()
-        self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, exc)
-
-    def _call_connection_lost(self, exc):
-        """asyncio's: connection_lost(exc), the requests let go of, the
-        socket closed, the server told."""
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            self._release()
-            self._sock.close()
-            self._sock = None
-            self._protocol = None
-            self._loop = None
-            server = self._server
-            if server is not None:
-                server._detach()
-                self._server = None
-        if self._empty_waiter is not None:
-            self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
-
-    def writelines(self, list_of_data):
-        """asyncio's (3.11): the buffers joined, one write."""
-        self.write(b"".join(list_of_data))
+    def _stop_writing(self):
+        """Nothing to undo: this transport registers no writer with the loop."""
 
     def write_eof(self):
         """Shut the writing side once the buffer is sent."""
@@ -173,18 +88,6 @@ class UringSocketTransport(_ioready.UringTransport):
         self._eof = True
         if self._shut_when_sent():
             self._sock.shutdown(socket.SHUT_WR)
-
-    def _make_empty_waiter(self):
-        """A future done when the buffer is empty."""
-        if self._empty_waiter is not None:
-            raise RuntimeError("Empty waiter is already set")
-        self._empty_waiter = self._loop.create_future()
-        if not self.get_write_buffer_size():
-            self._empty_waiter.set_result(None)
-        return self._empty_waiter
-
-    def _reset_empty_waiter(self):
-        self._empty_waiter = None
 
 
 class UringServing:

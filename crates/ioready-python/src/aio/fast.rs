@@ -12,6 +12,7 @@ use pyo3::Borrowed;
 
 use super::callargs::CallArgs;
 use super::core::LoopCore;
+use super::handle::Handle;
 use crate::ffi::kwcall::{install, Keywords, KwMethodDef, RawKwMethod};
 
 /// The `context=` keyword, the only one these methods take.
@@ -46,6 +47,51 @@ fn missing(method: &str, names: &[&str]) -> PyErr {
     ))
 }
 
+/// The `N` required positional arguments of `method` (named `names`), the
+/// callback's own arguments after them, and the `context=` keyword; asyncio's
+/// `TypeError` naming the missing ones, or an unexpected keyword. Inlined:
+/// the same length check the callers' slice patterns made.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn parse<'a, 'b, 'py, const N: usize>(
+    args: &'a [Borrowed<'b, 'py, PyAny>],
+    kwargs: &Keywords<'_, 'py>,
+    method: &str,
+    names: [&str; N],
+) -> PyResult<(
+    &'a [Borrowed<'b, 'py, PyAny>; N],
+    &'a [Borrowed<'b, 'py, PyAny>],
+    Option<Bound<'py, PyAny>>,
+)> {
+    let Some((head, rest)) = args.split_first_chunk::<N>() else {
+        return Err(missing(method, &names[args.len()..]));
+    };
+    Ok((head, rest, context_kw(kwargs, method)?))
+}
+
+/// What `call_soon` and `call_soon_threadsafe` share: the arguments
+/// parsed, the loop checked, the handle made and queued. `same_thread` is
+/// passed on to the debug-mode checks (`call_soon`'s thread check).
+#[inline(always)]
+fn soon<'py>(
+    py: Python<'py>,
+    slf: &Bound<'py, LoopCore>,
+    args: &[Borrowed<'_, 'py, PyAny>],
+    kwargs: Keywords<'_, 'py>,
+    method: &str,
+    same_thread: bool,
+) -> PyResult<Bound<'py, Handle>> {
+    let ([callback], rest, context) = parse(args, &kwargs, method, ["callback"])?;
+    let callback = Borrowed::to_owned(*callback);
+    let this = slf.get();
+    this.check_closed()?;
+    if this.debug() {
+        LoopCore::debug_checks(slf, &callback, method, same_thread)?;
+    }
+    let args = CallArgs::from_slice(py, rest)?;
+    LoopCore::push_soon(slf, &callback, args, context.as_ref())
+}
+
 fn core<'py>(slf: Borrowed<'_, 'py, PyAny>) -> Bound<'py, LoopCore> {
     // SAFETY: CPython calls a method descriptor only with an instance of
     // the class it was made for (`LoopCore`) or of a subclass.
@@ -65,18 +111,7 @@ impl RawKwMethod for CallSoon {
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
-        let [callback, rest @ ..] = args else {
-            return Err(missing("call_soon", &["callback"]));
-        };
-        let context = context_kw(&kwargs, "call_soon")?;
-        let callback = Borrowed::to_owned(*callback);
-        let this = slf.get();
-        this.check_closed()?;
-        if this.debug() {
-            LoopCore::debug_checks(&slf, &callback, "call_soon", true)?;
-        }
-        let args = CallArgs::from_slice(py, rest)?;
-        Ok(LoopCore::push_soon(&slf, &callback, args, context.as_ref())?.into_any())
+        Ok(soon(py, &slf, args, kwargs, "call_soon", true)?.into_any())
     }
 }
 
@@ -93,19 +128,8 @@ impl RawKwMethod for CallSoonThreadsafe {
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
-        let [callback, rest @ ..] = args else {
-            return Err(missing("call_soon_threadsafe", &["callback"]));
-        };
-        let context = context_kw(&kwargs, "call_soon_threadsafe")?;
-        let callback = Borrowed::to_owned(*callback);
-        let this = slf.get();
-        this.check_closed()?;
-        if this.debug() {
-            LoopCore::debug_checks(&slf, &callback, "call_soon_threadsafe", false)?;
-        }
-        let args = CallArgs::from_slice(py, rest)?;
-        let handle = LoopCore::push_soon(&slf, &callback, args, context.as_ref())?;
-        this.wake_if_sleeping(py)?;
+        let handle = soon(py, &slf, args, kwargs, "call_soon_threadsafe", false)?;
+        slf.get().wake_if_sleeping(py)?;
         Ok(handle.into_any())
     }
 }
@@ -123,15 +147,8 @@ impl RawKwMethod for CallLater {
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
-        let [delay, callback, rest @ ..] = args else {
-            let names: &[&str] = if args.is_empty() {
-                &["delay", "callback"]
-            } else {
-                &["callback"]
-            };
-            return Err(missing("call_later", names));
-        };
-        let context = context_kw(&kwargs, "call_later")?;
+        let ([delay, callback], rest, context) =
+            parse(args, &kwargs, "call_later", ["delay", "callback"])?;
         if delay.is_none() {
             return Err(PyTypeError::new_err("delay must not be None"));
         }
@@ -156,15 +173,8 @@ impl RawKwMethod for CallAt {
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
-        let [when, callback, rest @ ..] = args else {
-            let names: &[&str] = if args.is_empty() {
-                &["when", "callback"]
-            } else {
-                &["callback"]
-            };
-            return Err(missing("call_at", names));
-        };
-        let context = context_kw(&kwargs, "call_at")?;
+        let ([when, callback], rest, context) =
+            parse(args, &kwargs, "call_at", ["when", "callback"])?;
         if when.is_none() {
             return Err(PyTypeError::new_err("when cannot be None"));
         }

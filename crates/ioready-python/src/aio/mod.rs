@@ -11,6 +11,7 @@
 //!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
 //! * [`stream`]: the native TCP/Unix stream transport;
 //! * [`uring`]: the io_uring engine of the transports (`backend="uring"`);
+//! * [`transport_common`]: what those two transports compute identically;
 //! * [`view`]: the `loop._selector` asyncio's Python sees;
 //! * [`clock`], [`gil_cell`], [`glue`]: the monotonic clock, the GIL-guarded
 //!   cell the state lives in, the Python half of the cold paths.
@@ -28,6 +29,7 @@ mod readers;
 mod run;
 mod stream;
 mod timers;
+mod transport_common;
 mod uring;
 mod view;
 

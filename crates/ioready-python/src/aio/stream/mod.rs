@@ -26,10 +26,10 @@ use std::os::fd::RawFd;
 
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::gil_cell::GilCell;
+use super::transport_common::{opt_to_py, protocol_callbacks, py_to_opt};
 
 /// asyncio's `_SelectorTransport.max_size`: the most one receive asks for.
 pub(crate) const MAX_SIZE: usize = 256 * 1024;
@@ -79,12 +79,6 @@ pub(crate) struct StreamTransport {
     state: GilCell<StreamState>,
 }
 
-fn is_buffered_protocol(protocol: &Bound<'_, PyAny>) -> PyResult<bool> {
-    static BUFFERED: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
-    let cls = BUFFERED.import(protocol.py(), "asyncio", "BufferedProtocol")?;
-    protocol.is_instance(cls)
-}
-
 #[pymethods]
 impl StreamTransport {
     /// The transport of `sock` (connected, non-blocking) for `protocol` on
@@ -118,15 +112,7 @@ impl StreamTransport {
     /// `get_buffer`/`buffer_updated`).
     fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();
-        let buffered = is_buffered_protocol(protocol)?;
-        let (on_data, on_filled) = if buffered {
-            (
-                protocol.getattr("get_buffer")?,
-                Some(protocol.getattr("buffer_updated")?.unbind()),
-            )
-        } else {
-            (protocol.getattr("data_received")?, None)
-        };
+        let (buffered, on_data, on_filled) = protocol_callbacks(protocol)?;
         let old = {
             let mut state = self.state.get_mut(py)?;
             state.buffered = buffered;
@@ -187,11 +173,7 @@ impl StreamTransport {
 
     #[getter]
     fn _protocol(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .protocol
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.protocol.as_ref()))
     }
 
     #[setter(_protocol)]
@@ -213,16 +195,12 @@ impl StreamTransport {
 
     #[getter(_loop)]
     fn loop_attr(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .loop_
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.loop_.as_ref()))
     }
 
     #[setter(_loop)]
     fn set_loop_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
-        let new = (!value.is_none(py)).then_some(value);
+        let new = py_to_opt(py, value);
         let old = std::mem::replace(&mut self.state.get_mut(py)?.loop_, new);
         drop(old);
         Ok(())
@@ -230,16 +208,12 @@ impl StreamTransport {
 
     #[getter(_sock)]
     fn sock_attr(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .sock
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.sock.as_ref()))
     }
 
     #[setter(_sock)]
     fn set_sock_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
-        let new = (!value.is_none(py)).then_some(value);
+        let new = py_to_opt(py, value);
         let old = std::mem::replace(&mut self.state.get_mut(py)?.sock, new);
         drop(old);
         Ok(())
@@ -247,16 +221,12 @@ impl StreamTransport {
 
     #[getter(_empty_waiter)]
     fn empty_waiter_attr(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .empty_waiter
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.empty_waiter.as_ref()))
     }
 
     #[setter(_empty_waiter)]
     fn set_empty_waiter_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
-        let new = (!value.is_none(py)).then_some(value);
+        let new = py_to_opt(py, value);
         let old = std::mem::replace(&mut self.state.get_mut(py)?.empty_waiter, new);
         drop(old);
         Ok(())

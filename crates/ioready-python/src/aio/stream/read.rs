@@ -6,29 +6,14 @@
 //! asyncio allocates 256 KiB per receive and shrinks it); a
 //! `BufferedProtocol` gets its own buffer filled by the `recv` itself.
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::sys;
 use super::{StreamTransport, MAX_SIZE};
 use crate::aio::core::LoopCore;
-
-/// What a protocol callback's error becomes: `SystemExit` and
-/// `KeyboardInterrupt` propagate, anything else is the transport's fatal
-/// error with `message`.
-pub(super) fn protocol_error(
-    slf: &Bound<'_, StreamTransport>,
-    err: PyErr,
-    message: &str,
-) -> PyResult<()> {
-    let py = slf.py();
-    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
-        return Err(err);
-    }
-    slf.call_method1("_fatal_error", (err.into_value(py), message))?;
-    Ok(())
-}
+use crate::aio::transport_common::protocol_error;
 
 impl StreamTransport {
     /// The reader callback (see the module).

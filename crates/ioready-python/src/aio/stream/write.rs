@@ -6,18 +6,16 @@
 //! `_maybe_pause_protocol`/`_maybe_resume_protocol`, called only when a
 //! mark is crossed.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple};
+use pyo3::types::{PyBytes, PyTuple};
 
-use super::read::protocol_error;
 use super::sys;
 use super::StreamTransport;
 use crate::aio::core::LoopCore;
 use crate::aio::fds::EVENT_WRITE;
-
-/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
+use crate::aio::transport_common::{
+    check_bytes_like, check_writable, count_lost_write, protocol_error, warn_lost_write,
+};
 
 /// Once this much of the buffer is sent, the rest moves to its start.
 const COMPACT_AT: usize = 64 * 1024;
@@ -42,12 +40,7 @@ impl StreamTransport {
         if let Ok(bytes) = data.downcast::<PyBytes>() {
             return StreamTransport::write_bytes(slf, bytes.as_bytes());
         }
-        if !(data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>()) {
-            return Err(PyTypeError::new_err(format!(
-                "data argument must be a bytes-like object, not {}",
-                data.get_type().name()?.repr()?
-            )));
-        }
+        check_bytes_like(data)?;
         write_buffer(slf, data, py)
     }
 
@@ -57,25 +50,15 @@ impl StreamTransport {
         let this = slf.get();
         let step = {
             let mut state = this.state.get_mut(py)?;
-            if state.eof {
-                return Err(PyRuntimeError::new_err(
-                    "Cannot call write() after write_eof()",
-                ));
-            }
-            if state.empty_waiter.is_some() {
-                return Err(PyRuntimeError::new_err(
-                    "unable to write; sendfile is in progress",
-                ));
-            }
+            check_writable(state.eof, state.empty_waiter.is_some())?;
             if data.is_empty() {
                 return Ok(());
             }
             if state.conn_lost > 0 {
-                let warn = state.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-                state.conn_lost += 1;
+                let warn = count_lost_write(&mut state.conn_lost);
                 drop(state);
                 if warn {
-                    crate::aio::glue::WARN_CONNLOST.get(py)?.call0()?;
+                    warn_lost_write(py)?;
                 }
                 return Ok(());
             }

@@ -12,18 +12,19 @@
 
 use std::os::fd::RawFd;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use super::slots::{Conn, Entry};
 use crate::aio::core::LoopCore;
 use crate::aio::gil_cell::GilCell;
-
-/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
+pub(crate) use crate::aio::transport_common::protocol_error;
+use crate::aio::transport_common::{
+    check_bytes_like, check_writable, count_lost_write, opt_to_py, protocol_callbacks, py_to_opt,
+    warn_lost_write,
+};
 
 /// Bytes of a turn's writes assumed taken by the socket at once while it
 /// refuses nothing. The readiness transport counts against the high-water
@@ -66,28 +67,6 @@ pub(crate) struct UState {
 pub(crate) struct UringTransport {
     pub(crate) fd: RawFd,
     pub(crate) state: GilCell<UState>,
-}
-
-fn is_buffered_protocol(protocol: &Bound<'_, PyAny>) -> PyResult<bool> {
-    static BUFFERED: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
-    let cls = BUFFERED.import(protocol.py(), "asyncio", "BufferedProtocol")?;
-    protocol.is_instance(cls)
-}
-
-/// What a protocol callback's error becomes: `SystemExit` and
-/// `KeyboardInterrupt` propagate, anything else is the transport's fatal
-/// error with `message`.
-pub(crate) fn protocol_error(
-    slf: &Bound<'_, UringTransport>,
-    err: PyErr,
-    message: &str,
-) -> PyResult<()> {
-    let py = slf.py();
-    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
-        return Err(err);
-    }
-    slf.call_method1("_fatal_error", (err.into_value(py), message))?;
-    Ok(())
 }
 
 impl UringTransport {
@@ -134,16 +113,7 @@ impl UringTransport {
         let this = slf.get();
         {
             let mut state = this.state.get_mut(py)?;
-            if state.eof {
-                return Err(PyRuntimeError::new_err(
-                    "Cannot call write() after write_eof()",
-                ));
-            }
-            if state.empty_waiter.is_some() {
-                return Err(PyRuntimeError::new_err(
-                    "unable to write; sendfile is in progress",
-                ));
-            }
+            check_writable(state.eof, state.empty_waiter.is_some())?;
             if data.is_empty() {
                 return Ok(());
             }
@@ -156,11 +126,10 @@ impl UringTransport {
                 return Ok(());
             }
             if state.conn_lost > 0 {
-                let warn = state.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-                state.conn_lost += 1;
+                let warn = count_lost_write(&mut state.conn_lost);
                 drop(state);
                 if warn {
-                    crate::aio::glue::WARN_CONNLOST.get(py)?.call0()?;
+                    warn_lost_write(py)?;
                 }
                 return Ok(());
             }
@@ -345,15 +314,7 @@ impl UringTransport {
     /// `get_buffer`/`buffer_updated`).
     fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();
-        let buffered = is_buffered_protocol(protocol)?;
-        let (on_data, on_filled) = if buffered {
-            (
-                protocol.getattr("get_buffer")?,
-                Some(protocol.getattr("buffer_updated")?.unbind()),
-            )
-        } else {
-            (protocol.getattr("data_received")?, None)
-        };
+        let (buffered, on_data, on_filled) = protocol_callbacks(protocol)?;
         let old = {
             let mut state = self.state.get_mut(py)?;
             state.buffered = buffered;
@@ -382,12 +343,7 @@ impl UringTransport {
         if let Ok(bytes) = data.downcast::<PyBytes>() {
             return UringTransport::write_bytes(slf, bytes.as_bytes());
         }
-        if !(data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>()) {
-            return Err(PyTypeError::new_err(format!(
-                "data argument must be a bytes-like object, not {}",
-                data.get_type().name()?.repr()?
-            )));
-        }
+        check_bytes_like(data)?;
         let copy = data.py().get_type::<PyBytes>().call1((data,))?;
         UringTransport::write_bytes(slf, copy.downcast::<PyBytes>()?.as_bytes())
     }
@@ -399,11 +355,7 @@ impl UringTransport {
 
     #[getter]
     fn _protocol(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .protocol
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.protocol.as_ref()))
     }
 
     #[setter(_protocol)]
@@ -425,16 +377,12 @@ impl UringTransport {
 
     #[getter(_empty_waiter)]
     fn empty_waiter_attr(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.state.get(py)?;
-        Ok(state
-            .empty_waiter
-            .as_ref()
-            .map_or_else(|| py.None(), |o| o.clone_ref(py)))
+        Ok(opt_to_py(py, self.state.get(py)?.empty_waiter.as_ref()))
     }
 
     #[setter(_empty_waiter)]
     fn set_empty_waiter_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
-        let new = (!value.is_none(py)).then_some(value);
+        let new = py_to_opt(py, value);
         let old = std::mem::replace(&mut self.state.get_mut(py)?.empty_waiter, new);
         drop(old);
         Ok(())
