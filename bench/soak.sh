@@ -78,10 +78,12 @@ cleanup() {
 trap cleanup EXIT
 
 CLEAN_RC=0
+SERVER_DESC="$BIN echo-server"
 if [ -n "$PYLOOP" ]; then
     "$PY" crates/ioready-python/bench/loops/echo_server.py --loop "$PYLOOP" --api protocol \
         > "$TMP/server.out" 2>&1 &
     BACKEND="the Python loop $PYLOOP"
+    SERVER_DESC="crates/ioready-python/bench/loops/echo_server.py --api protocol"
     CLEAN_RC=143
 else
     "$BIN" echo-server --quiet --backend "$BACKEND" --addr 127.0.0.1:0 \
@@ -117,7 +119,7 @@ sample() {
 }
 
 FDS_BEFORE=$(fds "$SERVER_PID")
-echo "== soak: $CONNS connections x ${SIZE}-byte echoes for $MINUTES min on $BACKEND ($BIN echo-server at $ADDR)"
+echo "== soak: $CONNS connections x ${SIZE}-byte echoes for $MINUTES min on $BACKEND ($SERVER_DESC at $ADDR)"
 "$BIN" bench --addr "$ADDR" -c "$CONNS" -s "$SIZE" -d "$SECONDS_TOTAL" -w 0 \
     --timeout $((SECONDS_TOTAL + 120)) --json --quiet > "$TMP/load.json" 2> "$TMP/load.err" &
 LOAD_PID=$!
