@@ -65,38 +65,8 @@ else
 fi
 export IOREADY_LOOP=$LOOP
 
-total_passed=0
-total_failed=0
-summary=()
-
-# step NAME CMD...: as ci/python.sh's: adds the last `N passed, M failed`
-# CMD printed to the totals (without one: 1 passed or 1 failed by its exit
-# status); a failing exit status is at least one failure.
-step() {
-    local name=$1 out rc=0 line p f t0
-    shift
-    echo "== $name"
-    t0=$SECONDS
-    out=$(mktemp)
-    "$@" 2>&1 | tee "$out" || rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
-    rm -f "$out"
-    if [ -n "$line" ]; then
-        p=${line%% passed*}
-        f=${line#*passed, }
-        f=${f%% failed*}
-    elif [ "$rc" -eq 0 ]; then
-        p=1 f=0
-    else
-        p=0 f=1
-    fi
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        f=1
-    fi
-    total_passed=$((total_passed + p))
-    total_failed=$((total_failed + f))
-    summary+=("$name: $p passed, $f failed ($((SECONDS - t0)) s)")
-}
+# step and steps_summary (from the directory STEP_DIR).
+. ci/steps.sh
 
 step "CPython test_asyncio on $LOOP beside stock asyncio" \
     "$py" "$TESTS/run_cpython_asyncio.py" --loop "$LOOP"
@@ -113,9 +83,4 @@ else
     echo "== (pytest not installed in $py: the pytest run is skipped)"
 fi
 
-echo "== summary"
-for line in "${summary[@]}"; do
-    echo "  $line"
-done
-echo "$total_passed passed, $total_failed failed"
-[ "$total_failed" -eq 0 ]
+steps_summary

@@ -40,38 +40,9 @@ echo "== lint: cargo fmt / clippy (ioready-python: full-API, abi3 3.9 and 3.10 b
 echo "== wheels: $CRATE/build-wheels.sh"
 PYTHON="$PYTHON" "$CRATE/build-wheels.sh"
 
-total_passed=0
-total_failed=0
-summary=()
-
-# step NAME CMD...: runs CMD (from the crate's directory) and adds the last
-# `N passed, M failed` it printed to the totals; without one, it counts as 1
-# passed or 1 failed by its exit status. A failing exit status is at least
-# one failure.
-step() {
-    local name=$1 out rc=0 line p f
-    shift
-    echo "== $name"
-    out=$(mktemp)
-    (cd "$CRATE" && "$@") 2>&1 | tee "$out" || rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
-    rm -f "$out"
-    if [ -n "$line" ]; then
-        p=${line%% passed*}
-        f=${line#*passed, }
-        f=${f%% failed*}
-    elif [ "$rc" -eq 0 ]; then
-        p=1 f=0
-    else
-        p=0 f=1
-    fi
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        f=1
-    fi
-    total_passed=$((total_passed + p))
-    total_failed=$((total_failed + f))
-    summary+=("$name: $p passed, $f failed")
-}
+# step and steps_summary (from the directory STEP_DIR).
+STEP_DIR=$CRATE
+. ci/steps.sh
 
 for kind in cp39-abi3 cp310-abi3 full; do
     case $kind in
@@ -107,9 +78,4 @@ for version in 3.9 3.13; do
         python/ioready/_glue.py python/ioready/_uring.py
 done
 
-echo "== summary"
-for line in "${summary[@]}"; do
-    echo "  $line"
-done
-echo "$total_passed passed, $total_failed failed"
-[ "$total_failed" -eq 0 ]
+steps_summary
