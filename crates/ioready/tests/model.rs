@@ -61,6 +61,8 @@
 //!   whichever bound comes first);
 //! * `IOREADY_MODEL_BASE`: the first case's seed (default 0; cases use
 //!   consecutive seeds, so a run is reproducible);
+//! * `IOREADY_MODEL_CHILDREN=0`: no child processes among the sources (a
+//!   timer in their place; for valgrind, which lacks `pidfd_open`);
 //! * `IOREADY_MODEL_SEED`: run only this seed (printed on failure, with the
 //!   operations that led to it).
 //!
@@ -1111,6 +1113,13 @@ impl Case {
             self.next_token += 1;
             let registry = self.sel.registry();
             let pick = if self.forking { 9 } else { self.rng.below(9) };
+            // IOREADY_MODEL_CHILDREN=0 makes a timer where a child would be
+            // (valgrind 3.19 lacks pidfd_open: ci/valgrind.sh sets it).
+            let pick = if pick == 9 && env("IOREADY_MODEL_CHILDREN") == Some(0) {
+                0
+            } else {
+                pick
+            };
             let has_signals = self
                 .sources
                 .iter()
