@@ -104,6 +104,8 @@ pub(crate) struct Io {
     /// Sends submitted since the last enter: each completes within the
     /// enter that submits it, so that enter waits for them plus one event.
     pub(crate) expect: u32,
+    /// [`Ring::early_submits`] as the last wait saw it.
+    pub(crate) early_seen: u64,
     /// Requests in flight whose completion the engine still expects.
     pub(crate) inflight: usize,
     /// The receive buffer whose bytes the service is being handed.

@@ -6,8 +6,12 @@
 //! `MSG_DONTWAIT`, so each completes inside the enter that submits it; the
 //! one more is the next real event (data, a connection, a signal). So an
 //! isolated round trip costs one system call: submit the echo, sleep until
-//! the next message. A short safety timeout bounds that wait in case a send
-//! did not complete inline.
+//! the next message. No timer is armed for it: a send that the kernel
+//! cannot complete at once completes with `EAGAIN` (`MSG_DONTWAIT`), and an
+//! enter that could not submit everything returns without waiting. The one
+//! case where the count would be wrong, a `push` that found the queue full
+//! and submitted early, is seen through `Ring::early_submits` and waits for
+//! one completion instead.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,9 +35,6 @@ use crate::report::ServerEvent;
 use crate::time::{after, sweep_period};
 use crate::Service;
 
-/// The longest a wait for "sends + 1" completions lasts (see the module
-/// docs): only reached if a send did not complete inside its enter.
-const SAFETY_WAIT: Duration = Duration::from_millis(10);
 /// Completions taken from the queue at a time (on the stack: 1 KiB, less
 /// than a page, so no stack probe per call).
 const BATCH: usize = 64;
@@ -106,6 +107,7 @@ impl<'s, S: Service> Engine<'s, S> {
                 ring,
                 bgid: bufs.bgid(),
                 expect: 0,
+                early_seen: 0,
                 inflight: 0,
                 cur: None,
             },
@@ -160,7 +162,7 @@ impl<'s, S: Service> Engine<'s, S> {
             if flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::SeqCst) {
                 self.begin_shutdown();
             }
-            let (mut timeout, mut is_tick) = if self.has_timers() {
+            let (timeout, is_tick) = if self.has_timers() {
                 // Timers first: ending a lingering close may be what
                 // finishes a drain.
                 self.run_timers();
@@ -175,11 +177,18 @@ impl<'s, S: Service> Engine<'s, S> {
             } else {
                 (None, false)
             };
-            let want = 1 + self.io.expect;
-            if want > 1 && timeout.map_or(true, |t| t > SAFETY_WAIT) {
-                timeout = Some(SAFETY_WAIT);
-                is_tick = false;
-            }
+            // Sends complete inside the enter that submits them, so it
+            // waits for them plus one event, with no timer. If a full queue
+            // made `push` submit some of them already, their completions
+            // may have been reaped and the count is off: wait for one
+            // completion then (the next loop is exact again).
+            let early = self.io.ring.early_submits();
+            let want = if early == self.io.early_seen {
+                1 + self.io.expect
+            } else {
+                self.io.early_seen = early;
+                1
+            };
             self.srv.report.trace(&ServerEvent::Waiting);
             self.stats.enters += 1;
             match self.io.ring.submit_and_wait(want, timeout) {

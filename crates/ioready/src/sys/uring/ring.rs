@@ -279,6 +279,7 @@ impl RingBuilder {
             registered: -1,
             want_registered: self.register_ring_fd,
             disabled: setup.single_issuer,
+            early_submits: 0,
         })
     }
 
@@ -409,6 +410,8 @@ pub struct Ring {
     want_registered: bool,
     /// Created with `R_DISABLED` (single issuer), not yet enabled.
     disabled: bool,
+    /// Submits [`push`](Ring::push) made because the queue was full.
+    early_submits: u64,
 }
 
 impl std::fmt::Debug for Ring {
@@ -459,6 +462,16 @@ impl Ring {
         self.ring.params()
     }
 
+    /// How many times [`push`](Self::push) found the submission queue full
+    /// and submitted what it held first. A loop that counts on the
+    /// completions of what it pushed arriving in its next
+    /// [`submit_and_wait`](Self::submit_and_wait) (requests that complete
+    /// inline) reads it to know that some already arrived earlier.
+    #[inline]
+    pub fn early_submits(&self) -> u64 {
+        self.early_submits
+    }
+
     /// True once the ring descriptor is registered (after the first enter,
     /// where the kernel allows it): enters then skip the descriptor lookup.
     pub fn ring_fd_registered(&self) -> bool {
@@ -496,6 +509,7 @@ impl Ring {
     /// As [`push`](Self::push).
     #[cold]
     unsafe fn push_after_submit(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        self.early_submits += 1;
         self.submit_and_wait(0, None)?;
         // SAFETY: as above.
         unsafe { self.ring.submission().push(entry) }.map_err(|_| {
