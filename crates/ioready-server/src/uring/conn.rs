@@ -422,7 +422,7 @@ impl UConn {
     /// Reporter-side effect of bytes having been sent (trace and count).
     #[inline]
     pub(crate) fn report_sent(&mut self, report: &mut Reporter, bytes: &[u8]) {
-        report.sent(self.peer, bytes);
+        report.sent(&self.peer, bytes);
         if let Some(t) = &mut self.last_active {
             *t = Instant::now();
         }

@@ -55,6 +55,17 @@ fn recycle(bufs: &mut BufRing, bid: Option<u16>) {
     }
 }
 
+/// Nothing for `Engine::sync` to do on `c`: reading, nothing to close, no
+/// error, below the output cap.
+#[inline]
+fn steady(c: &UConn, output_cap: usize) -> bool {
+    c.flags == 0
+        && c.ops & (RECV_ARMED | STARVED) != 0
+        && c.ops & RECV_CANCELLING == 0
+        && c.error.is_none()
+        && c.pending() < output_cap
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
@@ -278,14 +289,13 @@ impl<'s, S: Service> Engine<'s, S> {
         if c.gen != u.gen || c.flags != 0 || c.linger_until.is_some() || c.error.is_some() {
             return false;
         }
-        let Ok(Some(bid)) = self.bufs.claim(flags) else {
+        let Ok(Some((bid, data))) = self.bufs.claim_buf(flags, n) else {
             return false;
         };
-        let data = self.bufs.buf(bid, n).unwrap_or(&[]);
         if let Some(t) = &mut c.last_active {
             *t = Instant::now();
         }
-        self.srv.report.received(c.peer, data);
+        self.srv.report.received(&c.peer, data);
         self.io.cur = Some(Cur {
             bid,
             addr: data.as_ptr() as usize,
@@ -299,7 +309,10 @@ impl<'s, S: Service> Engine<'s, S> {
         if !held {
             recycle(&mut self.bufs, Some(bid));
         }
-        self.sync(i);
+        // `sync`'s look, on the connection in hand.
+        if !steady(c, self.srv.config.output_cap) {
+            self.sync_slow(i);
+        }
         true
     }
 
@@ -334,7 +347,7 @@ impl<'s, S: Service> Engine<'s, S> {
                 .buf(z.bid, (z.off + z.len) as usize)
                 .unwrap_or(&[]);
             let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
-            self.srv.report.sent(c.peer, bytes);
+            self.srv.report.sent(&c.peer, bytes);
             self.srv.report.trace(&ServerEvent::QueueEmpty(c.peer));
         } else {
             self.srv.report.stats.bytes_out += n as u64;
@@ -442,7 +455,7 @@ impl<'s, S: Service> Engine<'s, S> {
                 *t = Instant::now();
             }
             let data = self.bufs.buf(bid, n).unwrap_or(&[]);
-            self.srv.report.received(c.peer, data);
+            self.srv.report.received(&c.peer, data);
             self.io.cur = Some(Cur {
                 bid,
                 addr: data.as_ptr() as usize,
@@ -524,7 +537,7 @@ impl<'s, S: Service> Engine<'s, S> {
         } else if let Some(n) = sent {
             let n = n.min(c.unsent().len());
             let (peer, report) = (c.peer, &mut self.srv.report);
-            report.sent(peer, &c.unsent()[..n]);
+            report.sent(&peer, &c.unsent()[..n]);
             if let Some(t) = &mut c.last_active {
                 *t = Instant::now();
             }
@@ -579,12 +592,7 @@ impl<'s, S: Service> Engine<'s, S> {
     #[inline]
     fn sync(&mut self, i: usize) {
         if let Some(c) = &self.conns[i] {
-            if c.flags == 0
-                && c.ops & (RECV_ARMED | STARVED) != 0
-                && c.ops & RECV_CANCELLING == 0
-                && c.error.is_none()
-                && c.pending() < self.srv.config.output_cap
-            {
+            if steady(c, self.srv.config.output_cap) {
                 return;
             }
         }

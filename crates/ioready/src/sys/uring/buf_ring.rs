@@ -229,6 +229,39 @@ impl BufRing {
         }
     }
 
+    /// [`claim`](Self::claim) and [`buf`](Self::buf) in one: the buffer a
+    /// completion names, taken from the kernel's side, and its first `len`
+    /// bytes (at most [`buf_len`](Self::buf_len)): one look-up where a
+    /// receive loop would make two.
+    ///
+    /// # Errors
+    ///
+    /// As [`claim`](Self::claim).
+    #[inline]
+    pub fn claim_buf(&mut self, cqe_flags: u32, len: usize) -> io::Result<Option<(u16, &[u8])>> {
+        let Some(bid) = cqueue::buffer_select(cqe_flags) else {
+            return Ok(None);
+        };
+        match self.with_kernel.get_mut(bid as usize) {
+            Some(k) if *k => {
+                *k = false;
+                self.handed_out += 1;
+                let len = len.min(self.buf_len as usize);
+                // SAFETY: as in `buf`: `bid` is in range and now held by
+                // the program; the slice borrows `self`, so it ends before
+                // the `&mut self` a `recycle` needs.
+                let data = unsafe {
+                    std::slice::from_raw_parts(
+                        self.bufs.add(bid as usize * self.buf_len as usize),
+                        len,
+                    )
+                };
+                Ok(Some((bid, data)))
+            }
+            _ => Err(self.not_with_kernel(bid)),
+        }
+    }
+
     #[cold]
     fn not_with_kernel(&self, bid: u16) -> io::Error {
         io::Error::new(
@@ -282,10 +315,11 @@ impl BufRing {
     /// As [`recycle`](Self::recycle).
     #[inline]
     pub fn recycle_unpublished(&mut self, bid: u16) -> io::Result<()> {
-        if self.with_kernel.get(bid as usize) != Some(&false) {
-            return Err(self.not_held(bid));
+        match self.with_kernel.get_mut(bid as usize) {
+            Some(k) if !*k => *k = true,
+            _ => return Err(self.not_held(bid)),
         }
-        self.give(bid);
+        self.put(bid);
         Ok(())
     }
 
@@ -312,6 +346,13 @@ impl BufRing {
     /// Writes buffer `bid` into the ring at our tail (not yet published).
     #[inline]
     fn give(&mut self, bid: u16) {
+        self.with_kernel[bid as usize] = true;
+        self.put(bid);
+    }
+
+    /// [`give`](Self::give) once `with_kernel` says the kernel has it.
+    #[inline]
+    fn put(&mut self, bid: u16) {
         let slot = (self.tail & (self.entries - 1)) as usize;
         // SAFETY: `slot` < entries, so the entry lies in the ring mapping.
         // The fields are written one by one, never `resv`, which in entry 0
@@ -324,7 +365,6 @@ impl BufRing {
             std::ptr::addr_of_mut!((*e).len).write(self.buf_len);
             std::ptr::addr_of_mut!((*e).bid).write(bid);
         }
-        self.with_kernel[bid as usize] = true;
         self.handed_out -= 1;
         self.tail = self.tail.wrapping_add(1);
     }
