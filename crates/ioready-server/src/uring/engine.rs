@@ -330,23 +330,15 @@ impl<'s, S: Service> Engine<'s, S> {
         };
         // Nothing to close, linger or resume, no error: `sync` would find
         // nothing to do after it, so it is not called.
-        if c.gen != u.gen
-            || n != z.len as usize
-            || c.has_backlog()
-            || c.flags != 0
-            || c.error.is_some()
-        {
+        if c.gen != u.gen || n != z.len() || c.has_backlog() || c.flags != 0 || c.error.is_some() {
             return false;
         }
         c.zc = None;
         c.ops &= !SEND_IN_FLIGHT;
         self.io.inflight -= 1;
         if self.srv.report.trace {
-            let whole = self
-                .bufs
-                .buf(z.bid, (z.off + z.len) as usize)
-                .unwrap_or(&[]);
-            let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
+            let whole = self.bufs.buf(z.bid, z.end()).unwrap_or(&[]);
+            let bytes = whole.get(usize::from(z.off)..).unwrap_or(&[]);
             self.srv.report.sent(&c.peer, bytes);
             self.srv.report.trace(&ServerEvent::QueueEmpty(c.peer));
         } else {
@@ -520,11 +512,8 @@ impl<'s, S: Service> Engine<'s, S> {
         };
         if let Some(z) = c.zc.take() {
             if let Some(n) = sent {
-                let whole = self
-                    .bufs
-                    .buf(z.bid, (z.off + z.len) as usize)
-                    .unwrap_or(&[]);
-                let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
+                let whole = self.bufs.buf(z.bid, z.end()).unwrap_or(&[]);
+                let bytes = whole.get(usize::from(z.off)..).unwrap_or(&[]);
                 let n = n.min(bytes.len());
                 c.report_sent(&mut self.srv.report, &bytes[..n]);
                 if n < bytes.len() && !c.has(CLOSED) {
