@@ -117,6 +117,8 @@ pub(crate) struct Io {
 #[derive(Clone, Copy)]
 pub(crate) struct Cur {
     pub(crate) bid: u16,
+    /// Where the bytes start in the buffer (0 but on an incremental ring).
+    pub(crate) start: u32,
     /// The bytes handed to the service: address and length.
     pub(crate) addr: usize,
     pub(crate) len: usize,
@@ -322,22 +324,32 @@ impl UConn {
             return;
         }
         let addr = data.as_ptr() as usize;
-        let zc = io.cur.as_mut().and_then(|cur| {
-            // `data` lies inside the buffer (one compare each way, no
-            // overflow: `data.len() <= cur.len` is checked first).
-            let off = addr.wrapping_sub(cur.addr);
-            let fits = data.len() <= cur.len && off <= cur.len - data.len();
-            // (`Zc` keeps the offset in 16 bits, the size of an echoing
-            // connection: bytes further into a bigger buffer are copied.)
-            let off = u16::try_from(off).ok().filter(|_| fits && !cur.held)?;
-            let len = NonZeroU32::new(u32::try_from(data.len()).ok()?)?;
-            cur.held = true;
-            Some(Zc {
-                bid: cur.bid,
-                off,
-                len,
-            })
-        });
+        let zc = match io.cur.as_mut() {
+            Some(cur) if !cur.held => {
+                // `data` lies inside the buffer (one compare each way, no
+                // overflow: `data.len() <= cur.len` is checked first).
+                let off = addr.wrapping_sub(cur.addr);
+                let fits = data.len() <= cur.len && off <= cur.len - data.len();
+                // (`Zc` keeps the offset in 16 bits, the size of an echoing
+                // connection: bytes further into a bigger buffer are copied.)
+                match (
+                    fits,
+                    u16::try_from(cur.start as usize + off),
+                    NonZeroU32::new(data.len() as u32),
+                ) {
+                    (true, Ok(off), Some(len)) => {
+                        cur.held = true;
+                        Some(Zc {
+                            bid: cur.bid,
+                            off,
+                            len,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         if let Some(zc) = zc {
             self.zc = Some(zc);
             // SAFETY: the bytes are in receive buffer `bid`, which stays with

@@ -6,12 +6,13 @@
 //! `MSG_DONTWAIT`, so each completes inside the enter that submits it; the
 //! one more is the next real event (data, a connection, a signal). So an
 //! isolated round trip costs one system call: submit the echo, sleep until
-//! the next message. No timer is armed for it: a send that the kernel
-//! cannot complete at once completes with `EAGAIN` (`MSG_DONTWAIT`), and an
-//! enter that could not submit everything returns without waiting. The one
-//! case where the count would be wrong, a `push` that found the queue full
-//! and submitted early, is seen through `Ring::early_submits` and waits for
-//! one completion instead.
+//! the next message. A short timeout bounds that wait: a send's completion
+//! can be what lets the connection go on (a short send arms the poll for
+//! room; a completed one submits the bytes queued behind it), and the peer
+//! may be waiting for those bytes before it sends anything that would end
+//! the wait. A `push` that found the queue full and submitted early (some
+//! of those completions may then be reaped already) is seen through
+//! `Ring::early_submits`: the next wait asks for one completion.
 
 use std::collections::VecDeque;
 use std::io;
@@ -38,6 +39,10 @@ use crate::Service;
 /// Completions taken from the queue at a time (on the stack: 1 KiB, less
 /// than a page, so no stack probe per call).
 const BATCH: usize = 64;
+/// The longest a wait for "sends + 1" completions lasts (see the module
+/// docs): reached when a send's completion had work to follow (a short
+/// send, bytes queued behind it) and nothing else happened.
+const SAFETY_WAIT: Duration = Duration::from_millis(10);
 /// How long the end of `run` waits for the cancelled requests' last
 /// completions before it gives up on them.
 const TEARDOWN: Duration = Duration::from_secs(2);
@@ -84,9 +89,10 @@ pub(crate) struct Engine<'s, S: Service> {
     /// `conns[i]`: made by `on_connect`, given back to `on_close` (when the
     /// connection is closed for the service, before its requests end).
     states: Vec<Option<S::State>>,
-    /// Per slot: its use count (the generation of its current connection).
-    gens: Vec<u32>,
-    free: Vec<u32>,
+    /// Free slots, each with the generation of its last connection (the
+    /// next one's is one more): kept here rather than per slot, so that a
+    /// full slab carries no generation table beside it.
+    free: Vec<(u32, u32)>,
     live: usize,
     /// Connections whose receive ended with `ENOBUFS`, oldest first (slot,
     /// generation): re-armed a few at a time as buffers come back.
@@ -126,7 +132,6 @@ impl<'s, S: Service> Engine<'s, S> {
             srv,
             conns: Vec::new(),
             states: Vec::new(),
-            gens: Vec::new(),
             free: Vec::new(),
             live: 0,
             starved: VecDeque::new(),
@@ -173,7 +178,7 @@ impl<'s, S: Service> Engine<'s, S> {
             if flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::SeqCst) {
                 self.begin_shutdown();
             }
-            let (timeout, is_tick) = if self.has_timers() {
+            let (mut timeout, mut is_tick) = if self.has_timers() {
                 // Timers first: ending a lingering close may be what
                 // finishes a drain.
                 self.run_timers();
@@ -189,10 +194,10 @@ impl<'s, S: Service> Engine<'s, S> {
                 (None, false)
             };
             // Sends complete inside the enter that submits them, so it
-            // waits for them plus one event, with no timer. If a full queue
-            // made `push` submit some of them already, their completions
-            // may have been reaped and the count is off: wait for one
-            // completion then (the next loop is exact again).
+            // waits for them plus one event (see the module docs for the
+            // timeout). If a full queue made `push` submit some of them
+            // already, their completions may have been reaped and the count
+            // is off: wait for one completion then.
             let early = self.io.ring.early_submits();
             let want = if early == self.io.early_seen {
                 1 + self.io.expect
@@ -200,6 +205,10 @@ impl<'s, S: Service> Engine<'s, S> {
                 self.io.early_seen = early;
                 1
             };
+            if want > 1 && timeout.map_or(true, |t| t > SAFETY_WAIT) {
+                timeout = Some(SAFETY_WAIT);
+                is_tick = false;
+            }
             self.srv.report.trace(&ServerEvent::Waiting);
             self.stats.enters += 1;
             match self.io.ring.submit_and_wait(want, timeout) {
@@ -289,7 +298,7 @@ impl<'s, S: Service> Engine<'s, S> {
         if c.gen != u.gen || c.flags != 0 || c.linger_until.is_some() || c.error.is_some() {
             return false;
         }
-        let Ok(Some((bid, data))) = self.bufs.claim_buf(flags, n) else {
+        let Ok(Some((bid, start, data))) = self.bufs.claim_buf(flags, n) else {
             return false;
         };
         if let Some(t) = &mut c.last_active {
@@ -298,6 +307,7 @@ impl<'s, S: Service> Engine<'s, S> {
         self.srv.report.received(&c.peer, data);
         self.io.cur = Some(Cur {
             bid,
+            start,
             addr: data.as_ptr() as usize,
             len: data.len(),
             held: false,
@@ -412,7 +422,12 @@ impl<'s, S: Service> Engine<'s, S> {
     fn on_recv(&mut self, u: Ud, res: i32, flags: u32, more: bool) {
         // Whatever happens next, a buffer this completion carries is the
         // program's now and must go back to the ring.
-        let bid = self.bufs.claim(flags).unwrap_or(None);
+        // (On an incremental ring the piece's place in the buffer: where
+        // this completion's bytes start.)
+        let (bid, start, got) = match self.bufs.claim_buf(flags, res.max(0) as usize) {
+            Ok(Some((bid, start, data))) => (Some(bid), start, data.len()),
+            _ => (None, 0, 0),
+        };
         let Some(i) = self.conn_of(u) else {
             recycle(&mut self.bufs, bid);
             return;
@@ -442,14 +457,14 @@ impl<'s, S: Service> Engine<'s, S> {
                 recycle(&mut self.bufs, Some(bid));
                 return self.sync(i);
             }
-            let n = res as usize;
             if let Some(t) = &mut c.last_active {
                 *t = Instant::now();
             }
-            let data = self.bufs.buf(bid, n).unwrap_or(&[]);
+            let data = self.bufs.buf_at(bid, start, got).unwrap_or(&[]);
             self.srv.report.received(&c.peer, data);
             self.io.cur = Some(Cur {
                 bid,
+                start,
                 addr: data.as_ptr() as usize,
                 len: data.len(),
                 held: false,

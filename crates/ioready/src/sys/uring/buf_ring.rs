@@ -8,6 +8,14 @@
 //! the program reads it, then gives it back with [`BufRing::recycle`]. When
 //! the ring is empty, a multishot receive ends with `ENOBUFS` (its last
 //! completion, without `F_MORE`): recycle, then re-arm it.
+//!
+//! An *incremental* ring ([`BufRing::incremental`], `IOU_PBUF_RING_INC`,
+//! Linux 6.12) lets the kernel fill one buffer with several receives, each
+//! starting where the last ended, and keep it until it is full
+//! (`IORING_CQE_F_BUF_MORE` says it still has it). Small messages then use
+//! the bytes they need rather than a buffer each, so a much smaller ring
+//! holds as many of them. A buffer goes back to the ring once the kernel is
+//! done with it and the program has recycled every piece it claimed.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -40,6 +48,9 @@ struct BufEntry {
     resv: u16,
 }
 
+/// `IOU_PBUF_RING_INC`: the ring's buffers are consumed incrementally.
+const PBUF_RING_INC: u16 = 2;
+
 /// The largest ring the kernel accepts.
 const MAX_ENTRIES: u16 = 32_768;
 
@@ -69,8 +80,17 @@ pub struct BufRing {
     bufs_bytes: usize,
     /// Our copy of the ring's tail (the kernel only reads it).
     tail: u16,
-    /// Per buffer id: true while the kernel has it.
+    /// Per buffer id: true while the kernel has it (for an incremental
+    /// ring: may still write into it, past `filled`).
     with_kernel: Vec<bool>,
+    /// Per buffer id: the pieces the program claimed and has not recycled
+    /// (0 or 1 on a plain ring).
+    held: Vec<u32>,
+    /// Per buffer id, incremental ring only: the bytes the kernel filled
+    /// (the next piece starts there).
+    filled: Vec<u32>,
+    /// Incremental consumption (`IOU_PBUF_RING_INC`) is in force.
+    incremental: bool,
     handed_out: usize,
 }
 
@@ -85,6 +105,7 @@ impl std::fmt::Debug for BufRing {
             .field("bgid", &self.bgid)
             .field("entries", &self.entries)
             .field("buf_len", &self.buf_len)
+            .field("incremental", &self.incremental)
             .field("handed_out", &self.handed_out)
             .finish()
     }
@@ -105,6 +126,38 @@ impl BufRing {
     /// * `ENOMEM` (mapping the memory), `EMFILE` (duplicating the ring's
     ///   descriptor).
     pub fn new(ring: &Ring, bgid: u16, entries: u16, buf_len: u32) -> io::Result<BufRing> {
+        BufRing::register(ring, bgid, entries, buf_len, false)
+    }
+
+    /// As [`new`](Self::new), but consumed incrementally
+    /// (`IOU_PBUF_RING_INC`, Linux 6.12): the kernel fills each buffer with
+    /// as many receives as fit, and a completion's bytes start where the
+    /// previous piece of the same buffer ended. Claim pieces with
+    /// [`claim_buf`](Self::claim_buf) (which needs their length);
+    /// [`claim`](Self::claim) refuses.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new); `Unsupported` when the kernel does not know
+    /// the flag (it answers `EINVAL`): use [`new`](Self::new) there.
+    pub fn incremental(ring: &Ring, bgid: u16, entries: u16, buf_len: u32) -> io::Result<BufRing> {
+        BufRing::register(ring, bgid, entries, buf_len, true)
+    }
+
+    /// Whether the ring is consumed incrementally (see
+    /// [`incremental`](Self::incremental)).
+    #[inline]
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
+    }
+
+    fn register(
+        ring: &Ring,
+        bgid: u16,
+        entries: u16,
+        buf_len: u32,
+        incremental: bool,
+    ) -> io::Result<BufRing> {
         if entries == 0 || entries > MAX_ENTRIES || !entries.is_power_of_two() {
             return Err(crate::error::invalid_input(&format!(
                 "entries: must be a power of two from 1 to {MAX_ENTRIES}, got {entries}"
@@ -139,13 +192,20 @@ impl BufRing {
             bufs_bytes,
             tail: 0,
             with_kernel: vec![false; entries as usize],
+            held: vec![0; entries as usize],
+            filled: if incremental {
+                vec![0; entries as usize]
+            } else {
+                Vec::new()
+            },
+            incremental,
             handed_out: entries as usize,
         };
         let reg = BufReg {
             ring_addr: this.ring as usize as u64,
             ring_entries: entries as u32,
             bgid,
-            flags: 0,
+            flags: if incremental { PBUF_RING_INC } else { 0 },
             resv: [0; 3],
         };
         // SAFETY: `reg` is a valid `io_uring_buf_reg` read during the call;
@@ -167,6 +227,9 @@ impl BufRing {
                 rustix::io::Errno::EXIST => io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     format!("buffer group {bgid} is registered on this ring already"),
+                ),
+                rustix::io::Errno::INVAL if incremental => refusal::missing(
+                    "incrementally consumed buffer rings (IOU_PBUF_RING_INC, Linux 6.12)",
                 ),
                 e => refusal::call_failed(
                     "registering a provided buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19)",
@@ -216,49 +279,82 @@ impl BufRing {
     /// group, or one claimed twice).
     #[inline]
     pub fn claim(&mut self, cqe_flags: u32) -> io::Result<Option<u16>> {
-        let Some(bid) = cqueue::buffer_select(cqe_flags) else {
-            return Ok(None);
-        };
-        match self.with_kernel.get_mut(bid as usize) {
-            Some(k) if *k => {
-                *k = false;
-                self.handed_out += 1;
-                Ok(Some(bid))
-            }
-            _ => Err(self.not_with_kernel(bid)),
+        if self.incremental {
+            return Err(crate::error::invalid_input(
+                "claim: an incremental buffer ring needs the length (claim_buf)",
+            ));
         }
+        Ok(self.claim_buf(cqe_flags, 0)?.map(|(bid, _, _)| bid))
     }
 
     /// [`claim`](Self::claim) and [`buf`](Self::buf) in one: the buffer a
-    /// completion names, taken from the kernel's side, and its first `len`
-    /// bytes (at most [`buf_len`](Self::buf_len)): one look-up where a
-    /// receive loop would make two.
+    /// completion names, taken from the kernel's side, and the `len` bytes
+    /// it received (at most what the buffer holds): one look-up where a
+    /// receive loop would make two. On an incremental ring the bytes are
+    /// the completion's piece, which starts where the buffer's previous
+    /// piece ended; each piece claimed is recycled on its own. Returns the
+    /// buffer id, where the bytes start in the buffer, and the bytes.
     ///
     /// # Errors
     ///
-    /// As [`claim`](Self::claim).
-    #[inline]
-    pub fn claim_buf(&mut self, cqe_flags: u32, len: usize) -> io::Result<Option<(u16, &[u8])>> {
+    /// `InvalidData` if the completion names a buffer id this ring does not
+    /// have, or one the kernel does not have (a completion of another
+    /// group, or one claimed twice).
+    // Always: it is the receive path's own step, and too big for the
+    // heuristics once the incremental case is in.
+    #[inline(always)]
+    pub fn claim_buf(
+        &mut self,
+        cqe_flags: u32,
+        len: usize,
+    ) -> io::Result<Option<(u16, u32, &[u8])>> {
         let Some(bid) = cqueue::buffer_select(cqe_flags) else {
             return Ok(None);
         };
-        match self.with_kernel.get_mut(bid as usize) {
-            Some(k) if *k => {
-                *k = false;
-                self.handed_out += 1;
-                let len = len.min(self.buf_len as usize);
-                // SAFETY: as in `buf`: `bid` is in range and now held by
-                // the program; the slice borrows `self`, so it ends before
-                // the `&mut self` a `recycle` needs.
-                let data = unsafe {
-                    std::slice::from_raw_parts(
-                        self.bufs.add(bid as usize * self.buf_len as usize),
-                        len,
-                    )
-                };
-                Ok(Some((bid, data)))
+        let i = bid as usize;
+        if self.with_kernel.get(i) != Some(&true) {
+            return Err(self.not_with_kernel(bid));
+        }
+        let (start, len) = if self.incremental {
+            // `filled` <= buf_len while the kernel has the buffer.
+            let start = self.filled[i];
+            let len = len.min((self.buf_len - start) as usize);
+            self.filled[i] = start + len as u32;
+            if cqueue::buffer_more(cqe_flags) {
+                self.held[i] += 1;
+                // SAFETY: as below; the kernel writes this buffer only past
+                // `filled`, beyond these bytes.
+                return Ok(Some((bid, start, unsafe { self.slice(bid, start, len) })));
             }
-            _ => Err(self.not_with_kernel(bid)),
+            (start, len)
+        } else {
+            (0, len.min(self.buf_len as usize))
+        };
+        self.with_kernel[i] = false;
+        self.held[i] += 1;
+        self.handed_out += 1;
+        // SAFETY: `bid` is in range (`with_kernel` has it) and the kernel is
+        // done with the buffer (it named it without `BUF_MORE`); the slice
+        // borrows `self`, so it ends before the `&mut self` a `recycle`
+        // needs.
+        Ok(Some((bid, start, unsafe { self.slice(bid, start, len) })))
+    }
+
+    /// `len` bytes of buffer `bid` from `start`.
+    ///
+    /// # Safety
+    ///
+    /// `bid` < entries, `start + len` <= buf_len, and the kernel does not
+    /// write those bytes while the slice lives.
+    #[inline(always)]
+    unsafe fn slice(&self, bid: u16, start: u32, len: usize) -> &[u8] {
+        // SAFETY: in the buffers' mapping, by the caller's promise.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.bufs
+                    .add(bid as usize * self.buf_len as usize + start as usize),
+                len,
+            )
         }
     }
 
@@ -274,21 +370,36 @@ impl BufRing {
         )
     }
 
-    /// The first `len` bytes (at most [`buf_len`](Self::buf_len)) of a buffer
-    /// the program holds; `None` if the kernel has it or `bid` is out of
-    /// range.
+    /// The first `len` bytes (at most [`buf_len`](Self::buf_len); on an
+    /// incremental ring, at most what the kernel filled) of a buffer the
+    /// program holds (a piece of); `None` if it holds none or `bid` is out
+    /// of range.
     #[inline]
     pub fn buf(&self, bid: u16, len: usize) -> Option<&[u8]> {
-        if self.with_kernel.get(bid as usize) != Some(&false) {
+        if *self.held.get(bid as usize)? == 0 {
             return None;
         }
-        let len = len.min(self.buf_len as usize);
-        // SAFETY: `bid` is in range, so the slice lies inside the buffers'
-        // mapping; the program holds the buffer, so the kernel does not write
-        // it until `recycle`, which needs `&mut self` (no borrow outlives it).
-        Some(unsafe {
-            std::slice::from_raw_parts(self.bufs.add(bid as usize * self.buf_len as usize), len)
-        })
+        // What the kernel filled and no longer writes: the whole buffer of
+        // a plain ring, the pieces so far of an incremental one.
+        let end = if self.incremental {
+            self.filled[bid as usize]
+        } else {
+            self.buf_len
+        };
+        // SAFETY: `bid` is in range and the program holds (part of) it; the
+        // kernel writes only past `end`, and never into a buffer the program
+        // holds before `recycle`, which needs `&mut self` (no borrow outlives
+        // it).
+        Some(unsafe { self.slice(bid, 0, len.min(end as usize)) })
+    }
+
+    /// `len` bytes from `start` of a buffer the program holds (a piece of,
+    /// as [`claim_buf`](Self::claim_buf) named it); `None` if it holds none,
+    /// `bid` is out of range, or the bytes are not all filled.
+    #[inline]
+    pub fn buf_at(&self, bid: u16, start: u32, len: usize) -> Option<&[u8]> {
+        let all = self.buf(bid, start as usize + len)?;
+        all.get(start as usize..)
     }
 
     /// Gives a buffer back to the kernel (published at once).
@@ -315,11 +426,16 @@ impl BufRing {
     /// As [`recycle`](Self::recycle).
     #[inline]
     pub fn recycle_unpublished(&mut self, bid: u16) -> io::Result<()> {
-        match self.with_kernel.get_mut(bid as usize) {
-            Some(k) if !*k => *k = true,
+        let i = bid as usize;
+        match self.held.get_mut(i) {
+            Some(n) if *n > 0 => *n -= 1,
             _ => return Err(self.not_held(bid)),
         }
-        self.put(bid);
+        // Back to the ring once the program holds no piece of it and the
+        // kernel is done with it (always, on a plain ring).
+        if self.held[i] == 0 && !self.with_kernel[i] {
+            self.give(bid);
+        }
         Ok(())
     }
 
@@ -346,13 +462,6 @@ impl BufRing {
     /// Writes buffer `bid` into the ring at our tail (not yet published).
     #[inline]
     fn give(&mut self, bid: u16) {
-        self.with_kernel[bid as usize] = true;
-        self.put(bid);
-    }
-
-    /// [`give`](Self::give) once `with_kernel` says the kernel has it.
-    #[inline]
-    fn put(&mut self, bid: u16) {
         let slot = (self.tail & (self.entries - 1)) as usize;
         // SAFETY: `slot` < entries, so the entry lies in the ring mapping.
         // The fields are written one by one, never `resv`, which in entry 0
@@ -364,6 +473,10 @@ impl BufRing {
                 .write(self.bufs.add(bid as usize * self.buf_len as usize) as usize as u64);
             std::ptr::addr_of_mut!((*e).len).write(self.buf_len);
             std::ptr::addr_of_mut!((*e).bid).write(bid);
+        }
+        self.with_kernel[bid as usize] = true;
+        if self.incremental {
+            self.filled[bid as usize] = 0;
         }
         self.handed_out -= 1;
         self.tail = self.tail.wrapping_add(1);
