@@ -48,6 +48,20 @@ struct BufEntry {
     resv: u16,
 }
 
+/// Where one buffer is.
+#[derive(Clone, Copy, Default)]
+struct BufState {
+    /// The kernel has it (for an incremental ring: may still write into
+    /// it, past `filled`).
+    with_kernel: bool,
+    /// The pieces the program claimed and has not recycled (0 or 1 on a
+    /// plain ring).
+    held: u32,
+    /// Incremental ring only: the bytes the kernel filled (the next piece
+    /// starts there).
+    filled: u32,
+}
+
 /// `IOU_PBUF_RING_INC`: the ring's buffers are consumed incrementally.
 const PBUF_RING_INC: u16 = 2;
 
@@ -80,15 +94,8 @@ pub struct BufRing {
     bufs_bytes: usize,
     /// Our copy of the ring's tail (the kernel only reads it).
     tail: u16,
-    /// Per buffer id: true while the kernel has it (for an incremental
-    /// ring: may still write into it, past `filled`).
-    with_kernel: Vec<bool>,
-    /// Per buffer id: the pieces the program claimed and has not recycled
-    /// (0 or 1 on a plain ring).
-    held: Vec<u32>,
-    /// Per buffer id, incremental ring only: the bytes the kernel filled
-    /// (the next piece starts there).
-    filled: Vec<u32>,
+    /// Per buffer id, where it is (one record, one bounds check).
+    state: Vec<BufState>,
     /// Incremental consumption (`IOU_PBUF_RING_INC`) is in force.
     incremental: bool,
     handed_out: usize,
@@ -191,13 +198,7 @@ impl BufRing {
             bufs: bufs.cast(),
             bufs_bytes,
             tail: 0,
-            with_kernel: vec![false; entries as usize],
-            held: vec![0; entries as usize],
-            filled: if incremental {
-                vec![0; entries as usize]
-            } else {
-                Vec::new()
-            },
+            state: vec![BufState::default(); entries as usize],
             incremental,
             handed_out: entries as usize,
         };
@@ -311,29 +312,29 @@ impl BufRing {
         let Some(bid) = cqueue::buffer_select(cqe_flags) else {
             return Ok(None);
         };
-        let i = bid as usize;
-        if self.with_kernel.get(i) != Some(&true) {
-            return Err(self.not_with_kernel(bid));
-        }
+        let buf_len = self.buf_len;
+        let st = match self.state.get_mut(bid as usize) {
+            Some(st) if st.with_kernel => st,
+            _ => return Err(self.not_with_kernel(bid)),
+        };
+        st.held += 1;
         let (start, len) = if self.incremental {
             // `filled` <= buf_len while the kernel has the buffer.
-            let start = self.filled[i];
-            let len = len.min((self.buf_len - start) as usize);
-            self.filled[i] = start + len as u32;
+            let start = st.filled;
+            let len = len.min((buf_len - start) as usize);
+            st.filled = start + len as u32;
             if cqueue::buffer_more(cqe_flags) {
-                self.held[i] += 1;
                 // SAFETY: as below; the kernel writes this buffer only past
                 // `filled`, beyond these bytes.
                 return Ok(Some((bid, start, unsafe { self.slice(bid, start, len) })));
             }
             (start, len)
         } else {
-            (0, len.min(self.buf_len as usize))
+            (0, len.min(buf_len as usize))
         };
-        self.with_kernel[i] = false;
-        self.held[i] += 1;
+        st.with_kernel = false;
         self.handed_out += 1;
-        // SAFETY: `bid` is in range (`with_kernel` has it) and the kernel is
+        // SAFETY: `bid` is in range (`state` has it) and the kernel is
         // done with the buffer (it named it without `BUF_MORE`); the slice
         // borrows `self`, so it ends before the `&mut self` a `recycle`
         // needs.
@@ -376,13 +377,14 @@ impl BufRing {
     /// of range.
     #[inline]
     pub fn buf(&self, bid: u16, len: usize) -> Option<&[u8]> {
-        if *self.held.get(bid as usize)? == 0 {
+        let st = self.state.get(bid as usize)?;
+        if st.held == 0 {
             return None;
         }
         // What the kernel filled and no longer writes: the whole buffer of
         // a plain ring, the pieces so far of an incremental one.
         let end = if self.incremental {
-            self.filled[bid as usize]
+            st.filled
         } else {
             self.buf_len
         };
@@ -426,14 +428,14 @@ impl BufRing {
     /// As [`recycle`](Self::recycle).
     #[inline]
     pub fn recycle_unpublished(&mut self, bid: u16) -> io::Result<()> {
-        let i = bid as usize;
-        match self.held.get_mut(i) {
-            Some(n) if *n > 0 => *n -= 1,
+        let st = match self.state.get_mut(bid as usize) {
+            Some(st) if st.held > 0 => st,
             _ => return Err(self.not_held(bid)),
-        }
+        };
+        st.held -= 1;
         // Back to the ring once the program holds no piece of it and the
         // kernel is done with it (always, on a plain ring).
-        if self.held[i] == 0 && !self.with_kernel[i] {
+        if st.held == 0 && !st.with_kernel {
             self.give(bid);
         }
         Ok(())
@@ -474,10 +476,11 @@ impl BufRing {
             std::ptr::addr_of_mut!((*e).len).write(self.buf_len);
             std::ptr::addr_of_mut!((*e).bid).write(bid);
         }
-        self.with_kernel[bid as usize] = true;
-        if self.incremental {
-            self.filled[bid as usize] = 0;
-        }
+        self.state[bid as usize] = BufState {
+            with_kernel: true,
+            held: 0,
+            filled: 0,
+        };
         self.handed_out -= 1;
         self.tail = self.tail.wrapping_add(1);
     }
