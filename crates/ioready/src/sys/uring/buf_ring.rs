@@ -75,7 +75,10 @@ const MAX_ENTRIES: u16 = 32_768;
 /// pick) or with the program (named by a completion, claimed with
 /// [`claim`](Self::claim), readable with [`buf`](Self::buf) until
 /// [`recycle`](Self::recycle)d). The states are tracked, so a buffer cannot be
-/// read while the kernel may write it, nor given back twice.
+/// read while the kernel may write it, nor given back twice. On an
+/// [`incremental`](Self::incremental) ring the program claims pieces of a
+/// buffer the kernel may still be filling further on; it goes back to the
+/// ring once the kernel is done with it and every piece is recycled.
 ///
 /// Dropping it unregisters the group, then frees the memory. It holds its
 /// own reference to the ring's file, so it may outlive the [`Ring`] value.
@@ -277,7 +280,9 @@ impl BufRing {
     ///
     /// `InvalidData` if the completion names a buffer id this ring does not
     /// have, or one the program holds already (a completion of another
-    /// group, or one claimed twice).
+    /// group, or one claimed twice); `InvalidInput` on an
+    /// [`incremental`](Self::incremental) ring, whose pieces need their
+    /// length ([`claim_buf`](Self::claim_buf)).
     #[inline]
     pub fn claim(&mut self, cqe_flags: u32) -> io::Result<Option<u16>> {
         if self.incremental {
@@ -404,12 +409,14 @@ impl BufRing {
         all.get(start as usize..)
     }
 
-    /// Gives a buffer back to the kernel (published at once).
+    /// Gives a buffer back to the kernel (published at once); on an
+    /// incremental ring, one piece of it (the buffer goes back with its
+    /// last).
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `bid` is out of range or the kernel has it already
-    /// (recycled twice).
+    /// `InvalidInput` if `bid` is out of range or the program holds none of
+    /// it (recycled twice).
     pub fn recycle(&mut self, bid: u16) -> io::Result<()> {
         self.recycle_unpublished(bid)?;
         self.publish();
