@@ -410,7 +410,6 @@ pub struct Ring {
     want_registered: bool,
     /// Created with `R_DISABLED` (single issuer), not yet enabled.
     disabled: bool,
-    /// Submits [`push`](Ring::push) made because the queue was full.
     early_submits: u64,
 }
 
@@ -462,11 +461,8 @@ impl Ring {
         self.ring.params()
     }
 
-    /// How many times [`push`](Self::push) found the submission queue full
-    /// and submitted what it held first. A loop that counts on the
-    /// completions of what it pushed arriving in its next
-    /// [`submit_and_wait`](Self::submit_and_wait) (requests that complete
-    /// inline) reads it to know that some already arrived earlier.
+    /// How many times [`push`](Self::push) found the queue full and submitted
+    /// first: then completions a loop expects from its next wait may be in.
     #[inline]
     pub fn early_submits(&self) -> u64 {
         self.early_submits
@@ -560,9 +556,8 @@ impl Ring {
             self.bind()?
         };
         let to_submit = self.ring.submission().len() as u32;
-        // A zero timeout is a poll: ask for no completion rather than arm a
-        // zero timer, which the kernel's timer slack (50 us by default)
-        // turns into a sleep.
+        // A zero timeout is a poll: no zero timer, which the kernel's timer
+        // slack (50 us by default) turns into a sleep.
         let (want, timeout) = match timeout {
             Some(d) if d.is_zero() => (0, None),
             t => (want, t),
