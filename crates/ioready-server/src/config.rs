@@ -195,11 +195,18 @@ impl std::fmt::Display for Engine {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UringConfig {
     /// Receive buffers in the ring all connections share (a power of two,
-    /// at most 32,768; default 256). When all are in use, receives wait
+    /// at most 32,768; default 32). When all are in use, receives wait
     /// (no data is lost); more buffers means more memory in steady use.
+    ///
+    /// Where the kernel consumes buffer rings incrementally (Linux 6.12,
+    /// probed), a buffer holds as many receives as fit, one after the other,
+    /// so the default 32 x 1 KiB holds 512 receives of 64 bytes. On older
+    /// kernels each receive takes a whole buffer: the same 32 KiB then holds
+    /// 32 at a time, and a server with many busy connections wants more
+    /// buffers there (256 x 512 bytes was the default before).
     pub buffers: u16,
     /// Bytes per receive buffer: the most one completion delivers (default
-    /// 512).
+    /// 1024).
     pub buffer_size: u32,
     /// Submission queue entries (default 512): the requests one batch may
     /// submit in one system call; a bigger batch takes one more.
@@ -213,8 +220,8 @@ pub struct UringConfig {
 impl Default for UringConfig {
     fn default() -> Self {
         UringConfig {
-            buffers: 256,
-            buffer_size: 512,
+            buffers: 32,
+            buffer_size: 1024,
             sq_entries: 512,
             cq_entries: 2048,
         }

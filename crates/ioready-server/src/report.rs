@@ -201,15 +201,21 @@ impl Reporter {
 
     /// `data` was written to `peer`.
     #[inline]
-    pub(crate) fn sent(&mut self, peer: SocketAddr, data: &[u8]) {
+    pub(crate) fn sent(&mut self, peer: &SocketAddr, data: &[u8]) {
         self.stats.bytes_out += data.len() as u64;
-        self.trace(&ServerEvent::Sent(peer, data));
+        // The address is copied only when traced (by reference: not on
+        // every round trip).
+        if self.trace {
+            self.observer.event(&ServerEvent::Sent(*peer, data));
+        }
     }
 
     /// `data` was read from `peer`.
     #[inline]
-    pub(crate) fn received(&mut self, peer: SocketAddr, data: &[u8]) {
+    pub(crate) fn received(&mut self, peer: &SocketAddr, data: &[u8]) {
         self.stats.bytes_in += data.len() as u64;
-        self.trace(&ServerEvent::Received(peer, data));
+        if self.trace {
+            self.observer.event(&ServerEvent::Received(*peer, data));
+        }
     }
 }

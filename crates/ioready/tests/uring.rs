@@ -1,7 +1,8 @@
 //! `ioready::uring` (feature `uring`): ring setup and probing, a round trip
 //! over a socketpair, timeouts in the enter call, the provided buffer ring
-//! (recycling, `ENOBUFS` when it runs dry), the single-issuer binding, and
-//! refusal under a real seccomp filter (in a child process).
+//! (recycling, `ENOBUFS` when it runs dry, incremental consumption), the
+//! single-issuer binding, and refusal under a real seccomp filter (in a
+//! child process).
 
 #![cfg(all(feature = "uring", target_os = "linux"))]
 
@@ -253,6 +254,71 @@ fn a_buffer_given_back_unpublished_reaches_the_kernel_only_when_published() {
     assert_eq!(cqe.result(), 3);
     let bid = bufs.claim(cqe.flags()).unwrap().unwrap();
     assert_eq!(bufs.buf(bid, 3).unwrap(), b"two");
+    drop(ring); // cancels the receive before `bufs` and `a` go
+}
+
+#[test]
+fn an_incremental_buffer_ring_fills_a_buffer_with_several_receives() {
+    let mut ring = Ring::new(16).unwrap();
+    // Linux 6.18 has IOU_PBUF_RING_INC (6.12).
+    let mut bufs = BufRing::incremental(&ring, 7, 2, 64).unwrap();
+    assert!(bufs.is_incremental());
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let recv = opcode::RecvMulti::new(types::Fd(a.as_raw_fd()), 7)
+        .build()
+        .user_data(8);
+    // SAFETY: `a` and `bufs` outlive the request: the ring's drop at the
+    // end of the test ends it, before `bufs` and `a` go.
+    unsafe { ring.push(&recv).unwrap() };
+
+    // Two receives, one buffer: the second piece starts where the first
+    // ended, and the kernel keeps the buffer (BUF_MORE).
+    b.write_all(b"abc").unwrap();
+    let first = reap(&mut ring, 1).remove(0);
+    assert_eq!(first.result(), 3);
+    assert!(cqueue::buffer_more(first.flags()), "the kernel keeps it");
+    // The length is needed to know where the next piece starts.
+    let e = bufs.claim(first.flags()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    let (bid, start, data) = bufs.claim_buf(first.flags(), 3).unwrap().unwrap();
+    assert_eq!((start, data), (0, &b"abc"[..]));
+    b.write_all(b"defgh").unwrap();
+    let second = reap(&mut ring, 1).remove(0);
+    assert_eq!(second.result(), 5);
+    let (bid2, start, data) = bufs.claim_buf(second.flags(), 5).unwrap().unwrap();
+    assert_eq!((bid2, start, data), (bid, 3, &b"defgh"[..]));
+    assert_eq!(
+        bufs.buf(bid, 64).unwrap(),
+        b"abcdefgh",
+        "only what is filled"
+    );
+    assert_eq!(bufs.buf_at(bid, 3, 5).unwrap(), b"defgh");
+    assert_eq!(bufs.handed_out(), 0, "still the kernel's");
+    // Each piece is recycled on its own; the buffer stays the kernel's.
+    bufs.recycle_unpublished(bid).unwrap();
+    assert!(bufs.buf(bid, 3).is_some(), "one piece is still held");
+    bufs.recycle_unpublished(bid).unwrap();
+    assert!(bufs.buf(bid, 3).is_none());
+    let e = bufs.recycle_unpublished(bid).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+
+    // The rest of the buffer: the kernel is done with it (no BUF_MORE), so
+    // the program holds it until its last piece is recycled.
+    b.write_all(&[b'x'; 56]).unwrap();
+    let last = reap(&mut ring, 1).remove(0);
+    assert_eq!(last.result(), 56);
+    assert!(!cqueue::buffer_more(last.flags()), "the buffer is full");
+    let (bid3, start, data) = bufs.claim_buf(last.flags(), 56).unwrap().unwrap();
+    assert_eq!((bid3, start, data), (bid, 8, &[b'x'; 56][..]));
+    assert_eq!(bufs.handed_out(), 1);
+    // The next message goes to the other buffer, from its start.
+    b.write_all(b"next").unwrap();
+    let next = reap(&mut ring, 1).remove(0);
+    let (other, start, data) = bufs.claim_buf(next.flags(), 4).unwrap().unwrap();
+    assert_ne!(other, bid);
+    assert_eq!((start, data), (0, &b"next"[..]));
+    bufs.recycle(bid).unwrap();
+    assert_eq!(bufs.handed_out(), 0, "back in the ring");
     drop(ring); // cancels the receive before `bufs` and `a` go
 }
 

@@ -74,7 +74,7 @@ fn send_slow(c: &mut ConnState, report: &mut Reporter, data: &[u8]) {
     if c.pending() == 0 {
         match c.send(data) {
             Ok(n) => {
-                report.sent(c.peer, &data[..n]);
+                report.sent(&c.peer, &data[..n]);
                 rest = &data[n..];
                 if rest.is_empty() {
                     report.trace(&ServerEvent::QueueEmpty(c.peer));
@@ -96,7 +96,7 @@ fn send_slow(c: &mut ConnState, report: &mut Reporter, data: &[u8]) {
 pub(crate) fn flush(c: &mut ConnState, report: &mut Reporter) {
     match c.send(c.unsent()) {
         Ok(n) => {
-            report.sent(c.peer, &c.unsent()[..n]);
+            report.sent(&c.peer, &c.unsent()[..n]);
             if let Some(t) = &mut c.last_active {
                 *t = Instant::now();
             }

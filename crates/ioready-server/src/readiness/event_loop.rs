@@ -356,7 +356,7 @@ impl<S: Service> Loop<S> {
                         *t = Instant::now();
                     }
                     let data = &self.read_buf[..n];
-                    self.report.received(c.peer, data);
+                    self.report.received(&c.peer, data);
                     self.service.on_data(
                         &mut Conn::new(ReadyConn::new(c, &mut self.report)),
                         state,

@@ -21,7 +21,8 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::RawFd;
+use std::num::NonZeroU32;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use ioready::uring::{squeue, Ring};
@@ -104,6 +105,8 @@ pub(crate) struct Io {
     /// Sends submitted since the last enter: each completes within the
     /// enter that submits it, so that enter waits for them plus one event.
     pub(crate) expect: u32,
+    /// [`Ring::early_submits`] as the last wait saw it.
+    pub(crate) early_seen: u64,
     /// Requests in flight whose completion the engine still expects.
     pub(crate) inflight: usize,
     /// The receive buffer whose bytes the service is being handed.
@@ -114,6 +117,8 @@ pub(crate) struct Io {
 #[derive(Clone, Copy)]
 pub(crate) struct Cur {
     pub(crate) bid: u16,
+    /// Where the bytes start in the buffer (0 but on an incremental ring).
+    pub(crate) start: u32,
     /// The bytes handed to the service: address and length.
     pub(crate) addr: usize,
     pub(crate) len: usize,
@@ -137,12 +142,29 @@ impl Io {
 }
 
 /// A zero-copy send in flight: bytes `off..off + len` of receive buffer
-/// `bid`.
+/// `bid`. Eight bytes, and `Option<Zc>` too (`len` is never zero): with
+/// the descriptor read from the stream rather than kept twice, a
+/// connection is 104 bytes instead of 120, 160 KB less at 10,000
+/// connections.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Zc {
     pub(crate) bid: u16,
-    pub(crate) off: u32,
-    pub(crate) len: u32,
+    pub(crate) off: u16,
+    pub(crate) len: NonZeroU32,
+}
+
+impl Zc {
+    /// The bytes sent.
+    #[inline]
+    pub(crate) fn len(self) -> usize {
+        self.len.get() as usize
+    }
+
+    /// Where they end in the buffer.
+    #[inline]
+    pub(crate) fn end(self) -> usize {
+        usize::from(self.off) + self.len()
+    }
 }
 
 /// A connection's output that is not a zero-copy send.
@@ -160,7 +182,6 @@ struct Backlog {
 pub(crate) struct UConn {
     /// Closed (dropped) only once no request uses the descriptor.
     stream: TcpStream,
-    pub(crate) fd: RawFd,
     pub(crate) peer: SocketAddr,
     pub(crate) slot: u32,
     pub(crate) gen: u32,
@@ -188,7 +209,6 @@ impl UConn {
         last_active: Option<Instant>,
     ) -> UConn {
         UConn {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
             stream,
             peer,
             slot,
@@ -201,6 +221,12 @@ impl UConn {
             last_active,
             linger_until: None,
         }
+    }
+
+    /// The socket's descriptor (for requests).
+    #[inline]
+    pub(crate) fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
     }
 
     #[inline]
@@ -226,7 +252,7 @@ impl UConn {
     /// Bytes given and not yet sent (in flight included).
     #[inline]
     pub(crate) fn pending(&self) -> usize {
-        self.zc.map_or(0, |z| z.len as usize)
+        self.zc.map_or(0, Zc::len)
             + self
                 .backlog
                 .as_ref()
@@ -298,20 +324,32 @@ impl UConn {
             return;
         }
         let addr = data.as_ptr() as usize;
-        let zc = io.cur.as_mut().and_then(|cur| {
-            // `data` lies inside the buffer (one compare each way, no
-            // overflow: `data.len() <= cur.len` is checked first).
-            let off = addr.wrapping_sub(cur.addr);
-            let fits = data.len() <= cur.len && off <= cur.len - data.len();
-            (!cur.held && fits).then(|| {
-                cur.held = true;
-                Zc {
-                    bid: cur.bid,
-                    off: off as u32,
-                    len: data.len() as u32,
+        let zc = match io.cur.as_mut() {
+            Some(cur) if !cur.held => {
+                // `data` lies inside the buffer (one compare each way, no
+                // overflow: `data.len() <= cur.len` is checked first).
+                let off = addr.wrapping_sub(cur.addr);
+                let fits = data.len() <= cur.len && off <= cur.len - data.len();
+                // (`Zc` keeps the offset in 16 bits, the size of an echoing
+                // connection: bytes further into a bigger buffer are copied.)
+                match (
+                    fits,
+                    u16::try_from(cur.start as usize + off),
+                    NonZeroU32::new(data.len() as u32),
+                ) {
+                    (true, Ok(off), Some(len)) => {
+                        cur.held = true;
+                        Some(Zc {
+                            bid: cur.bid,
+                            off,
+                            len,
+                        })
+                    }
+                    _ => None,
                 }
-            })
-        });
+            }
+            _ => None,
+        };
         if let Some(zc) = zc {
             self.zc = Some(zc);
             // SAFETY: the bytes are in receive buffer `bid`, which stays with
@@ -365,7 +403,7 @@ impl UConn {
         if self.ops & POLL_ARMED != 0 {
             return;
         }
-        let e = ops::poll_out(self.fd, self.ud(ops::POLL_OUT));
+        let e = ops::poll_out(self.fd(), self.ud(ops::POLL_OUT));
         // SAFETY: the request names only the descriptor, which is closed
         // only once no request is in flight.
         match unsafe { io.push(&e) } {
@@ -382,7 +420,7 @@ impl UConn {
     /// `len` bytes at `ptr` stay valid and unchanged until the send's
     /// completion.
     unsafe fn submit(&mut self, io: &mut Io, ptr: *const u8, len: usize) -> io::Result<()> {
-        let e = ops::send(self.fd, ptr, len as u32, self.ud(ops::SEND));
+        let e = ops::send(self.fd(), ptr, len as u32, self.ud(ops::SEND));
         // SAFETY: the buffer is the caller's promise; the descriptor stays
         // open while a request is in flight.
         unsafe { io.push(&e) }?;
@@ -394,7 +432,7 @@ impl UConn {
 
     /// Arms the multishot receive.
     pub(crate) fn arm_recv(&mut self, io: &mut Io) {
-        let e = ops::recv_multi(self.fd, io.bgid, self.ud(ops::RECV));
+        let e = ops::recv_multi(self.fd(), io.bgid, self.ud(ops::RECV));
         // SAFETY: the receive writes only into the ring's buffers, which
         // live as long as the engine; the descriptor stays open while a
         // request is in flight.
@@ -420,9 +458,21 @@ impl UConn {
     /// Reporter-side effect of bytes having been sent (trace and count).
     #[inline]
     pub(crate) fn report_sent(&mut self, report: &mut Reporter, bytes: &[u8]) {
-        report.sent(self.peer, bytes);
+        report.sent(&self.peer, bytes);
         if let Some(t) = &mut self.last_active {
             *t = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size the memory at 10,000 connections was measured with.
+    #[test]
+    fn a_connection_stays_small() {
+        assert_eq!(std::mem::size_of::<Option<Zc>>(), 8);
+        assert!(std::mem::size_of::<Option<UConn>>() <= 104);
     }
 }

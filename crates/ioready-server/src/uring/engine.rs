@@ -6,8 +6,13 @@
 //! `MSG_DONTWAIT`, so each completes inside the enter that submits it; the
 //! one more is the next real event (data, a connection, a signal). So an
 //! isolated round trip costs one system call: submit the echo, sleep until
-//! the next message. A short safety timeout bounds that wait in case a send
-//! did not complete inline.
+//! the next message. A short timeout bounds that wait: a send's completion
+//! can be what lets the connection go on (a short send arms the poll for
+//! room; a completed one submits the bytes queued behind it), and the peer
+//! may be waiting for those bytes before it sends anything that would end
+//! the wait. A `push` that found the queue full and submitted early (some
+//! of those completions may then be reaped already) is seen through
+//! `Ring::early_submits`: the next wait asks for one completion.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,12 +36,13 @@ use crate::report::ServerEvent;
 use crate::time::{after, sweep_period};
 use crate::Service;
 
-/// The longest a wait for "sends + 1" completions lasts (see the module
-/// docs): only reached if a send did not complete inside its enter.
-const SAFETY_WAIT: Duration = Duration::from_millis(10);
 /// Completions taken from the queue at a time (on the stack: 1 KiB, less
 /// than a page, so no stack probe per call).
 const BATCH: usize = 64;
+/// The longest a wait for "sends + 1" completions lasts (see the module
+/// docs): reached when a send's completion had work to follow (a short
+/// send, bytes queued behind it) and nothing else happened.
+const SAFETY_WAIT: Duration = Duration::from_millis(10);
 /// How long the end of `run` waits for the cancelled requests' last
 /// completions before it gives up on them.
 const TEARDOWN: Duration = Duration::from_secs(2);
@@ -52,6 +58,17 @@ fn recycle(bufs: &mut BufRing, bid: Option<u16>) {
         // must not take the server down.
         let _ = bufs.recycle_unpublished(bid);
     }
+}
+
+/// Nothing for `Engine::sync` to do on `c`: reading, nothing to close, no
+/// error, below the output cap.
+#[inline]
+fn steady(c: &UConn, output_cap: usize) -> bool {
+    c.flags == 0
+        && c.ops & (RECV_ARMED | STARVED) != 0
+        && c.ops & RECV_CANCELLING == 0
+        && c.error.is_none()
+        && c.pending() < output_cap
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +89,17 @@ pub(crate) struct Engine<'s, S: Service> {
     /// `conns[i]`: made by `on_connect`, given back to `on_close` (when the
     /// connection is closed for the service, before its requests end).
     states: Vec<Option<S::State>>,
-    /// Per slot: its use count (the generation of its current connection).
-    gens: Vec<u32>,
-    free: Vec<u32>,
+    /// Free slots, each with the generation of its last connection (the
+    /// next one's is one more): kept here rather than per slot, so that a
+    /// full slab carries no generation table beside it.
+    free: Vec<(u32, u32)>,
     live: usize,
-    /// Connections whose receive ended with `ENOBUFS`, oldest first (slot,
-    /// generation): re-armed a few at a time as buffers come back.
-    starved: VecDeque<(u32, u32)>,
+    /// Connections whose receive ended with `ENOBUFS`, oldest first, by
+    /// slot: re-armed a few at a time as buffers come back. (No generation:
+    /// a slot reused meanwhile is re-armed only if its new connection
+    /// starved too, which then only comes early. Four bytes an entry: at
+    /// 10,000 connections most can be waiting here.)
+    starved: VecDeque<u32>,
     state: State,
     timers: Deadlines,
     accept_armed: bool,
@@ -106,6 +127,7 @@ impl<'s, S: Service> Engine<'s, S> {
                 ring,
                 bgid: bufs.bgid(),
                 expect: 0,
+                early_seen: 0,
                 inflight: 0,
                 cur: None,
             },
@@ -113,7 +135,6 @@ impl<'s, S: Service> Engine<'s, S> {
             srv,
             conns: Vec::new(),
             states: Vec::new(),
-            gens: Vec::new(),
             free: Vec::new(),
             live: 0,
             starved: VecDeque::new(),
@@ -175,7 +196,18 @@ impl<'s, S: Service> Engine<'s, S> {
             } else {
                 (None, false)
             };
-            let want = 1 + self.io.expect;
+            // Sends complete inside the enter that submits them, so it
+            // waits for them plus one event (see the module docs for the
+            // timeout). If a full queue made `push` submit some of them
+            // already, their completions may have been reaped and the count
+            // is off: wait for one completion then.
+            let early = self.io.ring.early_submits();
+            let want = if early == self.io.early_seen {
+                1 + self.io.expect
+            } else {
+                self.io.early_seen = early;
+                1
+            };
             if want > 1 && timeout.map_or(true, |t| t > SAFETY_WAIT) {
                 timeout = Some(SAFETY_WAIT);
                 is_tick = false;
@@ -269,16 +301,16 @@ impl<'s, S: Service> Engine<'s, S> {
         if c.gen != u.gen || c.flags != 0 || c.linger_until.is_some() || c.error.is_some() {
             return false;
         }
-        let Ok(Some(bid)) = self.bufs.claim(flags) else {
+        let Ok(Some((bid, start, data))) = self.bufs.claim_buf(flags, n) else {
             return false;
         };
-        let data = self.bufs.buf(bid, n).unwrap_or(&[]);
         if let Some(t) = &mut c.last_active {
             *t = Instant::now();
         }
-        self.srv.report.received(c.peer, data);
+        self.srv.report.received(&c.peer, data);
         self.io.cur = Some(Cur {
             bid,
+            start,
             addr: data.as_ptr() as usize,
             len: data.len(),
             held: false,
@@ -290,7 +322,10 @@ impl<'s, S: Service> Engine<'s, S> {
         if !held {
             recycle(&mut self.bufs, Some(bid));
         }
-        self.sync(i);
+        // `sync`'s look, on the connection in hand.
+        if !steady(c, self.srv.config.output_cap) {
+            self.sync_slow(i);
+        }
         true
     }
 
@@ -308,24 +343,16 @@ impl<'s, S: Service> Engine<'s, S> {
         };
         // Nothing to close, linger or resume, no error: `sync` would find
         // nothing to do after it, so it is not called.
-        if c.gen != u.gen
-            || n != z.len as usize
-            || c.has_backlog()
-            || c.flags != 0
-            || c.error.is_some()
-        {
+        if c.gen != u.gen || n != z.len() || c.has_backlog() || c.flags != 0 || c.error.is_some() {
             return false;
         }
         c.zc = None;
         c.ops &= !SEND_IN_FLIGHT;
         self.io.inflight -= 1;
         if self.srv.report.trace {
-            let whole = self
-                .bufs
-                .buf(z.bid, (z.off + z.len) as usize)
-                .unwrap_or(&[]);
-            let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
-            self.srv.report.sent(c.peer, bytes);
+            let whole = self.bufs.buf(z.bid, z.end()).unwrap_or(&[]);
+            let bytes = whole.get(usize::from(z.off)..).unwrap_or(&[]);
+            self.srv.report.sent(&c.peer, bytes);
             self.srv.report.trace(&ServerEvent::QueueEmpty(c.peer));
         } else {
             self.srv.report.stats.bytes_out += n as u64;
@@ -398,7 +425,12 @@ impl<'s, S: Service> Engine<'s, S> {
     fn on_recv(&mut self, u: Ud, res: i32, flags: u32, more: bool) {
         // Whatever happens next, a buffer this completion carries is the
         // program's now and must go back to the ring.
-        let bid = self.bufs.claim(flags).unwrap_or(None);
+        // (On an incremental ring the piece's place in the buffer: where
+        // this completion's bytes start.)
+        let (bid, start, got) = match self.bufs.claim_buf(flags, res.max(0) as usize) {
+            Ok(Some((bid, start, data))) => (Some(bid), start, data.len()),
+            _ => (None, 0, 0),
+        };
         let Some(i) = self.conn_of(u) else {
             recycle(&mut self.bufs, bid);
             return;
@@ -428,14 +460,14 @@ impl<'s, S: Service> Engine<'s, S> {
                 recycle(&mut self.bufs, Some(bid));
                 return self.sync(i);
             }
-            let n = res as usize;
             if let Some(t) = &mut c.last_active {
                 *t = Instant::now();
             }
-            let data = self.bufs.buf(bid, n).unwrap_or(&[]);
-            self.srv.report.received(c.peer, data);
+            let data = self.bufs.buf_at(bid, start, got).unwrap_or(&[]);
+            self.srv.report.received(&c.peer, data);
             self.io.cur = Some(Cur {
                 bid,
+                start,
                 addr: data.as_ptr() as usize,
                 len: data.len(),
                 held: false,
@@ -470,7 +502,7 @@ impl<'s, S: Service> Engine<'s, S> {
                     // once this batch has given its buffers back.
                     self.stats.buffers_ran_out += 1;
                     c.ops |= STARVED;
-                    self.starved.push_back((i as u32, c.gen));
+                    self.starved.push_back(i as u32);
                 }
                 e if e == Errno::CANCELED.raw_os_error() => {}
                 e => c.error = Some(io::Error::from_raw_os_error(e)),
@@ -498,11 +530,8 @@ impl<'s, S: Service> Engine<'s, S> {
         };
         if let Some(z) = c.zc.take() {
             if let Some(n) = sent {
-                let whole = self
-                    .bufs
-                    .buf(z.bid, (z.off + z.len) as usize)
-                    .unwrap_or(&[]);
-                let bytes = whole.get(z.off as usize..).unwrap_or(&[]);
+                let whole = self.bufs.buf(z.bid, z.end()).unwrap_or(&[]);
+                let bytes = whole.get(usize::from(z.off)..).unwrap_or(&[]);
                 let n = n.min(bytes.len());
                 c.report_sent(&mut self.srv.report, &bytes[..n]);
                 if n < bytes.len() && !c.has(CLOSED) {
@@ -515,7 +544,7 @@ impl<'s, S: Service> Engine<'s, S> {
         } else if let Some(n) = sent {
             let n = n.min(c.unsent().len());
             let (peer, report) = (c.peer, &mut self.srv.report);
-            report.sent(peer, &c.unsent()[..n]);
+            report.sent(&peer, &c.unsent()[..n]);
             if let Some(t) = &mut c.last_active {
                 *t = Instant::now();
             }
@@ -570,12 +599,7 @@ impl<'s, S: Service> Engine<'s, S> {
     #[inline]
     fn sync(&mut self, i: usize) {
         if let Some(c) = &self.conns[i] {
-            if c.flags == 0
-                && c.ops & (RECV_ARMED | STARVED) != 0
-                && c.ops & RECV_CANCELLING == 0
-                && c.error.is_none()
-                && c.pending() < self.srv.config.output_cap
-            {
+            if steady(c, self.srv.config.output_cap) {
                 return;
             }
         }
@@ -621,7 +645,8 @@ impl<'s, S: Service> Engine<'s, S> {
     }
 
     /// Re-arms receives that ran out of buffers, oldest first, as many as
-    /// half the buffers now free: re-arming them all at once would only
+    /// half the buffers now free (on an incremental ring, where a buffer
+    /// takes several receives, one per 256 bytes of them): re-arming them all at once would only
     /// make most fail again (with 10,000 connections and 512 buffers, each
     /// loop would post and re-arm thousands of `ENOBUFS`). The others keep
     /// their data in the socket until their turn.
@@ -635,15 +660,18 @@ impl<'s, S: Service> Engine<'s, S> {
 
     #[inline(never)]
     fn rearm_starved_slow(&mut self) {
-        let free = usize::from(self.bufs.entries()).saturating_sub(self.bufs.handed_out());
+        let mut free = usize::from(self.bufs.entries()).saturating_sub(self.bufs.handed_out());
+        if self.bufs.is_incremental() {
+            free *= (self.bufs.buf_len() as usize / 256).max(1);
+        }
         let mut budget = (free / 2).max(usize::from(free > 0));
         while budget > 0 {
-            let Some((slot, gen)) = self.starved.pop_front() else {
+            let Some(slot) = self.starved.pop_front() else {
                 return;
             };
             let i = slot as usize;
             match self.conns[i].as_mut() {
-                Some(c) if c.gen == gen && c.ops & STARVED != 0 => {
+                Some(c) if c.ops & STARVED != 0 => {
                     c.ops &= !STARVED;
                     budget -= 1;
                 }

@@ -224,7 +224,14 @@ pub(crate) fn setup(config: &Config) -> io::Result<(Ring, BufRing)> {
         .require(Capability::Opcode(opcode::PollAdd::CODE))
         .require(Capability::Opcode(opcode::AsyncCancel::CODE))
         .build()?;
-    let bufs = BufRing::new(&ring, 0, u.buffers, u.buffer_size)?;
+    // Incrementally consumed where the kernel has it (6.12): small messages
+    // share a buffer instead of taking one each.
+    let bufs = match BufRing::incremental(&ring, 0, u.buffers, u.buffer_size) {
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            BufRing::new(&ring, 0, u.buffers, u.buffer_size)?
+        }
+        other => other?,
+    };
     Ok((ring, bufs))
 }
 

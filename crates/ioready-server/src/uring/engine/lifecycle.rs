@@ -169,28 +169,21 @@ impl<S: Service> Engine<'_, S> {
             // Not fatal: a connection without it is only slower.
             let _ = stream.set_nodelay(true);
         }
-        let i = match self.free.pop() {
-            Some(i) => i as usize,
+        // A reused slot's generation follows its last connection's.
+        let (i, gen) = match self.free.pop() {
+            Some((i, gen)) => (i as usize, gen.wrapping_add(1)),
             None if self.conns.len() < MAX_SLOTS => {
                 self.conns.push(None);
                 self.states.push(None);
-                self.gens.push(0);
-                self.conns.len() - 1
+                (self.conns.len() - 1, 1)
             }
             None => return,
         };
-        self.gens[i] = self.gens[i].wrapping_add(1);
         let last_active = self.srv.config.idle_timeout.map(|_| Instant::now());
         self.live += 1;
         self.srv.report.stats.accepted += 1;
         self.srv.report.trace(&ServerEvent::Accepted(peer));
-        let c = self.conns[i].insert(UConn::new(
-            stream,
-            peer,
-            i as u32,
-            self.gens[i],
-            last_active,
-        ));
+        let c = self.conns[i].insert(UConn::new(stream, peer, i as u32, gen, last_active));
         let state = self
             .srv
             .service
@@ -282,8 +275,8 @@ impl<S: Service> Engine<'_, S> {
     pub(super) fn release_if_done(&mut self, i: usize) {
         if let Some(c) = &self.conns[i] {
             if c.has(CLOSED) && c.ops & IN_FLIGHT == 0 {
+                self.free.push((i as u32, c.gen));
                 self.conns[i] = None;
-                self.free.push(i as u32);
             }
         }
     }

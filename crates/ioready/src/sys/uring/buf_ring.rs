@@ -8,6 +8,14 @@
 //! the program reads it, then gives it back with [`BufRing::recycle`]. When
 //! the ring is empty, a multishot receive ends with `ENOBUFS` (its last
 //! completion, without `F_MORE`): recycle, then re-arm it.
+//!
+//! An *incremental* ring ([`BufRing::incremental`], `IOU_PBUF_RING_INC`,
+//! Linux 6.12) lets the kernel fill one buffer with several receives, each
+//! starting where the last ended, and keep it until it is full
+//! (`IORING_CQE_F_BUF_MORE` says it still has it). Small messages then use
+//! the bytes they need rather than a buffer each, so a much smaller ring
+//! holds as many of them. A buffer goes back to the ring once the kernel is
+//! done with it and the program has recycled every piece it claimed.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -40,6 +48,23 @@ struct BufEntry {
     resv: u16,
 }
 
+/// Where one buffer is.
+#[derive(Clone, Copy, Default)]
+struct BufState {
+    /// The kernel has it (for an incremental ring: may still write into
+    /// it, past `filled`).
+    with_kernel: bool,
+    /// The pieces the program claimed and has not recycled (0 or 1 on a
+    /// plain ring).
+    held: u32,
+    /// Incremental ring only: the bytes the kernel filled (the next piece
+    /// starts there).
+    filled: u32,
+}
+
+/// `IOU_PBUF_RING_INC`: the ring's buffers are consumed incrementally.
+const PBUF_RING_INC: u16 = 2;
+
 /// The largest ring the kernel accepts.
 const MAX_ENTRIES: u16 = 32_768;
 
@@ -50,7 +75,10 @@ const MAX_ENTRIES: u16 = 32_768;
 /// pick) or with the program (named by a completion, claimed with
 /// [`claim`](Self::claim), readable with [`buf`](Self::buf) until
 /// [`recycle`](Self::recycle)d). The states are tracked, so a buffer cannot be
-/// read while the kernel may write it, nor given back twice.
+/// read while the kernel may write it, nor given back twice. On an
+/// [`incremental`](Self::incremental) ring the program claims pieces of a
+/// buffer the kernel may still be filling further on; it goes back to the
+/// ring once the kernel is done with it and every piece is recycled.
 ///
 /// Dropping it unregisters the group, then frees the memory. It holds its
 /// own reference to the ring's file, so it may outlive the [`Ring`] value.
@@ -69,8 +97,10 @@ pub struct BufRing {
     bufs_bytes: usize,
     /// Our copy of the ring's tail (the kernel only reads it).
     tail: u16,
-    /// Per buffer id: true while the kernel has it.
-    with_kernel: Vec<bool>,
+    /// Per buffer id, where it is (one record, one bounds check).
+    state: Vec<BufState>,
+    /// Incremental consumption (`IOU_PBUF_RING_INC`) is in force.
+    incremental: bool,
     handed_out: usize,
 }
 
@@ -85,6 +115,7 @@ impl std::fmt::Debug for BufRing {
             .field("bgid", &self.bgid)
             .field("entries", &self.entries)
             .field("buf_len", &self.buf_len)
+            .field("incremental", &self.incremental)
             .field("handed_out", &self.handed_out)
             .finish()
     }
@@ -105,6 +136,38 @@ impl BufRing {
     /// * `ENOMEM` (mapping the memory), `EMFILE` (duplicating the ring's
     ///   descriptor).
     pub fn new(ring: &Ring, bgid: u16, entries: u16, buf_len: u32) -> io::Result<BufRing> {
+        BufRing::register(ring, bgid, entries, buf_len, false)
+    }
+
+    /// As [`new`](Self::new), but consumed incrementally
+    /// (`IOU_PBUF_RING_INC`, Linux 6.12): the kernel fills each buffer with
+    /// as many receives as fit, and a completion's bytes start where the
+    /// previous piece of the same buffer ended. Claim pieces with
+    /// [`claim_buf`](Self::claim_buf) (which needs their length);
+    /// [`claim`](Self::claim) refuses.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new); `Unsupported` when the kernel does not know
+    /// the flag (it answers `EINVAL`): use [`new`](Self::new) there.
+    pub fn incremental(ring: &Ring, bgid: u16, entries: u16, buf_len: u32) -> io::Result<BufRing> {
+        BufRing::register(ring, bgid, entries, buf_len, true)
+    }
+
+    /// Whether the ring is consumed incrementally (see
+    /// [`incremental`](Self::incremental)).
+    #[inline]
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
+    }
+
+    fn register(
+        ring: &Ring,
+        bgid: u16,
+        entries: u16,
+        buf_len: u32,
+        incremental: bool,
+    ) -> io::Result<BufRing> {
         if entries == 0 || entries > MAX_ENTRIES || !entries.is_power_of_two() {
             return Err(crate::error::invalid_input(&format!(
                 "entries: must be a power of two from 1 to {MAX_ENTRIES}, got {entries}"
@@ -138,14 +201,15 @@ impl BufRing {
             bufs: bufs.cast(),
             bufs_bytes,
             tail: 0,
-            with_kernel: vec![false; entries as usize],
+            state: vec![BufState::default(); entries as usize],
+            incremental,
             handed_out: entries as usize,
         };
         let reg = BufReg {
             ring_addr: this.ring as usize as u64,
             ring_entries: entries as u32,
             bgid,
-            flags: 0,
+            flags: if incremental { PBUF_RING_INC } else { 0 },
             resv: [0; 3],
         };
         // SAFETY: `reg` is a valid `io_uring_buf_reg` read during the call;
@@ -167,6 +231,9 @@ impl BufRing {
                 rustix::io::Errno::EXIST => io::Error::new(
                     io::ErrorKind::AlreadyExists,
                     format!("buffer group {bgid} is registered on this ring already"),
+                ),
+                rustix::io::Errno::INVAL if incremental => refusal::missing(
+                    "incrementally consumed buffer rings (IOU_PBUF_RING_INC, Linux 6.12)",
                 ),
                 e => refusal::call_failed(
                     "registering a provided buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19)",
@@ -213,19 +280,87 @@ impl BufRing {
     ///
     /// `InvalidData` if the completion names a buffer id this ring does not
     /// have, or one the program holds already (a completion of another
-    /// group, or one claimed twice).
+    /// group, or one claimed twice); `InvalidInput` on an
+    /// [`incremental`](Self::incremental) ring, whose pieces need their
+    /// length ([`claim_buf`](Self::claim_buf)).
     #[inline]
     pub fn claim(&mut self, cqe_flags: u32) -> io::Result<Option<u16>> {
+        if self.incremental {
+            return Err(crate::error::invalid_input(
+                "claim: an incremental buffer ring needs the length (claim_buf)",
+            ));
+        }
+        Ok(self.claim_buf(cqe_flags, 0)?.map(|(bid, _, _)| bid))
+    }
+
+    /// [`claim`](Self::claim) and [`buf`](Self::buf) in one: the buffer a
+    /// completion names, taken from the kernel's side, and the `len` bytes
+    /// it received (at most what the buffer holds): one look-up where a
+    /// receive loop would make two. On an incremental ring the bytes are
+    /// the completion's piece, which starts where the buffer's previous
+    /// piece ended; each piece claimed is recycled on its own. Returns the
+    /// buffer id, where the bytes start in the buffer, and the bytes.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` if the completion names a buffer id this ring does not
+    /// have, or one the kernel does not have (a completion of another
+    /// group, or one claimed twice).
+    // Always: it is the receive path's own step, and too big for the
+    // heuristics once the incremental case is in.
+    #[inline(always)]
+    pub fn claim_buf(
+        &mut self,
+        cqe_flags: u32,
+        len: usize,
+    ) -> io::Result<Option<(u16, u32, &[u8])>> {
         let Some(bid) = cqueue::buffer_select(cqe_flags) else {
             return Ok(None);
         };
-        match self.with_kernel.get_mut(bid as usize) {
-            Some(k) if *k => {
-                *k = false;
-                self.handed_out += 1;
-                Ok(Some(bid))
+        let buf_len = self.buf_len;
+        let st = match self.state.get_mut(bid as usize) {
+            Some(st) if st.with_kernel => st,
+            _ => return Err(self.not_with_kernel(bid)),
+        };
+        st.held += 1;
+        let (start, len) = if self.incremental {
+            // `filled` <= buf_len while the kernel has the buffer.
+            let start = st.filled;
+            let len = len.min((buf_len - start) as usize);
+            st.filled = start + len as u32;
+            if cqueue::buffer_more(cqe_flags) {
+                // SAFETY: as below; the kernel writes this buffer only past
+                // `filled`, beyond these bytes.
+                return Ok(Some((bid, start, unsafe { self.slice(bid, start, len) })));
             }
-            _ => Err(self.not_with_kernel(bid)),
+            (start, len)
+        } else {
+            (0, len.min(buf_len as usize))
+        };
+        st.with_kernel = false;
+        self.handed_out += 1;
+        // SAFETY: `bid` is in range (`state` has it) and the kernel is
+        // done with the buffer (it named it without `BUF_MORE`); the slice
+        // borrows `self`, so it ends before the `&mut self` a `recycle`
+        // needs.
+        Ok(Some((bid, start, unsafe { self.slice(bid, start, len) })))
+    }
+
+    /// `len` bytes of buffer `bid` from `start`.
+    ///
+    /// # Safety
+    ///
+    /// `bid` < entries, `start + len` <= buf_len, and the kernel does not
+    /// write those bytes while the slice lives.
+    #[inline(always)]
+    unsafe fn slice(&self, bid: u16, start: u32, len: usize) -> &[u8] {
+        // SAFETY: in the buffers' mapping, by the caller's promise.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.bufs
+                    .add(bid as usize * self.buf_len as usize + start as usize),
+                len,
+            )
         }
     }
 
@@ -241,29 +376,47 @@ impl BufRing {
         )
     }
 
-    /// The first `len` bytes (at most [`buf_len`](Self::buf_len)) of a buffer
-    /// the program holds; `None` if the kernel has it or `bid` is out of
-    /// range.
+    /// The first `len` bytes (at most [`buf_len`](Self::buf_len); on an
+    /// incremental ring, at most what the kernel filled) of a buffer the
+    /// program holds (a piece of); `None` if it holds none or `bid` is out
+    /// of range.
     #[inline]
     pub fn buf(&self, bid: u16, len: usize) -> Option<&[u8]> {
-        if self.with_kernel.get(bid as usize) != Some(&false) {
+        let st = self.state.get(bid as usize)?;
+        if st.held == 0 {
             return None;
         }
-        let len = len.min(self.buf_len as usize);
-        // SAFETY: `bid` is in range, so the slice lies inside the buffers'
-        // mapping; the program holds the buffer, so the kernel does not write
-        // it until `recycle`, which needs `&mut self` (no borrow outlives it).
-        Some(unsafe {
-            std::slice::from_raw_parts(self.bufs.add(bid as usize * self.buf_len as usize), len)
-        })
+        // What the kernel filled and no longer writes: the whole buffer of
+        // a plain ring, the pieces so far of an incremental one.
+        let end = if self.incremental {
+            st.filled
+        } else {
+            self.buf_len
+        };
+        // SAFETY: `bid` is in range and the program holds (part of) it; the
+        // kernel writes only past `end`, and never into a buffer the program
+        // holds before `recycle`, which needs `&mut self` (no borrow outlives
+        // it).
+        Some(unsafe { self.slice(bid, 0, len.min(end as usize)) })
     }
 
-    /// Gives a buffer back to the kernel (published at once).
+    /// `len` bytes from `start` of a buffer the program holds (a piece of,
+    /// as [`claim_buf`](Self::claim_buf) named it); `None` if it holds none,
+    /// `bid` is out of range, or the bytes are not all filled.
+    #[inline]
+    pub fn buf_at(&self, bid: u16, start: u32, len: usize) -> Option<&[u8]> {
+        let all = self.buf(bid, start as usize + len)?;
+        all.get(start as usize..)
+    }
+
+    /// Gives a buffer back to the kernel (published at once); on an
+    /// incremental ring, one piece of it (the buffer goes back with its
+    /// last).
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `bid` is out of range or the kernel has it already
-    /// (recycled twice).
+    /// `InvalidInput` if `bid` is out of range or the program holds none of
+    /// it (recycled twice).
     pub fn recycle(&mut self, bid: u16) -> io::Result<()> {
         self.recycle_unpublished(bid)?;
         self.publish();
@@ -282,10 +435,16 @@ impl BufRing {
     /// As [`recycle`](Self::recycle).
     #[inline]
     pub fn recycle_unpublished(&mut self, bid: u16) -> io::Result<()> {
-        if self.with_kernel.get(bid as usize) != Some(&false) {
-            return Err(self.not_held(bid));
+        let st = match self.state.get_mut(bid as usize) {
+            Some(st) if st.held > 0 => st,
+            _ => return Err(self.not_held(bid)),
+        };
+        st.held -= 1;
+        // Back to the ring once the program holds no piece of it and the
+        // kernel is done with it (always, on a plain ring).
+        if st.held == 0 && !st.with_kernel {
+            self.give(bid);
         }
-        self.give(bid);
         Ok(())
     }
 
@@ -324,7 +483,11 @@ impl BufRing {
             std::ptr::addr_of_mut!((*e).len).write(self.buf_len);
             std::ptr::addr_of_mut!((*e).bid).write(bid);
         }
-        self.with_kernel[bid as usize] = true;
+        self.state[bid as usize] = BufState {
+            with_kernel: true,
+            held: 0,
+            filled: 0,
+        };
         self.handed_out -= 1;
         self.tail = self.tail.wrapping_add(1);
     }

@@ -50,7 +50,39 @@ pub(super) fn enter(
     min_complete: u32,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    let ts = crate::timeout::to_timespec(timeout).map(|t| KernelTimespec {
+    let mut flags = EnterFlags::GETEVENTS;
+    if registered {
+        flags |= EnterFlags::REGISTERED_RING;
+    }
+    let Some(timeout) = timeout else {
+        // No timeout: no argument block at all (the last two arguments are
+        // then a signal mask, none here), so neither we build one nor the
+        // kernel copies it in. GETEVENTS always: with DEFER_TASKRUN
+        // completions are only posted by an enter that carries it (with
+        // min_complete 0 it does not wait).
+        // SAFETY: no pointer is passed; the SQEs the call consumes were
+        // pushed by `unsafe` calls whose callers vouched for the buffers and
+        // descriptors they name. `fd` is our ring (or its index in this
+        // thread's registered table, checked by the caller).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                fd,
+                to_submit,
+                min_complete,
+                flags.bits(),
+                std::ptr::null::<libc::c_void>(),
+                0usize,
+            )
+        };
+        return if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        };
+    };
+    let t = crate::timeout::to_timespec(Some(timeout));
+    let ts = t.map(|t| KernelTimespec {
         tv_sec: t.tv_sec,
         #[allow(clippy::unnecessary_cast)] // `c_long` elsewhere
         tv_nsec: t.tv_nsec as i64,
@@ -63,17 +95,9 @@ pub(super) fn enter(
             .as_ref()
             .map_or(0, |t| t as *const KernelTimespec as usize as u64),
     };
-    // GETEVENTS always: with DEFER_TASKRUN completions are only posted by an
-    // enter that carries it (with min_complete 0 it does not wait).
-    let mut flags = EnterFlags::GETEVENTS | EnterFlags::EXT_ARG;
-    if registered {
-        flags |= EnterFlags::REGISTERED_RING;
-    }
+    flags |= EnterFlags::EXT_ARG;
     // SAFETY: `arg` and the timespec it points to live on this stack frame
-    // for the whole call; the kernel only reads them. The SQEs the call
-    // consumes were pushed by `unsafe` calls whose callers vouched for the
-    // buffers and descriptors they name. `fd` is our ring (or its index in
-    // this thread's registered table, checked by the caller).
+    // for the whole call; the kernel only reads them. The SQEs: as above.
     let r = unsafe {
         libc::syscall(
             libc::SYS_io_uring_enter,

@@ -279,6 +279,7 @@ impl RingBuilder {
             registered: -1,
             want_registered: self.register_ring_fd,
             disabled: setup.single_issuer,
+            early_submits: 0,
         })
     }
 
@@ -409,6 +410,7 @@ pub struct Ring {
     want_registered: bool,
     /// Created with `R_DISABLED` (single issuer), not yet enabled.
     disabled: bool,
+    early_submits: u64,
 }
 
 impl std::fmt::Debug for Ring {
@@ -459,6 +461,13 @@ impl Ring {
         self.ring.params()
     }
 
+    /// How many times [`push`](Self::push) found the queue full and submitted
+    /// first: then completions a loop expects from its next wait may be in.
+    #[inline]
+    pub fn early_submits(&self) -> u64 {
+        self.early_submits
+    }
+
     /// True once the ring descriptor is registered (after the first enter,
     /// where the kernel allows it): enters then skip the descriptor lookup.
     pub fn ring_fd_registered(&self) -> bool {
@@ -496,6 +505,7 @@ impl Ring {
     /// As [`push`](Self::push).
     #[cold]
     unsafe fn push_after_submit(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        self.early_submits += 1;
         self.submit_and_wait(0, None)?;
         // SAFETY: as above.
         unsafe { self.ring.submission().push(entry) }.map_err(|_| {
@@ -546,9 +556,8 @@ impl Ring {
             self.bind()?
         };
         let to_submit = self.ring.submission().len() as u32;
-        // A zero timeout is a poll: ask for no completion rather than arm a
-        // zero timer, which the kernel's timer slack (50 us by default)
-        // turns into a sleep.
+        // A zero timeout is a poll: no zero timer, which the kernel's timer
+        // slack (50 us by default) turns into a sleep.
         let (want, timeout) = match timeout {
             Some(d) if d.is_zero() => (0, None),
             t => (want, t),
