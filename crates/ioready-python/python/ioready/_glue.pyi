@@ -1,7 +1,12 @@
 import selectors
-from typing import Any
+import types
+import weakref
+from typing import Any, Callable
 
 SelectorKey = selectors.SelectorKey
+MethodType = types.MethodType
+weakref_ref = weakref.ref
+SOCK_CALLBACKS: tuple[Callable[..., Any], ...]
 
 def handle_repr(handle: Any, when: float | None) -> str: ...
 def report_error(handle: Any, exc: BaseException) -> None: ...

@@ -8,8 +8,10 @@
 //! methods of the same names and behaviour: `_read_ready` (one `recv` into
 //! the loop's buffer then `data_received(bytes)`, or `get_buffer` /
 //! `recv` into it / `buffer_updated` for a `BufferedProtocol`), `write`
-//! (the socket tried at once, only the rest buffered; the writer registered
-//! only then), `_write_ready` (the whole buffer in one `send`),
+//! (the writes of one loop turn gathered and sent in one `send` at its end,
+//! outside a turn the socket tried at once; only what the socket refuses
+//! buffered, the writer registered only then), `_write_ready` (the whole
+//! buffer in one `send`),
 //! `get_write_buffer_size`, `set_protocol`; and the state those use, as
 //! attributes with asyncio's names (`_loop`, `_sock`, `_protocol`,
 //! `_closing`, `_conn_lost`, `_eof`, `_paused`, `_protocol_paused`,
@@ -21,6 +23,8 @@
 mod read;
 mod sys;
 mod write;
+
+pub(crate) use write::flush_turn;
 
 use std::os::fd::RawFd;
 
@@ -57,6 +61,12 @@ pub(crate) struct StreamState {
     /// Bytes not yet sent: `wbuf[wpos..]`.
     wbuf: Vec<u8>,
     wpos: usize,
+    /// `wbuf` holds only bytes written during this loop turn, not tried on
+    /// the socket yet: they go out together at the end of the turn (see
+    /// `write`).
+    queued: bool,
+    /// In the loop's list of transports to flush at the end of the turn.
+    listed: bool,
     empty_waiter: Option<Py<PyAny>>,
 }
 
@@ -131,9 +141,12 @@ impl StreamTransport {
         self._protocol(py)
     }
 
-    /// Bytes buffered, not yet sent.
-    fn get_write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.state.get(py)?.pending())
+    /// Bytes buffered, not yet sent. Bytes written this turn and not yet
+    /// tried on the socket are tried first, so the answer is the one
+    /// asyncio, which tries every write at once, gives.
+    fn get_write_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        StreamTransport::flush_queued(slf)?;
+        Ok(slf.get().state.get(slf.py())?.pending())
     }
 
     /// Data to read (the loop's reader callback).
@@ -157,6 +170,7 @@ impl StreamTransport {
         let mut state = self.state.get_mut(py)?;
         state.wbuf.clear();
         state.wpos = 0;
+        state.queued = false;
         Ok(())
     }
 
@@ -167,8 +181,8 @@ impl StreamTransport {
 
     /// Buffered byte count (asyncio tests `not self._buffer`).
     #[getter]
-    fn _buffer(&self, py: Python<'_>) -> PyResult<usize> {
-        self.get_write_buffer_size(py)
+    fn _buffer(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        StreamTransport::get_write_buffer_size(slf)
     }
 
     #[getter]

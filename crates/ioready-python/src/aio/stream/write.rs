@@ -1,10 +1,26 @@
-//! Writing: asyncio's `write` and `_write_ready`, natively. `write` tries
-//! the socket at once when nothing is buffered and buffers only what it did
-//! not take (registering the writer then); `_write_ready` sends the whole
-//! buffer in one call. Flow control (`pause_writing` above the high-water
-//! mark, `resume_writing` at the low one) goes through asyncio's own
-//! `_maybe_pause_protocol`/`_maybe_resume_protocol`, called only when a
-//! mark is crossed.
+//! Writing: asyncio's `write` and `_write_ready`, natively, with the
+//! writes of one loop turn sent together.
+//!
+//! During a turn of the loop (its callbacks running), `write` on a
+//! transport with nothing buffered appends to the buffer and puts the
+//! transport on the loop's list; at the end of the turn the loop sends each
+//! listed buffer in one `send` ([`flush_turn`]), so a protocol writing
+//! headers and body separately (uvicorn's) costs one system call, not two.
+//! Outside a turn, and for a write larger than the high-water mark, the
+//! socket is tried at once, as asyncio does. What asyncio code can observe
+//! stays asyncio's: `get_write_buffer_size` (and so `close`, `abort`,
+//! `write_eof`, flow control, all of which ask it) first sends what waits
+//! for the end of the turn, then answers; what has waited never exceeds the
+//! high-water mark (more is sent at once), so `pause_writing` comes exactly
+//! when asyncio's would, from what the socket refused.
+//!
+//! What the socket refuses stays buffered and the writer is registered;
+//! `_write_ready` sends the whole buffer in one call. Flow control
+//! (`pause_writing` above the high-water mark, `resume_writing` at the low
+//! one) goes through asyncio's own `_maybe_pause_protocol`/
+//! `_maybe_resume_protocol`, called only when a mark is crossed.
+
+use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -29,6 +45,33 @@ enum Step {
     Register,
     /// Buffered; the high-water mark may be crossed.
     Buffered,
+    /// Kept for the end of the turn; the transport goes on the loop's list.
+    Queue,
+    /// The bytes kept for the end of the turn passed the high-water mark:
+    /// sent now.
+    FlushNow,
+}
+
+/// One `send` of the whole buffer: what follows.
+fn send_buffer(fd: std::os::fd::RawFd, state: &mut super::StreamState) -> Step {
+    match sys::send(fd, &state.wbuf[state.wpos..]) {
+        Ok(n) if n == state.pending() => {
+            state.wbuf.clear();
+            state.wpos = 0;
+            Step::Done
+        }
+        Ok(n) => {
+            state.wpos += n;
+            Step::Register
+        }
+        Err(e) if sys::is_retry(&e) => Step::Register,
+        Err(e) => {
+            // asyncio drops what a failed write held.
+            state.wbuf.clear();
+            state.wpos = 0;
+            Step::Failed(e)
+        }
+    }
 }
 
 impl StreamTransport {
@@ -48,7 +91,7 @@ impl StreamTransport {
     pub(super) fn write_bytes(slf: &Bound<'_, StreamTransport>, data: &[u8]) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let step = {
+        let (step, core) = {
             let mut state = this.state.get_mut(py)?;
             check_writable(state.eof, state.empty_waiter.is_some())?;
             if data.is_empty() {
@@ -62,39 +105,104 @@ impl StreamTransport {
                 }
                 return Ok(());
             }
-            if state.pending() == 0 {
-                match sys::send(this.fd, data) {
-                    Ok(n) if n == data.len() => Step::Done,
-                    Ok(n) => {
-                        state.wbuf.extend_from_slice(&data[n..]);
-                        Step::Register
+            let Some(core) = state.loop_.as_ref().map(|l| l.clone_ref(py)) else {
+                return Ok(());
+            };
+            let step = if state.pending() == 0 {
+                let in_turn = core
+                    .bind(py)
+                    .downcast::<LoopCore>()
+                    .is_ok_and(|c| c.get().in_turn.load(Ordering::Relaxed));
+                if in_turn && data.len() <= state.high_water {
+                    state.wbuf.extend_from_slice(data);
+                    state.queued = true;
+                    if state.listed {
+                        Step::Done
+                    } else {
+                        state.listed = true;
+                        Step::Queue
                     }
-                    Err(e) if sys::is_retry(&e) => {
-                        state.wbuf.extend_from_slice(data);
-                        Step::Register
+                } else {
+                    match sys::send(this.fd, data) {
+                        Ok(n) if n == data.len() => Step::Done,
+                        Ok(n) => {
+                            state.wbuf.extend_from_slice(&data[n..]);
+                            Step::Register
+                        }
+                        Err(e) if sys::is_retry(&e) => {
+                            state.wbuf.extend_from_slice(data);
+                            Step::Register
+                        }
+                        Err(e) => Step::Failed(e),
                     }
-                    Err(e) => Step::Failed(e),
+                }
+            } else if state.queued {
+                state.wbuf.extend_from_slice(data);
+                if state.pending() > state.high_water {
+                    Step::FlushNow
+                } else {
+                    Step::Done
                 }
             } else {
                 state.wbuf.extend_from_slice(data);
                 Step::Buffered
-            }
+            };
+            (step, core)
         };
+        StreamTransport::after_write(slf, step, core.bind(py))
+    }
+
+    /// What a write, or the flush of a turn's writes, does after touching
+    /// the socket.
+    fn after_write(
+        slf: &Bound<'_, StreamTransport>,
+        step: Step,
+        loop_: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
         match step {
             Step::Done => Ok(()),
             Step::Failed(e) => {
                 protocol_error(slf, e.into(), "Fatal write error on socket transport")
             }
             Step::Register => {
-                let loop_ = slf.getattr("_loop")?;
                 let core = loop_.downcast::<LoopCore>()?;
                 let callback = slf.getattr("_write_ready")?;
-                let fd = this.fd.into_pyobject(py)?;
+                let fd = slf.get().fd.into_pyobject(py)?;
                 LoopCore::add_watch(core, &fd, &callback, &PyTuple::empty(py), EVENT_WRITE)?;
                 StreamTransport::maybe_pause(slf)
             }
             Step::Buffered => StreamTransport::maybe_pause(slf),
+            Step::Queue => {
+                let core = loop_.downcast::<LoopCore>()?;
+                core.get().flush.get_mut(py)?.push(slf.clone().unbind());
+                Ok(())
+            }
+            Step::FlushNow => StreamTransport::flush_queued(slf),
         }
+    }
+
+    /// Sends what was kept for the end of the turn, if anything was: one
+    /// `send` of the buffer; what the socket refuses stays buffered, with
+    /// the writer registered (as a refused write in asyncio).
+    pub(super) fn flush_queued(slf: &Bound<'_, StreamTransport>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (step, core) = {
+            let mut state = this.state.get_mut(py)?;
+            if !state.queued {
+                return Ok(());
+            }
+            state.queued = false;
+            let Some(core) = state.loop_.as_ref().map(|l| l.clone_ref(py)) else {
+                return Ok(());
+            };
+            if state.conn_lost > 0 || state.pending() == 0 {
+                return Ok(());
+            }
+            (send_buffer(this.fd, &mut state), core)
+        };
+        StreamTransport::after_write(slf, step, core.bind(py))
     }
 
     /// asyncio's `_maybe_pause_protocol`, called only above the mark.
@@ -206,4 +314,41 @@ fn write_buffer(
     let copy = PyBytes::new(py, &[]).get_type().call1((data,))?;
     let bytes = copy.downcast::<PyBytes>()?;
     StreamTransport::write_bytes(slf, bytes.as_bytes())
+}
+
+/// Sends the writes of the turn that just ended: each listed transport's
+/// buffer in one `send` (see the module). Every listed transport is
+/// flushed even if one of them raises (the first error is returned).
+///
+/// # Errors
+///
+/// `SystemExit`/`KeyboardInterrupt` from a protocol callback, or what the
+/// transport's fatal-error path raises.
+pub(crate) fn flush_turn(core: &LoopCore, py: Python<'_>) -> PyResult<()> {
+    let mut batch = std::mem::take(&mut *core.flush.get_mut(py)?);
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut result = Ok(());
+    for transport in batch.drain(..) {
+        let transport = transport.into_bound(py);
+        let flushed = match transport.get().state.get_mut(py) {
+            Ok(mut state) => {
+                state.listed = false;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+        .and_then(|()| StreamTransport::flush_queued(&transport));
+        if result.is_ok() {
+            result = flushed;
+        }
+    }
+    // The emptied list, capacity kept, goes back if nothing was listed
+    // meanwhile: no allocation per turn.
+    let mut list = core.flush.get_mut(py)?;
+    if list.is_empty() {
+        std::mem::swap(&mut *list, &mut batch);
+    }
+    result
 }
