@@ -8,13 +8,9 @@ loop is in debug mode or a callback raised.
 
 import selectors
 import sys
-import types
-import weakref
 from asyncio import base_events, format_helpers, selector_events
 
 SelectorKey = selectors.SelectorKey
-MethodType = types.MethodType
-weakref_ref = weakref.ref
 
 # asyncio's callbacks of the sock_* methods (each ``(fut, sock, ...)``): on
 # their own descriptor, each does one operation, takes EAGAIN as "wait

@@ -1,11 +1,7 @@
 import selectors
-import types
-import weakref
 from typing import Any, Callable
 
 SelectorKey = selectors.SelectorKey
-MethodType = types.MethodType
-weakref_ref = weakref.ref
 SOCK_CALLBACKS: tuple[Callable[..., Any], ...]
 
 def handle_repr(handle: Any, when: float | None) -> str: ...

@@ -63,11 +63,12 @@ fn lookups(py: Python<'_>) -> PyResult<&Lookups> {
             .map(|f| f.map(Bound::unbind))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Lookups {
-            method_type: glue
+            method_type: py
+                .import("types")?
                 .getattr("MethodType")?
                 .downcast_into::<PyType>()?
                 .unbind(),
-            weakref: glue.getattr("weakref_ref")?.unbind(),
+            weakref: py.import("weakref")?.getattr("ref")?.unbind(),
             callbacks,
         })
     })
