@@ -170,6 +170,7 @@ impl LoopCore {
         } else {
             sockwatch::sock_owner(slf, callback, args, fd)?
         };
+        let mut replaced = None;
         let (old, failed) = {
             let mut fds = this.fds.get_mut(py)?;
             match fds.get_mut(fd) {
@@ -191,7 +192,13 @@ impl LoopCore {
                                     entry.owner = None;
                                 }),
                         }
-                        .map(|()| entry.fileobj = fileobj.clone().unbind())
+                        .map(|()| {
+                            // Dropped once the table is let go of.
+                            replaced = Some(std::mem::replace(
+                                &mut entry.fileobj,
+                                fileobj.clone().unbind(),
+                            ));
+                        })
                     } else if entry.edge && sock.is_none() {
                         // A callback of the user's: asyncio's level trigger.
                         this.set_kernel(py, fd, interest(mask), Trigger::Level, false)
@@ -253,6 +260,7 @@ impl LoopCore {
                 }
             }
         };
+        drop(replaced);
         if let Some((err, forgotten)) = failed {
             drop(forgotten);
             return Err(err);

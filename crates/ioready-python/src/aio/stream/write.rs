@@ -105,14 +105,13 @@ impl StreamTransport {
                 }
                 return Ok(());
             }
-            let Some(core) = state.loop_.as_ref().map(|l| l.clone_ref(py)) else {
-                return Ok(());
-            };
+            let core = state.loop_.as_ref().map(|l| l.clone_ref(py));
             let step = if state.pending() == 0 {
-                let in_turn = core
-                    .bind(py)
-                    .downcast::<LoopCore>()
-                    .is_ok_and(|c| c.get().in_turn.load(Ordering::Relaxed));
+                let in_turn = core.as_ref().is_some_and(|l| {
+                    l.bind(py)
+                        .downcast::<LoopCore>()
+                        .is_ok_and(|c| c.get().in_turn.load(Ordering::Relaxed))
+                });
                 if in_turn && data.len() <= state.high_water {
                     state.wbuf.extend_from_slice(data);
                     state.queued = true;
@@ -149,7 +148,7 @@ impl StreamTransport {
             };
             (step, core)
         };
-        StreamTransport::after_write(slf, step, core.bind(py))
+        StreamTransport::after_write(slf, step, core)
     }
 
     /// What a write, or the flush of a turn's writes, does after touching
@@ -157,9 +156,13 @@ impl StreamTransport {
     fn after_write(
         slf: &Bound<'_, StreamTransport>,
         step: Step,
-        loop_: &Bound<'_, PyAny>,
+        loop_: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let loop_ = match loop_ {
+            Some(l) => l.into_bound(py),
+            None => slf.getattr("_loop")?,
+        };
         match step {
             Step::Done => Ok(()),
             Step::Failed(e) => {
@@ -194,15 +197,13 @@ impl StreamTransport {
                 return Ok(());
             }
             state.queued = false;
-            let Some(core) = state.loop_.as_ref().map(|l| l.clone_ref(py)) else {
-                return Ok(());
-            };
             if state.conn_lost > 0 || state.pending() == 0 {
                 return Ok(());
             }
+            let core = state.loop_.as_ref().map(|l| l.clone_ref(py));
             (send_buffer(this.fd, &mut state), core)
         };
-        StreamTransport::after_write(slf, step, core.bind(py))
+        StreamTransport::after_write(slf, step, core)
     }
 
     /// asyncio's `_maybe_pause_protocol`, called only above the mark.
