@@ -32,6 +32,7 @@ use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::core::LoopCore;
 use super::gil_cell::GilCell;
 use super::transport_common::{opt_to_py, protocol_callbacks, py_to_opt};
 
@@ -42,6 +43,9 @@ pub(crate) const MAX_SIZE: usize = 256 * 1024;
 #[derive(Default)]
 pub(crate) struct StreamState {
     loop_: Option<Py<PyAny>>,
+    /// `loop_` as the native loop (when it is one): the hot paths reach the
+    /// loop's state without a type check per call.
+    core: Option<Py<LoopCore>>,
     sock: Option<Py<PyAny>>,
     protocol: Option<Py<PyAny>>,
     protocol_connected: bool,
@@ -76,6 +80,14 @@ impl StreamState {
     }
 }
 
+/// `loop_` as the native loop, if it is one.
+fn as_core(loop_: &Bound<'_, PyAny>) -> Option<Py<LoopCore>> {
+    loop_
+        .downcast::<LoopCore>()
+        .ok()
+        .map(|c| c.clone().unbind())
+}
+
 /// The native stream transport (see the module).
 #[pyclass(
     module = "ioready._ioready",
@@ -108,6 +120,7 @@ impl StreamTransport {
             fd,
             state: GilCell::new(StreamState {
                 loop_: Some(loop_.clone().unbind()),
+                core: as_core(loop_),
                 sock: Some(sock.clone().unbind()),
                 high_water: 64 * 1024,
                 low_water: 16 * 1024,
@@ -145,7 +158,7 @@ impl StreamTransport {
     /// tried on the socket are tried first, so the answer is the one
     /// asyncio, which tries every write at once, gives.
     fn get_write_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
-        StreamTransport::flush_queued(slf)?;
+        StreamTransport::flush_queued(slf, false)?;
         Ok(slf.get().state.get(slf.py())?.pending())
     }
 
@@ -214,8 +227,15 @@ impl StreamTransport {
 
     #[setter(_loop)]
     fn set_loop_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
+        let core = as_core(value.bind(py));
         let new = py_to_opt(py, value);
-        let old = std::mem::replace(&mut self.state.get_mut(py)?.loop_, new);
+        let old = {
+            let mut state = self.state.get_mut(py)?;
+            (
+                std::mem::replace(&mut state.loop_, new),
+                std::mem::replace(&mut state.core, core),
+            )
+        };
         drop(old);
         Ok(())
     }
@@ -338,6 +358,9 @@ impl StreamTransport {
         let Some(state) = self.state.for_gc() else {
             return Ok(());
         };
+        if let Some(core) = &state.core {
+            visit.call(core)?;
+        }
         for obj in [
             &state.loop_,
             &state.sock,
@@ -358,7 +381,7 @@ impl StreamTransport {
         Python::with_gil(|py| {
             let taken = match self.state.get_mut(py) {
                 Ok(mut state) => (
-                    state.loop_.take(),
+                    (state.loop_.take(), state.core.take()),
                     state.protocol.take(),
                     state.on_data.take(),
                     state.on_filled.take(),

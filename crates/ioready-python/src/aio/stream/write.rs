@@ -45,8 +45,6 @@ enum Step {
     Register,
     /// Buffered; the high-water mark may be crossed.
     Buffered,
-    /// Kept for the end of the turn; the transport goes on the loop's list.
-    Queue,
     /// The bytes kept for the end of the turn passed the high-water mark:
     /// sent now.
     FlushNow,
@@ -91,7 +89,7 @@ impl StreamTransport {
     pub(super) fn write_bytes(slf: &Bound<'_, StreamTransport>, data: &[u8]) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (step, core) = {
+        let step = {
             let mut state = this.state.get_mut(py)?;
             check_writable(state.eof, state.empty_waiter.is_some())?;
             if data.is_empty() {
@@ -105,70 +103,60 @@ impl StreamTransport {
                 }
                 return Ok(());
             }
-            let core = state.loop_.as_ref().map(|l| l.clone_ref(py));
-            let step = if state.pending() == 0 {
-                let in_turn = core.as_ref().is_some_and(|l| {
-                    l.bind(py)
-                        .downcast::<LoopCore>()
-                        .is_ok_and(|c| c.get().in_turn.load(Ordering::Relaxed))
-                });
-                if in_turn && data.len() <= state.high_water {
-                    state.wbuf.extend_from_slice(data);
-                    state.queued = true;
-                    if state.listed {
-                        Step::Done
-                    } else {
-                        state.listed = true;
-                        Step::Queue
+            let st = &mut *state;
+            if st.pending() == 0 {
+                // The hot path: kept for the end of the turn, with no
+                // system call and no reference taken but the list's.
+                let core = st
+                    .core
+                    .as_ref()
+                    .filter(|c| c.get().in_turn.load(Ordering::Relaxed));
+                if let Some(core) = core.filter(|_| data.len() <= st.high_water) {
+                    st.wbuf.extend_from_slice(data);
+                    st.queued = true;
+                    if !st.listed {
+                        st.listed = true;
+                        core.get().flush.get_mut(py)?.push(slf.clone().unbind());
                     }
-                } else {
-                    match sys::send(this.fd, data) {
-                        Ok(n) if n == data.len() => Step::Done,
-                        Ok(n) => {
-                            state.wbuf.extend_from_slice(&data[n..]);
-                            Step::Register
-                        }
-                        Err(e) if sys::is_retry(&e) => {
-                            state.wbuf.extend_from_slice(data);
-                            Step::Register
-                        }
-                        Err(e) => Step::Failed(e),
+                    return Ok(());
+                }
+                match sys::send(this.fd, data) {
+                    Ok(n) if n == data.len() => return Ok(()),
+                    Ok(n) => {
+                        st.wbuf.extend_from_slice(&data[n..]);
+                        Step::Register
                     }
+                    Err(e) if sys::is_retry(&e) => {
+                        st.wbuf.extend_from_slice(data);
+                        Step::Register
+                    }
+                    Err(e) => Step::Failed(e),
                 }
-            } else if state.queued {
-                state.wbuf.extend_from_slice(data);
-                if state.pending() > state.high_water {
-                    Step::FlushNow
-                } else {
-                    Step::Done
+            } else if st.queued {
+                st.wbuf.extend_from_slice(data);
+                if st.pending() <= st.high_water {
+                    return Ok(());
                 }
+                Step::FlushNow
             } else {
-                state.wbuf.extend_from_slice(data);
+                st.wbuf.extend_from_slice(data);
                 Step::Buffered
-            };
-            (step, core)
+            }
         };
-        StreamTransport::after_write(slf, step, core)
+        StreamTransport::after_write(slf, step)
     }
 
     /// What a write, or the flush of a turn's writes, does after touching
     /// the socket.
-    fn after_write(
-        slf: &Bound<'_, StreamTransport>,
-        step: Step,
-        loop_: Option<Py<PyAny>>,
-    ) -> PyResult<()> {
+    fn after_write(slf: &Bound<'_, StreamTransport>, step: Step) -> PyResult<()> {
         let py = slf.py();
-        let loop_ = match loop_ {
-            Some(l) => l.into_bound(py),
-            None => slf.getattr("_loop")?,
-        };
         match step {
             Step::Done => Ok(()),
             Step::Failed(e) => {
                 protocol_error(slf, e.into(), "Fatal write error on socket transport")
             }
             Step::Register => {
+                let loop_ = slf.getattr("_loop")?;
                 let core = loop_.downcast::<LoopCore>()?;
                 let callback = slf.getattr("_write_ready")?;
                 let fd = slf.get().fd.into_pyobject(py)?;
@@ -176,23 +164,22 @@ impl StreamTransport {
                 StreamTransport::maybe_pause(slf)
             }
             Step::Buffered => StreamTransport::maybe_pause(slf),
-            Step::Queue => {
-                let core = loop_.downcast::<LoopCore>()?;
-                core.get().flush.get_mut(py)?.push(slf.clone().unbind());
-                Ok(())
-            }
-            Step::FlushNow => StreamTransport::flush_queued(slf),
+            Step::FlushNow => StreamTransport::flush_queued(slf, false),
         }
     }
 
     /// Sends what was kept for the end of the turn, if anything was: one
     /// `send` of the buffer; what the socket refuses stays buffered, with
-    /// the writer registered (as a refused write in asyncio).
-    pub(super) fn flush_queued(slf: &Bound<'_, StreamTransport>) -> PyResult<()> {
+    /// the writer registered (as a refused write in asyncio). `unlist`:
+    /// called by the loop's flush, which took the transport off its list.
+    pub(super) fn flush_queued(slf: &Bound<'_, StreamTransport>, unlist: bool) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (step, core) = {
+        let step = {
             let mut state = this.state.get_mut(py)?;
+            if unlist {
+                state.listed = false;
+            }
             if !state.queued {
                 return Ok(());
             }
@@ -200,10 +187,9 @@ impl StreamTransport {
             if state.conn_lost > 0 || state.pending() == 0 {
                 return Ok(());
             }
-            let core = state.loop_.as_ref().map(|l| l.clone_ref(py));
-            (send_buffer(this.fd, &mut state), core)
+            send_buffer(this.fd, &mut state)
         };
-        StreamTransport::after_write(slf, step, core)
+        StreamTransport::after_write(slf, step)
     }
 
     /// asyncio's `_maybe_pause_protocol`, called only above the mark.
@@ -332,18 +318,11 @@ pub(crate) fn flush_turn(core: &LoopCore, py: Python<'_>) -> PyResult<()> {
     }
     let mut result = Ok(());
     for transport in batch.drain(..) {
-        let transport = transport.into_bound(py);
-        let flushed = match transport.get().state.get_mut(py) {
-            Ok(mut state) => {
-                state.listed = false;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-        .and_then(|()| StreamTransport::flush_queued(&transport));
+        let flushed = StreamTransport::flush_queued(transport.bind(py), true);
         if result.is_ok() {
             result = flushed;
         }
+        drop(transport);
     }
     // The emptied list, capacity kept, goes back if nothing was listed
     // meanwhile: no allocation per turn.
