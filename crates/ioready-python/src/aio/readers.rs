@@ -165,10 +165,11 @@ impl LoopCore {
         )?;
         let handle = Bound::new(py, handle)?;
         let fd = this.lookup_fd(fileobj)?;
+        // asyncio's sock_* callback, with a weak reference to its socket.
         let sock = if this.fds.get(py)?.edge_refused {
             None
         } else {
-            sockwatch::sock_owner(slf, callback, args, fd)?
+            sockwatch::sock_owner(slf, callback, args, fd)?.and_then(|s| sockwatch::weak(&s).ok())
         };
         let mut replaced = None;
         let (old, failed) = {
@@ -178,13 +179,10 @@ impl LoopCore {
                     let mask = entry.mask | event;
                     let result = if entry.parked() {
                         match &sock {
-                            Some(s) if sockwatch::same_owner(entry.owner.as_ref(), s) => Ok(()),
-                            Some(s) => this
+                            Some(w) if sockwatch::same_owner(entry.owner.as_ref(), w) => Ok(()),
+                            Some(w) => this
                                 .set_kernel(py, fd, Interest::BOTH, Trigger::Edge, true)
-                                .and_then(|()| {
-                                    entry.owner = Some(sockwatch::weak(s)?);
-                                    Ok(())
-                                }),
+                                .map(|()| entry.owner = Some(w.clone_ref(py))),
                             None => this
                                 .set_kernel(py, fd, interest(mask), Trigger::Level, true)
                                 .map(|()| {
@@ -228,10 +226,7 @@ impl LoopCore {
                     }
                 }
                 None => {
-                    let owner = match &sock {
-                        Some(s) => sockwatch::weak(s).ok(),
-                        None => None,
-                    };
+                    let owner = sock.as_ref().map(|w| w.clone_ref(py));
                     let mut edge = false;
                     if owner.is_some() {
                         edge = this.register_edge(py, fd)?;

@@ -22,7 +22,7 @@
 //! * An event on a parked entry drops it (`epoll_ctl` DEL then, once).
 //! * The parked entry holds a weak reference to its socket. The
 //!   registration is reused only by the same socket object, alive and still
-//!   on the same descriptor: a socket object holds its descriptor until it
+//!   on the same descriptor (`same_owner`): a socket object holds its descriptor until it
 //!   is closed or detached, after which its `fileno()` is -1, so the file is
 //!   the one registered. Anything else (a new socket on a reused number,
 //!   `add_reader` from the user, a transport) re-registers: MOD, and ADD if
@@ -130,8 +130,13 @@ pub(crate) fn weak(sock: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         .unbind())
 }
 
-/// Whether the weak reference `owner` is to `sock`, alive (and so, see
-/// the module, the file registered is still `sock`'s).
-pub(crate) fn same_owner(owner: Option<&Py<PyAny>>, sock: &Bound<'_, PyAny>) -> bool {
-    owner.is_some_and(|w| w.bind(sock.py()).call0().is_ok_and(|o| o.is(sock)))
+/// Whether the parked entry's weak reference `owner` is `weak`, the one to
+/// the socket of the call now. `weakref.ref` gives back the existing
+/// reference to a live object (CPython keeps one without a callback per
+/// object), and the entry holds its own, so two references are the same
+/// object only if they are to the same socket, still alive (and so, see
+/// the module, the file registered is still that socket's). Anything else
+/// answers false: a MOD, never a wrong reuse.
+pub(crate) fn same_owner(owner: Option<&Py<PyAny>>, weak: &Py<PyAny>) -> bool {
+    owner.is_some_and(|o| o.is(weak))
 }
