@@ -38,16 +38,11 @@ impl LoopCore {
     pub(crate) fn run_once(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        // The readiness transports keep the turn's writes for its end, and
-        // send them then even if a callback raised out of the iteration.
-        let outer = this.in_turn.swap(true, Ordering::Relaxed);
+        // The readiness transports keep the writes of the turn's callbacks
+        // (`run_batch`) for its end, and send them then even if a callback
+        // raised out of the iteration.
         let result = LoopCore::iterate(slf);
-        this.in_turn.store(outer, Ordering::Relaxed);
-        let flushed = if outer {
-            Ok(())
-        } else {
-            super::stream::flush_turn(this, py)
-        };
+        let flushed = super::stream::flush_turn(this, py);
         result?;
         flushed
     }
@@ -289,8 +284,20 @@ impl LoopCore {
     }
 }
 
-/// Runs the handles queued now (not those they queue), in order.
+/// Runs the handles queued now (not those they queue), in order, their
+/// writes on the readiness transports kept for the end of the turn (a
+/// write from elsewhere, another thread while the loop waits say, is tried
+/// at once, as in asyncio).
 fn run_batch(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+    let this = slf.get();
+    let outer = this.in_turn.swap(true, Ordering::Relaxed);
+    let result = run_handles(slf);
+    this.in_turn.store(outer, Ordering::Relaxed);
+    result
+}
+
+/// [`run_batch`] but for the turn's writes.
+fn run_handles(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
     let py = slf.py();
     let this = slf.get();
     let ntodo = this.ready.get(py)?.len();
