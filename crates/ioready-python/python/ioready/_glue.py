@@ -11,6 +11,29 @@ import sys
 from asyncio import base_events, format_helpers, selector_events
 
 SelectorKey = selectors.SelectorKey
+
+# asyncio's callbacks of the sock_* methods (each ``(fut, sock, ...)``): on
+# their own descriptor, each does one operation, takes EAGAIN as "wait
+# again" and is done; the next sock_* call tries the socket before waiting.
+# So they are served by an edge-triggered registration the loop keeps
+# between calls (src/aio/sockwatch.rs). Those this Python lacks are left out.
+SOCK_CALLBACKS = tuple(
+    f
+    for f in (
+        getattr(selector_events.BaseSelectorEventLoop, name, None)
+        for name in (
+            "_sock_recv",
+            "_sock_recv_into",
+            "_sock_recvfrom",
+            "_sock_recvfrom_into",
+            "_sock_sendall",
+            "_sock_sendto",
+            "_sock_connect_cb",
+            "_sock_accept",
+        )
+    )
+    if f is not None
+)
 _format_handle = getattr(base_events, "_format_handle")
 
 

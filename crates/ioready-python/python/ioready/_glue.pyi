@@ -1,7 +1,8 @@
 import selectors
-from typing import Any
+from typing import Any, Callable
 
 SelectorKey = selectors.SelectorKey
+SOCK_CALLBACKS: tuple[Callable[..., Any], ...]
 
 def handle_repr(handle: Any, when: float | None) -> str: ...
 def report_error(handle: Any, exc: BaseException) -> None: ...

@@ -67,6 +67,11 @@ pub(crate) struct LoopCore {
     /// The io_uring engine of the transports, when the loop was made with
     /// it (`None`: the readiness transports; see `uring`).
     pub(crate) uring: GilCell<Option<super::uring::UringEngine>>,
+    /// The callbacks of a turn are running: the readiness transports keep
+    /// their writes for its end (see `stream::write`).
+    pub(crate) in_turn: AtomicBool,
+    /// The readiness transports with writes kept for the end of the turn.
+    pub(crate) flush: GilCell<Vec<Py<super::stream::StreamTransport>>>,
 }
 
 impl LoopCore {
@@ -188,6 +193,7 @@ impl LoopCore {
         let timers = self.timers.get_mut(py)?.take_all();
         let fds = self.fds.get_mut(py)?.take_all();
         let uring = self.close_uring(py)?;
+        let flush = std::mem::take(&mut *self.flush.get_mut(py)?);
         let poller = self.poller.get_mut(py)?.take();
         let registry = self.registry.get_mut(py)?.take();
         let waker = self.waker.get_mut(py)?.take();
@@ -204,7 +210,7 @@ impl LoopCore {
                 .get()
                 .set_scheduled(py, false)?;
         }
-        drop((ready, timers, fds, poller, registry, waker, uring));
+        drop((ready, timers, fds, poller, registry, waker, uring, flush));
         Ok(())
     }
 }
@@ -242,6 +248,8 @@ impl LoopCore {
             sleeping: AtomicBool::new(false),
             read_buf: GilCell::default(),
             uring: GilCell::new(uring),
+            in_turn: AtomicBool::new(false),
+            flush: GilCell::default(),
         })
     }
 
@@ -445,14 +453,22 @@ impl LoopCore {
             }
         }
         if let Some(fds) = self.fds.for_gc() {
-            for (_, e) in fds.iter() {
+            for (_, e) in fds.iter_all() {
                 visit.call(&e.fileobj)?;
+                if let Some(o) = &e.owner {
+                    visit.call(o)?;
+                }
                 if let Some(r) = &e.reader {
                     visit.call(r)?;
                 }
                 if let Some(w) = &e.writer {
                     visit.call(w)?;
                 }
+            }
+        }
+        if let Some(flush) = self.flush.for_gc() {
+            for t in flush.iter() {
+                visit.call(t)?;
             }
         }
         if let Some(uring) = self.uring.for_gc() {
@@ -469,7 +485,8 @@ impl LoopCore {
             let timers = self.timers.get_mut(py).map(|mut t| t.take_all());
             let fds = self.fds.get_mut(py).map(|mut f| f.take_all());
             let uring = self.close_uring(py);
-            drop((ready, timers, fds, uring));
+            let flush = self.flush.get_mut(py).map(|mut f| std::mem::take(&mut *f));
+            drop((ready, timers, fds, uring, flush));
         });
     }
 }

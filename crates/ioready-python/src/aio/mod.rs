@@ -9,6 +9,7 @@
 //! * [`timers`]: the timer heap;
 //! * [`fds`] and [`readers`]: the registration table and
 //!   `_add_reader`/`_remove_reader`/`_add_writer`/`_remove_writer`;
+//!   [`sockwatch`]: the sock_* methods' registrations, kept between calls;
 //! * [`stream`]: the native TCP/Unix stream transport;
 //! * [`uring`]: the io_uring engine of the transports (`backend="uring"`);
 //! * [`transport_common`]: what those two transports compute identically;
@@ -27,6 +28,7 @@ mod glue;
 mod handle;
 mod readers;
 mod run;
+mod sockwatch;
 mod stream;
 mod timers;
 mod transport_common;

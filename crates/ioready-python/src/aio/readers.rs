@@ -10,7 +10,7 @@
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
-use ioready::Token;
+use ioready::{Interest, Token, Trigger};
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -19,6 +19,7 @@ use super::callargs::CallArgs;
 use super::core::LoopCore;
 use super::fds::{interest, FdEntry, EVENT_READ};
 use super::handle::Handle;
+use super::sockwatch;
 
 /// selectors' `_fileobj_to_fd`: an int, or `int(obj.fileno())`.
 ///
@@ -98,8 +99,47 @@ impl LoopCore {
         }
     }
 
+    /// Sets the kernel registration of `fd`: MOD to `interest`/`trigger`;
+    /// when `readd` and the kernel has none (the file it had was closed,
+    /// the number reused: `ENOENT`), ADD.
+    fn set_kernel(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        interest: Interest,
+        trigger: Trigger,
+        readd: bool,
+    ) -> PyResult<()> {
+        self.os_call(py, |r| {
+            match r.reregister_with(borrowed(fd), Token(fd as usize), interest, trigger) {
+                Err(e) if readd && e.kind() == io::ErrorKind::NotFound => {
+                    r.register_with(borrowed(fd), Token(fd as usize), interest, trigger)
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// Registers `fd` edge-triggered for reading and writing: false if the
+    /// backend has no edge trigger (select, poll).
+    fn register_edge(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
+        let registry = self.registry.get(py)?;
+        let r = registry.as_ref().ok_or_else(super::core::closed_error)?;
+        match r.register_with(
+            borrowed(fd),
+            Token(fd as usize),
+            Interest::BOTH,
+            Trigger::Edge,
+        ) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// `_add_reader(fileobj, callback, *args)` (`event` `EVENT_READ`) or
-    /// `_add_writer` (`EVENT_WRITE`): the new handle.
+    /// `_add_writer` (`EVENT_WRITE`): the new handle. asyncio's sock_*
+    /// callbacks get a registration kept between calls (`sockwatch`).
     ///
     /// # Errors
     ///
@@ -125,12 +165,46 @@ impl LoopCore {
         )?;
         let handle = Bound::new(py, handle)?;
         let fd = this.lookup_fd(fileobj)?;
+        // asyncio's sock_* callback, with a weak reference to its socket.
+        let sock = if this.fds.get(py)?.edge_refused {
+            None
+        } else {
+            sockwatch::sock_owner(slf, callback, args, fd)?.and_then(|s| sockwatch::weak(&s).ok())
+        };
+        let mut replaced = None;
         let (old, failed) = {
             let mut fds = this.fds.get_mut(py)?;
             match fds.get_mut(fd) {
                 Some(entry) => {
                     let mask = entry.mask | event;
-                    let result = if mask != entry.mask {
+                    let result = if entry.parked() {
+                        match &sock {
+                            Some(w) if sockwatch::same_owner(entry.owner.as_ref(), w) => Ok(()),
+                            Some(w) => this
+                                .set_kernel(py, fd, Interest::BOTH, Trigger::Edge, true)
+                                .map(|()| entry.owner = Some(w.clone_ref(py))),
+                            None => this
+                                .set_kernel(py, fd, interest(mask), Trigger::Level, true)
+                                .map(|()| {
+                                    entry.edge = false;
+                                    entry.owner = None;
+                                }),
+                        }
+                        .map(|()| {
+                            // Dropped once the table is let go of.
+                            replaced = Some(std::mem::replace(
+                                &mut entry.fileobj,
+                                fileobj.clone().unbind(),
+                            ));
+                        })
+                    } else if entry.edge && sock.is_none() {
+                        // A callback of the user's: asyncio's level trigger.
+                        this.set_kernel(py, fd, interest(mask), Trigger::Level, false)
+                            .map(|()| {
+                                entry.edge = false;
+                                entry.owner = None;
+                            })
+                    } else if !entry.edge && mask != entry.mask {
                         this.os_call(py, |r| {
                             r.reregister(borrowed(fd), Token(fd as usize), interest(mask))
                         })
@@ -152,9 +226,17 @@ impl LoopCore {
                     }
                 }
                 None => {
-                    this.os_call(py, |r| {
-                        r.register(borrowed(fd), Token(fd as usize), interest(event))
-                    })?;
+                    let owner = sock.as_ref().map(|w| w.clone_ref(py));
+                    let mut edge = false;
+                    if owner.is_some() {
+                        edge = this.register_edge(py, fd)?;
+                        fds.edge_refused = !edge;
+                    }
+                    if !edge {
+                        this.os_call(py, |r| {
+                            r.register(borrowed(fd), Token(fd as usize), interest(event))
+                        })?;
+                    }
                     let (reader, writer) = if event == EVENT_READ {
                         (Some(handle.clone().unbind()), None)
                     } else {
@@ -165,12 +247,15 @@ impl LoopCore {
                         mask: event,
                         reader,
                         writer,
+                        edge,
+                        owner: owner.filter(|_| edge),
                     };
                     fds.insert(fd, entry);
                     (None, None)
                 }
             }
         };
+        drop(replaced);
         if let Some((err, forgotten)) = failed {
             drop(forgotten);
             return Err(err);
@@ -202,7 +287,7 @@ impl LoopCore {
     pub(crate) fn remove_fd_event(&self, py: Python<'_>, fd: RawFd, event: u8) -> PyResult<bool> {
         let (old, dropped, failed) = {
             let mut fds = self.fds.get_mut(py)?;
-            let Some(entry) = fds.get_mut(fd) else {
+            let Some(entry) = fds.get_mut(fd).filter(|e| !e.parked()) else {
                 return Ok(false);
             };
             let mask = entry.mask & !event;
@@ -212,7 +297,12 @@ impl LoopCore {
                 &mut entry.writer
             };
             let old = slot.take();
-            if mask == 0 {
+            if entry.edge {
+                // Reading and writing stay registered, edge-triggered: at 0
+                // the entry is parked for the socket's next sock_* call.
+                entry.mask = mask;
+                (old, None, None)
+            } else if mask == 0 {
                 let dropped = fds.remove(fd);
                 // As selectors: the descriptor may be closed already.
                 let _ = self.os_call(py, |r| r.deregister_raw(fd));
@@ -240,5 +330,21 @@ impl LoopCore {
             }
             None => Ok(false),
         }
+    }
+
+    /// A parked entry reported ready (nothing waits on it): its kernel
+    /// registration goes (errors ignored: the descriptor may be closed or
+    /// reused), and the entry.
+    pub(crate) fn drop_parked(&self, py: Python<'_>, fd: RawFd) -> PyResult<()> {
+        let dropped = {
+            let mut fds = self.fds.get_mut(py)?;
+            if !fds.get_mut(fd).is_some_and(|e| e.parked()) {
+                return Ok(());
+            }
+            let _ = self.os_call(py, |r| r.deregister_raw(fd));
+            fds.remove(fd)
+        };
+        drop(dropped);
+        Ok(())
     }
 }

@@ -5,6 +5,9 @@
 //! was queued when the running began (those queued while running wait for
 //! the next iteration, after another look at I/O).
 //!
+//! The turn's writes on the readiness transports go out at its end, one
+//! `send` per transport (`stream::write`).
+//!
 //! Nothing here allocates in steady state: events land in the poller's
 //! buffer, handles move between the queue and the heap by reference.
 
@@ -33,6 +36,19 @@ impl LoopCore {
     /// yet run stay queued), a signal handler's exception, the selector's
     /// `OSError`, `RuntimeError` if the loop is closed.
     pub(crate) fn run_once(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        // The readiness transports keep the writes of the turn's callbacks
+        // (`run_batch`) for its end, and send them then even if a callback
+        // raised out of the iteration.
+        let result = LoopCore::iterate(slf);
+        let flushed = super::stream::flush_turn(this, py);
+        result?;
+        flushed
+    }
+
+    /// [`run_once`](Self::run_once) but for the turn's writes.
+    fn iterate(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         this.purge_timers(py)?;
@@ -204,6 +220,14 @@ impl LoopCore {
             let Some(entry) = fds.get_mut(fd) else {
                 continue;
             };
+            if entry.parked() {
+                // Nothing waits on it: the registration goes (`sockwatch`).
+                match stale.iter_mut().find(|s| s.is_none()) {
+                    Some(s) => *s = Some((fd, 0)),
+                    None => stale_more.push((fd, 0)),
+                }
+                continue;
+            }
             // selectors.EpollSelector: errors and hang-ups count as both.
             let bits = event.raw_flags();
             let mut mask = 0;
@@ -233,7 +257,11 @@ impl LoopCore {
         drop(fds);
         drop(guard);
         for (fd, flag) in stale.into_iter().flatten().chain(stale_more) {
-            self.remove_fd_event(py, fd, flag)?;
+            if flag == 0 {
+                self.drop_parked(py, fd)?;
+            } else {
+                self.remove_fd_event(py, fd, flag)?;
+            }
         }
         Ok(queued)
     }
@@ -256,8 +284,20 @@ impl LoopCore {
     }
 }
 
-/// Runs the handles queued now (not those they queue), in order.
+/// Runs the handles queued now (not those they queue), in order, their
+/// writes on the readiness transports kept for the end of the turn (a
+/// write from elsewhere, another thread while the loop waits say, is tried
+/// at once, as in asyncio).
 fn run_batch(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
+    let this = slf.get();
+    let outer = this.in_turn.swap(true, Ordering::Relaxed);
+    let result = run_handles(slf);
+    this.in_turn.store(outer, Ordering::Relaxed);
+    result
+}
+
+/// [`run_batch`] but for the turn's writes.
+fn run_handles(slf: &Bound<'_, LoopCore>) -> PyResult<()> {
     let py = slf.py();
     let this = slf.get();
     let ntodo = this.ready.get(py)?.len();

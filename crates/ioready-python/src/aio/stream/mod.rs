@@ -8,8 +8,10 @@
 //! methods of the same names and behaviour: `_read_ready` (one `recv` into
 //! the loop's buffer then `data_received(bytes)`, or `get_buffer` /
 //! `recv` into it / `buffer_updated` for a `BufferedProtocol`), `write`
-//! (the socket tried at once, only the rest buffered; the writer registered
-//! only then), `_write_ready` (the whole buffer in one `send`),
+//! (the writes of one loop turn gathered and sent in one `send` at its end,
+//! outside a turn the socket tried at once; only what the socket refuses
+//! buffered, the writer registered only then), `_write_ready` (the whole
+//! buffer in one `send`),
 //! `get_write_buffer_size`, `set_protocol`; and the state those use, as
 //! attributes with asyncio's names (`_loop`, `_sock`, `_protocol`,
 //! `_closing`, `_conn_lost`, `_eof`, `_paused`, `_protocol_paused`,
@@ -22,12 +24,15 @@ mod read;
 mod sys;
 mod write;
 
+pub(crate) use write::flush_turn;
+
 use std::os::fd::RawFd;
 
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::core::LoopCore;
 use super::gil_cell::GilCell;
 use super::transport_common::{opt_to_py, protocol_callbacks, py_to_opt};
 
@@ -38,6 +43,9 @@ pub(crate) const MAX_SIZE: usize = 256 * 1024;
 #[derive(Default)]
 pub(crate) struct StreamState {
     loop_: Option<Py<PyAny>>,
+    /// `loop_` as the native loop (when it is one): the hot paths reach the
+    /// loop's state without a type check per call.
+    core: Option<Py<LoopCore>>,
     sock: Option<Py<PyAny>>,
     protocol: Option<Py<PyAny>>,
     protocol_connected: bool,
@@ -57,6 +65,12 @@ pub(crate) struct StreamState {
     /// Bytes not yet sent: `wbuf[wpos..]`.
     wbuf: Vec<u8>,
     wpos: usize,
+    /// `wbuf` holds only bytes written during this loop turn, not tried on
+    /// the socket yet: they go out together at the end of the turn (see
+    /// `write`).
+    queued: bool,
+    /// In the loop's list of transports to flush at the end of the turn.
+    listed: bool,
     empty_waiter: Option<Py<PyAny>>,
 }
 
@@ -64,6 +78,14 @@ impl StreamState {
     fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
+}
+
+/// `loop_` as the native loop, if it is one.
+fn as_core(loop_: &Bound<'_, PyAny>) -> Option<Py<LoopCore>> {
+    loop_
+        .downcast::<LoopCore>()
+        .ok()
+        .map(|c| c.clone().unbind())
 }
 
 /// The native stream transport (see the module).
@@ -98,6 +120,7 @@ impl StreamTransport {
             fd,
             state: GilCell::new(StreamState {
                 loop_: Some(loop_.clone().unbind()),
+                core: as_core(loop_),
                 sock: Some(sock.clone().unbind()),
                 high_water: 64 * 1024,
                 low_water: 16 * 1024,
@@ -131,9 +154,12 @@ impl StreamTransport {
         self._protocol(py)
     }
 
-    /// Bytes buffered, not yet sent.
-    fn get_write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.state.get(py)?.pending())
+    /// Bytes buffered, not yet sent. Bytes written this turn and not yet
+    /// tried on the socket are tried first, so the answer is the one
+    /// asyncio, which tries every write at once, gives.
+    fn get_write_buffer_size(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        StreamTransport::flush_queued(slf, false)?;
+        Ok(slf.get().state.get(slf.py())?.pending())
     }
 
     /// Data to read (the loop's reader callback).
@@ -157,6 +183,7 @@ impl StreamTransport {
         let mut state = self.state.get_mut(py)?;
         state.wbuf.clear();
         state.wpos = 0;
+        state.queued = false;
         Ok(())
     }
 
@@ -167,8 +194,8 @@ impl StreamTransport {
 
     /// Buffered byte count (asyncio tests `not self._buffer`).
     #[getter]
-    fn _buffer(&self, py: Python<'_>) -> PyResult<usize> {
-        self.get_write_buffer_size(py)
+    fn _buffer(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        StreamTransport::get_write_buffer_size(slf)
     }
 
     #[getter]
@@ -200,8 +227,15 @@ impl StreamTransport {
 
     #[setter(_loop)]
     fn set_loop_attr(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
+        let core = as_core(value.bind(py));
         let new = py_to_opt(py, value);
-        let old = std::mem::replace(&mut self.state.get_mut(py)?.loop_, new);
+        let old = {
+            let mut state = self.state.get_mut(py)?;
+            (
+                std::mem::replace(&mut state.loop_, new),
+                std::mem::replace(&mut state.core, core),
+            )
+        };
         drop(old);
         Ok(())
     }
@@ -324,6 +358,9 @@ impl StreamTransport {
         let Some(state) = self.state.for_gc() else {
             return Ok(());
         };
+        if let Some(core) = &state.core {
+            visit.call(core)?;
+        }
         for obj in [
             &state.loop_,
             &state.sock,
@@ -344,7 +381,7 @@ impl StreamTransport {
         Python::with_gil(|py| {
             let taken = match self.state.get_mut(py) {
                 Ok(mut state) => (
-                    state.loop_.take(),
+                    (state.loop_.take(), state.core.take()),
                     state.protocol.take(),
                     state.on_data.take(),
                     state.on_filled.take(),

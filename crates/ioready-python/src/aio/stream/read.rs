@@ -12,7 +12,6 @@ use pyo3::types::PyBytes;
 
 use super::sys;
 use super::{StreamTransport, MAX_SIZE};
-use crate::aio::core::LoopCore;
 use crate::aio::transport_common::protocol_error;
 
 impl StreamTransport {
@@ -25,7 +24,7 @@ impl StreamTransport {
             if state.conn_lost > 0 {
                 return Ok(());
             }
-            let (Some(on_data), Some(loop_)) = (&state.on_data, &state.loop_) else {
+            let (Some(on_data), Some(loop_)) = (&state.on_data, &state.core) else {
                 return Ok(());
             };
             (
@@ -38,8 +37,7 @@ impl StreamTransport {
         if buffered {
             return StreamTransport::read_into_protocol(slf, on_data.bind(py), on_filled);
         }
-        let loop_ = loop_.into_bound(py);
-        let core = loop_.downcast::<LoopCore>()?;
+        let core = loop_.bind(py);
         let received = {
             let mut buf = core.get().read_buf.get_mut(py)?;
             if buf.len() < MAX_SIZE {
