@@ -13,6 +13,7 @@
 //! * [`buffer`]: the buffer protocol (bytes-like objects' memory);
 //! * [`build`]: result lists and tuples, built in place;
 //! * [`context`]: `contextvars` (copy, run a callback in a context);
+//! * [`gc`]: a raw `tp_traverse` for the classes made per callback;
 //! * [`convert`]: CPython's own argument conversions (ints, descriptors,
 //!   sequences).
 
@@ -21,6 +22,8 @@ pub(crate) mod build;
 pub(crate) mod call;
 pub(crate) mod context;
 pub(crate) mod convert;
+#[cfg(not(Py_LIMITED_API))]
+pub(crate) mod gc;
 pub(crate) mod gil;
 #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
 pub(crate) mod kwcall;
