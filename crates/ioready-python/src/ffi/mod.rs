@@ -5,6 +5,8 @@
 //! block for the Python API; the `unsafe` left outside this module is about
 //! descriptors (`epoll.rs`).
 //!
+//! * [`attrs`]: an instance's own dictionary, without a lookup through
+//!   its class;
 //! * [`call`]: the raw `METH_FASTCALL` entry points (`select()`,
 //!   `poll.poll()`) and the function and method objects made from them;
 //! * [`gil`]: the GIL released around a wait;
@@ -17,6 +19,7 @@
 //! * [`convert`]: CPython's own argument conversions (ints, descriptors,
 //!   sequences).
 
+pub(crate) mod attrs;
 pub(crate) mod buffer;
 pub(crate) mod build;
 pub(crate) mod call;
