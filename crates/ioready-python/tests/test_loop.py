@@ -9,6 +9,7 @@ loop, is run by tests/asyncio/; these are the checks it lacks.)
 * a raising callback goes to the exception handler and the loop goes on;
   SystemExit escapes run_forever and the callbacks not yet run stay queued;
 * debug mode's slow-callback warning;
+* reference cycles through handles collected;
 * descriptors: none left behind by loops opened and closed;
 * the stream transport: flow control bounding a peer that does not read,
   BufferedProtocol, write after close, isinstance(asyncio.Transport); the
@@ -162,6 +163,43 @@ class Basics(BothLoops):
             return [m.split(" took ")[0].split(" ")[0] for m in logs.output]
 
         self.assertEqual(self.same(check), ["WARNING:asyncio:Executing"])
+
+    def test_cycles_through_handles_are_collected(self):
+        # The collector must see what a handle holds (callback, arguments,
+        # context, timer handles alike): an object that keeps its own handle,
+        # reached only through the handle, is garbage once the loop lets go.
+        import gc
+        import weakref
+
+        class Owner:
+            def cb(self, *args):
+                pass
+
+        def check(loop):
+            refs = []
+            for kind in ("callback", "arg", "two args", "three args", "timer"):
+                owner = Owner()
+                if kind == "callback":
+                    owner.handle = loop.call_soon(owner.cb)
+                elif kind == "arg":
+                    owner.handle = loop.call_soon(print, owner)
+                elif kind == "two args":
+                    owner.handle = loop.call_soon(owner.cb, 1, owner)
+                elif kind == "three args":
+                    owner.handle = loop.call_soon(owner.cb, 1, 2, owner)
+                else:
+                    owner.handle = loop.call_later(0, owner.cb, owner)
+                refs.append((kind, weakref.ref(owner)))
+                del owner
+            with open(os.devnull, "w") as devnull:
+                import contextlib
+
+                with contextlib.redirect_stdout(devnull):
+                    loop.run_until_complete(asyncio.sleep(0.01))
+            gc.collect()
+            return [kind for kind, ref in refs if ref() is not None]
+
+        self.assertEqual(self.same(check), [])
 
     def test_no_descriptor_left_behind(self):
         before = len(os.listdir("/proc/self/fd"))

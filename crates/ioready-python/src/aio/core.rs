@@ -104,11 +104,9 @@ impl LoopCore {
     /// What a replacement `time` raises, or a non-float result.
     pub(crate) fn now(slf: &Bound<'_, Self>) -> PyResult<f64> {
         let py = slf.py();
-        if let Ok(dict) = slf.getattr(pyo3::intern!(py, "__dict__")) {
-            if let Ok(dict) = dict.downcast::<PyDict>() {
-                if let Some(time) = dict.get_item(pyo3::intern!(py, "time"))? {
-                    return time.call0()?.extract();
-                }
+        if let Some(dict) = crate::ffi::attrs::instance_dict(slf.as_any()) {
+            if let Some(time) = dict.get_item(pyo3::intern!(py, "time"))? {
+                return time.call0()?.extract();
             }
         }
         Ok(clock::monotonic())

@@ -13,7 +13,7 @@ use pyo3::Borrowed;
 use super::callargs::CallArgs;
 use super::core::LoopCore;
 use super::handle::Handle;
-use crate::ffi::kwcall::{install, Keywords, KwMethodDef, RawKwMethod};
+use crate::ffi::kwcall::{install, Args, Keywords, KwMethodDef, RawKwMethod};
 
 /// The `context=` keyword, the only one these methods take.
 fn context_kw<'py>(
@@ -53,17 +53,17 @@ fn missing(method: &str, names: &[&str]) -> PyErr {
 /// the same length check the callers' slice patterns made.
 #[inline(always)]
 #[allow(clippy::type_complexity)]
-fn parse<'a, 'b, 'py, const N: usize>(
-    args: &'a [Borrowed<'b, 'py, PyAny>],
+fn parse<'a, 'py, const N: usize>(
+    args: Args<'a, 'py>,
     kwargs: &Keywords<'_, 'py>,
     method: &str,
     names: [&str; N],
 ) -> PyResult<(
-    &'a [Borrowed<'b, 'py, PyAny>; N],
-    &'a [Borrowed<'b, 'py, PyAny>],
+    [Borrowed<'a, 'py, PyAny>; N],
+    Args<'a, 'py>,
     Option<Bound<'py, PyAny>>,
 )> {
-    let Some((head, rest)) = args.split_first_chunk::<N>() else {
+    let Some((head, rest)) = args.split_first::<N>() else {
         return Err(missing(method, &names[args.len()..]));
     };
     Ok((head, rest, context_kw(kwargs, method)?))
@@ -76,19 +76,19 @@ fn parse<'a, 'b, 'py, const N: usize>(
 fn soon<'py>(
     py: Python<'py>,
     slf: &Bound<'py, LoopCore>,
-    args: &[Borrowed<'_, 'py, PyAny>],
+    args: Args<'_, 'py>,
     kwargs: Keywords<'_, 'py>,
     method: &str,
     same_thread: bool,
 ) -> PyResult<Bound<'py, Handle>> {
     let ([callback], rest, context) = parse(args, &kwargs, method, ["callback"])?;
-    let callback = Borrowed::to_owned(*callback);
+    let callback = Borrowed::to_owned(callback);
     let this = slf.get();
     this.check_closed()?;
     if this.debug() {
         LoopCore::debug_checks(slf, &callback, method, same_thread)?;
     }
-    let args = CallArgs::from_slice(py, rest)?;
+    let args = CallArgs::from_args(py, rest)?;
     LoopCore::push_soon(slf, &callback, args, context.as_ref())
 }
 
@@ -107,7 +107,7 @@ impl RawKwMethod for CallSoon {
     fn call<'py>(
         py: Python<'py>,
         slf: Borrowed<'_, 'py, PyAny>,
-        args: &[Borrowed<'_, 'py, PyAny>],
+        args: Args<'_, 'py>,
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
@@ -124,7 +124,7 @@ impl RawKwMethod for CallSoonThreadsafe {
     fn call<'py>(
         py: Python<'py>,
         slf: Borrowed<'_, 'py, PyAny>,
-        args: &[Borrowed<'_, 'py, PyAny>],
+        args: Args<'_, 'py>,
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
@@ -143,7 +143,7 @@ impl RawKwMethod for CallLater {
     fn call<'py>(
         py: Python<'py>,
         slf: Borrowed<'_, 'py, PyAny>,
-        args: &[Borrowed<'_, 'py, PyAny>],
+        args: Args<'_, 'py>,
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
@@ -153,8 +153,8 @@ impl RawKwMethod for CallLater {
             return Err(PyTypeError::new_err("delay must not be None"));
         }
         let delay: f64 = delay.extract()?;
-        let callback = Borrowed::to_owned(*callback);
-        let args = CallArgs::from_slice(py, rest)?;
+        let callback = Borrowed::to_owned(callback);
+        let args = CallArgs::from_args(py, rest)?;
         let when = LoopCore::now(&slf)? + delay;
         Ok(LoopCore::schedule_at(&slf, when, None, &callback, args, context.as_ref())?.into_any())
     }
@@ -169,7 +169,7 @@ impl RawKwMethod for CallAt {
     fn call<'py>(
         py: Python<'py>,
         slf: Borrowed<'_, 'py, PyAny>,
-        args: &[Borrowed<'_, 'py, PyAny>],
+        args: Args<'_, 'py>,
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let slf = core(slf);
@@ -178,10 +178,10 @@ impl RawKwMethod for CallAt {
         if when.is_none() {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
-        let when = Borrowed::to_owned(*when);
+        let when = Borrowed::to_owned(when);
         let when_f: f64 = when.extract()?;
-        let callback = Borrowed::to_owned(*callback);
-        let args = CallArgs::from_slice(py, rest)?;
+        let callback = Borrowed::to_owned(callback);
+        let args = CallArgs::from_args(py, rest)?;
         Ok(
             LoopCore::schedule_at(&slf, when_f, Some(&when), &callback, args, context.as_ref())?
                 .into_any(),

@@ -21,7 +21,7 @@ use super::glue;
 use crate::ffi::context;
 
 /// What a handle holds; cleared by `cancel` (callback and arguments) and by
-/// the garbage collector.
+/// the garbage collector. Released with plain decrefs (see `Drop`).
 #[derive(Default)]
 pub(crate) struct HandleState {
     callback: Option<Py<PyAny>>,
@@ -33,6 +33,83 @@ pub(crate) struct HandleState {
     source_traceback: Option<Py<PyAny>>,
     /// TimerHandle only: in the loop's heap.
     scheduled: bool,
+}
+
+impl Drop for HandleState {
+    /// `Py`'s own drop asks a thread-local whether the GIL is held before
+    /// each decref; a handle's state is let go once per callback, so the
+    /// five references go with plain decrefs instead.
+    fn drop(&mut self) {
+        // SAFETY: a `HandleState` lives in a `Handle` (a Python object,
+        // deallocated by CPython with the GIL held) or, while one is made or
+        // cleared, in code that holds the GIL (`Handle::state`, `__clear__`
+        // under `with_gil`, `cancel_handle`); it is never sent to a thread
+        // without the GIL.
+        let py = unsafe { Python::assume_gil_acquired() };
+        let objects = [
+            self.callback.take(),
+            self.context.take(),
+            self.loop_.take(),
+            self.repr.take(),
+            self.source_traceback.take(),
+        ];
+        for obj in objects.into_iter().flatten() {
+            obj.drop_ref(py);
+        }
+        std::mem::take(&mut self.args).drop_ref(py);
+    }
+}
+
+impl HandleState {
+    /// Every object held, for the garbage collector.
+    fn referents(&self) -> impl Iterator<Item = &Py<PyAny>> {
+        [
+            &self.callback,
+            &self.context,
+            &self.loop_,
+            &self.repr,
+            &self.source_traceback,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.args.objects())
+    }
+}
+
+#[cfg(not(Py_LIMITED_API))]
+impl crate::ffi::gc::Referents for Handle {
+    // Written out rather than through `referents()`: the collector visits
+    // each young handle twice per collection, and the iterator chain
+    // (an array, `flatten`, `chain`) did not fold away.
+    fn each_referent(
+        &self,
+        mut visit: impl FnMut(&Py<PyAny>) -> std::ffi::c_int,
+    ) -> std::ffi::c_int {
+        let Some(state) = self.state.for_gc() else {
+            return 0;
+        };
+        let (a, b) = state.args.pair();
+        macro_rules! visit_each {
+            ($($obj:expr),*) => {$(
+                if let Some(obj) = $obj {
+                    let r = visit(obj);
+                    if r != 0 {
+                        return r;
+                    }
+                }
+            )*};
+        }
+        visit_each!(
+            state.callback.as_ref(),
+            state.context.as_ref(),
+            state.loop_.as_ref(),
+            a,
+            b,
+            state.repr.as_ref(),
+            state.source_traceback.as_ref()
+        );
+        0
+    }
 }
 
 /// asyncio's `Handle`: a callback, its arguments and its context.
@@ -148,15 +225,15 @@ impl Handle {
             let state = slf.get().state.get(py)?;
             match (&state.callback, &state.context) {
                 (Some(cb), Some(ctx)) => (
-                    cb.clone_ref(py),
-                    state.args.clone_ref(py),
-                    ctx.clone_ref(py),
+                    cb.bind(py).clone(),
+                    state.args.bind_clone(py),
+                    ctx.bind(py).clone(),
                 ),
                 // Cancelled or cleared: nothing to run.
                 _ => return Ok(()),
             }
         };
-        match context::run_in(ctx.bind(py), callback.bind(py), &args) {
+        match context::run_in(&ctx, &callback, &args) {
             Ok(()) => Ok(()),
             Err(err) => {
                 if err.is_instance_of::<PySystemExit>(py)
@@ -288,20 +365,8 @@ impl Handle {
         let Some(state) = self.state.for_gc() else {
             return Ok(());
         };
-        for obj in [
-            &state.callback,
-            &state.context,
-            &state.loop_,
-            &state.repr,
-            &state.source_traceback,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for obj in state.referents() {
             visit.call(obj)?;
-        }
-        for arg in state.args.objects() {
-            visit.call(arg)?;
         }
         Ok(())
     }

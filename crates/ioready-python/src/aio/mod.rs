@@ -48,6 +48,15 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fast::install_on(&m.py().get_type::<core::LoopCore>())?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    // TimerHandle adds no object the collector must see (`when_obj` is a
+    // number), so Handle's traverse serves it.
+    #[cfg(not(Py_LIMITED_API))]
+    for ty in [
+        m.py().get_type::<handle::Handle>(),
+        m.py().get_type::<handle::TimerHandle>(),
+    ] {
+        crate::ffi::gc::install_traverse::<handle::Handle>(&ty);
+    }
     m.add_class::<view::SelectorView>()?;
     m.add_class::<stream::StreamTransport>()?;
     uring::register(m)?;

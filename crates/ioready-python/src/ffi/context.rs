@@ -12,7 +12,7 @@ use pyo3::sync::GILOnceCell;
 #[cfg(Py_LIMITED_API)]
 use pyo3::types::PyTuple;
 
-use crate::aio::callargs::CallArgs;
+use crate::aio::callargs::BoundArgs;
 
 /// `contextvars.copy_context()`.
 ///
@@ -44,10 +44,10 @@ pub(crate) fn copy_current(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// What the callback raises; `RuntimeError` if `context` is entered
 /// already (as `Context.run`); `TypeError` if it is not a `Context`.
 #[cfg(not(Py_LIMITED_API))]
-pub(crate) fn run_in(
-    context: &Bound<'_, PyAny>,
-    callback: &Bound<'_, PyAny>,
-    args: &CallArgs,
+pub(crate) fn run_in<'py>(
+    context: &Bound<'py, PyAny>,
+    callback: &Bound<'py, PyAny>,
+    args: &BoundArgs<'py>,
 ) -> PyResult<()> {
     let py = context.py();
     // SAFETY: the GIL is held; `context` is a live object. Enter checks
@@ -71,10 +71,10 @@ pub(crate) fn run_in(
 /// What the callback raises; `RuntimeError` if `context` is entered
 /// already; `AttributeError`/`TypeError` if it is not a `Context`.
 #[cfg(Py_LIMITED_API)]
-pub(crate) fn run_in(
-    context: &Bound<'_, PyAny>,
-    callback: &Bound<'_, PyAny>,
-    args: &CallArgs,
+pub(crate) fn run_in<'py>(
+    context: &Bound<'py, PyAny>,
+    callback: &Bound<'py, PyAny>,
+    args: &BoundArgs<'py>,
 ) -> PyResult<()> {
     let py = context.py();
     let mut items: Vec<Bound<'_, PyAny>> = vec![callback.clone()];

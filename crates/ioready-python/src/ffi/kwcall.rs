@@ -28,9 +28,49 @@ pub(crate) trait RawKwMethod {
     fn call<'py>(
         py: Python<'py>,
         slf: Borrowed<'_, 'py, PyAny>,
-        args: &[Borrowed<'_, 'py, PyAny>],
+        args: Args<'_, 'py>,
         kwargs: Keywords<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>>;
+}
+
+/// The positional arguments of one call, as CPython passed them: a vector
+/// of live objects borrowed for the call (no copy is made of it).
+#[derive(Clone, Copy)]
+pub(crate) struct Args<'a, 'py> {
+    items: &'a [*mut ffi::PyObject],
+    py: Python<'py>,
+}
+
+impl<'a, 'py> Args<'a, 'py> {
+    /// How many.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The `N` first arguments and the rest, or `None` with fewer than `N`.
+    pub(crate) fn split_first<const N: usize>(
+        self,
+    ) -> Option<([Borrowed<'a, 'py, PyAny>; N], Args<'a, 'py>)> {
+        let (head, rest) = self.items.split_first_chunk::<N>()?;
+        // SAFETY: every item is a live object borrowed for the call (see
+        // `fastcall_kw`).
+        let head = head.map(|p| unsafe { Borrowed::from_ptr(self.py, p) });
+        Some((
+            head,
+            Args {
+                items: rest,
+                py: self.py,
+            },
+        ))
+    }
+
+    /// Each argument.
+    pub(crate) fn iter(self) -> impl ExactSizeIterator<Item = Borrowed<'a, 'py, PyAny>> {
+        // SAFETY: as in `split_first`.
+        self.items
+            .iter()
+            .map(move |p| unsafe { Borrowed::from_ptr(self.py, *p) })
+    }
 }
 
 /// The keyword arguments of one call: names (a tuple of str) and values.
@@ -85,19 +125,18 @@ unsafe extern "C" fn fastcall_kw<F: RawKwMethod>(
             // one value per keyword name at `args`, alive for the call.
             unsafe { std::slice::from_raw_parts(args, nargs + nkw) }
         };
-        let mut positional: smallvec::SmallVec<[Borrowed<'_, '_, PyAny>; 4]> =
-            smallvec::SmallVec::with_capacity(nargs);
-        for item in &all[..nargs] {
-            // SAFETY: live objects, borrowed for the call.
-            positional.push(unsafe { Borrowed::from_ptr(py, *item) });
-        }
+        // The positional values: live objects, borrowed for the call.
+        let positional = Args {
+            items: &all[..nargs],
+            py,
+        };
         // SAFETY: the instance CPython calls with, alive for the call.
         let slf = unsafe { Borrowed::from_ptr(py, slf) };
         let kwargs = Keywords {
             names: names.as_ref(),
             values: &all[nargs..],
         };
-        F::call(py, slf, &positional, kwargs)
+        F::call(py, slf, positional, kwargs)
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(Ok(obj)) => obj.into_ptr(),

@@ -5,6 +5,8 @@
 //! block for the Python API; the `unsafe` left outside this module is about
 //! descriptors (`epoll.rs`).
 //!
+//! * [`attrs`]: an instance's own dictionary, without a lookup through
+//!   its class;
 //! * [`call`]: the raw `METH_FASTCALL` entry points (`select()`,
 //!   `poll.poll()`) and the function and method objects made from them;
 //! * [`gil`]: the GIL released around a wait;
@@ -13,14 +15,18 @@
 //! * [`buffer`]: the buffer protocol (bytes-like objects' memory);
 //! * [`build`]: result lists and tuples, built in place;
 //! * [`context`]: `contextvars` (copy, run a callback in a context);
+//! * [`gc`]: a raw `tp_traverse` for the classes made per callback;
 //! * [`convert`]: CPython's own argument conversions (ints, descriptors,
 //!   sequences).
 
+pub(crate) mod attrs;
 pub(crate) mod buffer;
 pub(crate) mod build;
 pub(crate) mod call;
 pub(crate) mod context;
 pub(crate) mod convert;
+#[cfg(not(Py_LIMITED_API))]
+pub(crate) mod gc;
 pub(crate) mod gil;
 #[cfg(any(not(Py_LIMITED_API), Py_3_10))]
 pub(crate) mod kwcall;
