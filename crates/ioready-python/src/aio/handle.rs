@@ -206,8 +206,12 @@ impl Handle {
             }
             (state.callback.take(), std::mem::take(&mut state.args))
         };
-        // Dropped with no borrow alive: a finalizer may run Python code.
-        drop((callback, args));
+        // Released with no borrow alive (a finalizer may run Python code),
+        // with plain decrefs (see `Drop for HandleState`).
+        if let Some(callback) = callback {
+            callback.drop_ref(py);
+        }
+        args.drop_ref(py);
         Ok(())
     }
 
