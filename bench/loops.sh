@@ -10,7 +10,9 @@
 #                       [--sizes "64 1024 16384"] [--apis "sockets streams protocol buffered"]
 #                       [--only "echo micro strace"] [--out DIR] [--doc FILE] [--no-setup]
 #
-# A loop is named by its factory, "module:callable". Setup
+# A loop is named by its factory, "module:callable"; "module:callable@ENGINE"
+# runs it with IOREADY_BACKEND=ENGINE (ioready:new_event_loop@epoll beside the
+# default io_uring engine, reported as ioready@epoll). Setup
 # (crates/ioready-python/bench/loops/setup.sh) makes the benchmark-only venv
 # target/bench-venv: uvloop, rloop, pyperf from PyPI (pinned), the wheels of
 # ioready built here; none of them is a dependency of the package. The load

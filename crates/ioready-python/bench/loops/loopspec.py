@@ -28,9 +28,16 @@ def factory(spec):
 
 
 def new_loop(spec):
-    """A new loop from `spec`, checked to be an asyncio event loop."""
+    """A new loop from `spec`, checked to be an asyncio event loop. A spec
+    "module:callable@ENGINE" makes the loop with IOREADY_BACKEND=ENGINE set
+    in this process (ioready's engines side by side: ioready:new_event_loop@epoll,
+    ioready:new_event_loop@uring), as frameworks/run.sh spells it."""
     import asyncio
+    import os
 
+    spec, _, engine = spec.partition("@")
+    if engine:
+        os.environ["IOREADY_BACKEND"] = engine
     loop = factory(spec)()
     if not isinstance(loop, asyncio.AbstractEventLoop):
         raise TypeError(f"loop factory {spec!r} returned {type(loop).__name__}, not an event loop")

@@ -37,7 +37,11 @@ APIS = ("sockets", "streams", "protocol", "buffered")
 
 
 def short(spec):
-    return spec.partition(":")[0]
+    """The loop's name in the report: its module, and the engine of a
+    "module:callable@ENGINE" spec (see loopspec.new_loop)."""
+    module = spec.partition(":")[0]
+    engine = spec.partition("@")[2]
+    return f"{module}@{engine}" if engine else module
 
 
 def cpu_ticks(pid):
