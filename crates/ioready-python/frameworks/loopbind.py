@@ -60,5 +60,22 @@ def pytest_configure(config):
         loop.close()
 
 
+def _engine():
+    """For an ioready loop, the engine its transports run on (what
+    IOREADY_BACKEND or the kernel decided), so a log says what was tested."""
+    if not SPEC.startswith("ioready:"):
+        return ""
+    from ioready import _ioready
+
+    loop = asyncio.new_event_loop()
+    try:
+        uring = _ioready._uring_active(loop)
+    finally:
+        loop.close()
+    backend = os.environ.get("IOREADY_BACKEND", "(unset)")
+    return f", engine {'io_uring' if uring else 'readiness'} (IOREADY_BACKEND={backend})"
+
+
 def pytest_report_header(config):
-    return f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {type(asyncio.get_event_loop_policy()).__name__})"
+    policy = type(asyncio.get_event_loop_policy()).__name__
+    return f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {policy}){_engine()}"
