@@ -76,6 +76,10 @@ def _engine():
     return f", engine {'io_uring' if uring else 'readiness'} (IOREADY_BACKEND={backend})"
 
 
-def pytest_report_header(config):
+def pytest_sessionstart(session):
+    # Written even under -q (which hides the report header): the log of a
+    # run says which loop, and which engine, it tested.
     policy = type(asyncio.get_event_loop_policy()).__name__
-    return f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {policy}){_engine()}"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {policy}){_engine()}")
