@@ -9,6 +9,7 @@ here with the same behaviour.
 """
 
 import socket
+from types import FunctionType, MethodType
 from typing import Any
 
 from asyncio import base_events, constants, futures, selector_events, transports, trsock
@@ -41,25 +42,21 @@ class _FromAsyncio:
     copied once at import: a patch of the class attribute (tests do
     ``mock.patch("asyncio.Transport.get_extra_info")``) is then seen by
     these transports as by asyncio's, with the same binding (a function is
-    bound to the transport; a mock, which is no descriptor, is called as
-    it is). The walk follows ``_AsyncioFace``'s method resolution order,
-    which is asyncio's transport's past its own two classes."""
+    bound to the transport; anything else, such as a mock, which is no
+    descriptor, is given as it is). The lookup is ``_AsyncioFace``'s, whose
+    method resolution order is asyncio's transport's past its own two
+    classes, and goes through the interpreter's type attribute cache."""
 
     __slots__ = ("name",)
 
     def __init__(self, name):
         self.name = name
 
-    def __get__(self, obj, owner=None):
-        for klass in _AsyncioFace.__mro__:
-            attr = klass.__dict__.get(self.name, _MISSING)
-            if attr is not _MISSING:
-                bind = getattr(type(attr), "__get__", None)
-                return attr if bind is None else bind(attr, obj, owner)
-        raise AttributeError(self.name)
-
-
-_MISSING = object()
+    def __get__(self, obj, owner=None, _function=FunctionType, _bind=MethodType):
+        attr = getattr(_AsyncioFace, self.name)
+        if obj is not None and type(attr) is _function:
+            return _bind(attr, obj)
+        return attr
 
 
 def _inherited_from_asyncio(name):
