@@ -8,7 +8,6 @@ import hashlib
 import os
 import socket
 import tempfile
-from unittest import mock
 
 from crosscheck import crosscheck
 
@@ -435,95 +434,6 @@ class ExtraInfoAndServer:
         self.assertEqual(info["type"], socket.SOCK_STREAM)
         self.assertTrue(info["fileno_ok"])
         self.assertTrue(info["sock_name_matches"])
-
-    def test_get_extra_info_patched_on_asyncio_classes(self):
-        # websockets' tests patch asyncio.Transport.get_extra_info with a
-        # mock (called without the transport); a function patched on
-        # asyncio.BaseTransport is bound to the transport, as any method.
-        async def main():
-            server, addr = await echo_server(self.loop)
-            tr, pr = await self.loop.create_connection(lambda: Collector(self.loop), *addr)
-            with mock.patch("asyncio.Transport.get_extra_info") as patched:
-                patched.return_value = ("sock", 1234)
-                mocked = tr.get_extra_info("sockname")
-                patched.assert_called_with("sockname")
-            seen = []
-
-            def fake(self, name, default=None):
-                seen.append((self, name, default))
-                return "faked"
-
-            with mock.patch.object(asyncio.BaseTransport, "get_extra_info", fake):
-                faked = tr.get_extra_info("peername", 7)
-            restored = tr.get_extra_info("peername")
-            tr.close()
-            await pr.lost
-            server.close()
-            await server.wait_closed()
-            return tr, addr, mocked, faked, seen, restored
-
-        tr, addr, mocked, faked, seen, restored = self.run_loop(main())
-        self.assertEqual(mocked, ("sock", 1234))
-        self.assertEqual(faked, "faked")
-        self.assertEqual(len(seen), 1)
-        self.assertIs(seen[0][0], tr)
-        self.assertEqual(seen[0][1:], ("peername", 7))
-        self.assertEqual(restored, addr)
-
-    def test_write_buffer_limits_patched_on_asyncio_classes(self):
-        async def main():
-            server, addr = await echo_server(self.loop)
-            tr, pr = await self.loop.create_connection(lambda: Collector(self.loop), *addr)
-            with mock.patch("asyncio.transports._FlowControlMixin.get_write_buffer_limits",
-                            return_value=(1, 2)):
-                patched = tr.get_write_buffer_limits()
-            tr.set_write_buffer_limits(high=4096)
-            real = tr.get_write_buffer_limits()
-            tr.close()
-            await pr.lost
-            server.close()
-            await server.wait_closed()
-            return patched, real
-
-        self.assertEqual(self.run_loop(main()), ((1, 2), (1024, 4096)))
-
-    def test_socket_subclass_reads_and_writes_through_its_methods(self):
-        # A socket class that overrides recv/recv_into/send (websockets'
-        # test_explicit_socket): asyncio's transport calls them.
-        class TrackedSocket(socket.socket):
-            def __init__(self, *args, **kwargs):
-                self.used_for_read = False
-                self.used_for_write = False
-                super().__init__(*args, **kwargs)
-
-            def recv(self, *args, **kwargs):
-                self.used_for_read = True
-                return super().recv(*args, **kwargs)
-
-            def recv_into(self, *args, **kwargs):
-                self.used_for_read = True
-                return super().recv_into(*args, **kwargs)
-
-            def send(self, *args, **kwargs):
-                self.used_for_write = True
-                return super().send(*args, **kwargs)
-
-        async def main():
-            server, addr = await echo_server(self.loop)
-            s = TrackedSocket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            await self.loop.sock_connect(s, addr)
-            tr, pr = await self.loop.create_connection(lambda: Collector(self.loop), sock=s)
-            payload = os.urandom(200_000)
-            tr.write(payload)
-            got = await pr.wait_bytes(len(payload))
-            tr.close()
-            await pr.lost
-            server.close()
-            await server.wait_closed()
-            return got == payload, s.used_for_read, s.used_for_write, s.fileno()
-
-        self.assertEqual(self.run_loop(main()), (True, True, True, -1))
 
     def test_server_object(self):
         async def main():

@@ -54,6 +54,10 @@ pub(crate) struct UState {
     pub(crate) empty_waiter: Option<Py<PyAny>>,
     /// The engine slot and its generation; `None` once released.
     pub(crate) slot: Option<(u32, u32)>,
+    /// The context the protocol's callbacks run in: a copy of the one
+    /// reading was started (or resumed) in, as asyncio's reader handle
+    /// (`None` before reading starts).
+    pub(crate) context: Option<Py<PyAny>>,
 }
 
 /// The native io_uring stream transport (see the module).
@@ -218,6 +222,8 @@ impl UringTransport {
     /// soon, and the multishot receive is armed by the next enter.
     fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
+        let context = crate::ffi::context::copy_current(py)?.unbind();
+        drop(slf.get().state.get_mut(py)?.context.replace(context));
         let stashed = slf.get().with_conn(py, |c, engine, i, gen| {
             c.reading = true;
             if !c.recv_armed {
@@ -477,6 +483,7 @@ impl UringTransport {
             &state.on_data,
             &state.on_filled,
             &state.empty_waiter,
+            &state.context,
         ]
         .into_iter()
         .flatten()
@@ -494,6 +501,7 @@ impl UringTransport {
                     state.on_data.take(),
                     state.on_filled.take(),
                     state.empty_waiter.take(),
+                    state.context.take(),
                 ),
                 Err(_) => return,
             };
