@@ -147,7 +147,7 @@ class FrameworkHabits:
                 w.close()
                 await w.wait_closed()
 
-            await self.loop.create_task(client(), context=contextvars.Context())
+            await contextvars.Context().run(self.loop.create_task, client())
             await asyncio.sleep(0.05)
             server.close()
             await server.wait_closed()
@@ -174,7 +174,7 @@ class FrameworkHabits:
                 var.set("connecting")
                 return await self.loop.create_connection(lambda: Seeing(self.loop), *addr)
 
-            tr, pr = await self.loop.create_task(connect(), context=contextvars.Context())
+            tr, pr = await contextvars.Context().run(self.loop.create_task, connect())
             tr.write(b"ping")
             await pr.wait_bytes(4)
             tr.close()
