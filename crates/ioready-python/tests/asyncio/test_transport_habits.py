@@ -184,3 +184,37 @@ class FrameworkHabits:
             return pr.seen
 
         self.assertEqual(self.run_loop(main()), "connecting")
+
+    def test_write_then_abort_in_the_same_callback_sends_the_write(self):
+        # aiohttp's test_stalled_parser_outlives_connection_lost: a handler
+        # writes (the websocket handshake's answer) and aborts before
+        # yielding; asyncio's transport handed the bytes to the socket in
+        # write(), so the peer gets them before the reset.
+        class AnswerAndAbort(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def data_received(self, data):
+                self.transport.write(b"answer:" + data)
+                self.transport.abort()
+
+        async def main():
+            server = await self.loop.create_server(AnswerAndAbort, "127.0.0.1", 0)
+            addr = server.sockets[0].getsockname()
+            r, w = await asyncio.open_connection(*addr)
+            w.write(b"question")
+            got = b""
+            try:
+                while len(got) < 15:
+                    chunk = await r.read(100)
+                    if not chunk:
+                        break
+                    got += chunk
+            except ConnectionResetError:
+                pass
+            w.close()
+            server.close()
+            await server.wait_closed()
+            return got
+
+        self.assertEqual(self.run_loop(main()), b"answer:question")
