@@ -60,5 +60,26 @@ def pytest_configure(config):
         loop.close()
 
 
-def pytest_report_header(config):
-    return f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {type(asyncio.get_event_loop_policy()).__name__})"
+def _engine():
+    """For an ioready loop, the engine its transports run on (what
+    IOREADY_BACKEND or the kernel decided), so a log says what was tested."""
+    if not SPEC.startswith("ioready:"):
+        return ""
+    from ioready import _ioready
+
+    loop = asyncio.new_event_loop()
+    try:
+        uring = _ioready._uring_active(loop)
+    finally:
+        loop.close()
+    backend = os.environ.get("IOREADY_BACKEND", "(unset)")
+    return f", engine {'io_uring' if uring else 'readiness'} (IOREADY_BACKEND={backend})"
+
+
+def pytest_sessionstart(session):
+    # Written even under -q (which hides the report header): the log of a
+    # run says which loop, and which engine, it tested.
+    policy = type(asyncio.get_event_loop_policy()).__name__
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"loopbind: IOREADY_TEST_LOOP={SPEC} (policy {policy}){_engine()}")

@@ -6,7 +6,9 @@
 #   crates/ioready-python/frameworks/run.sh [--loops "SPEC ..."] [--jobs N] [--reuse-reference]
 #                                           [uvicorn aiohttp websockets]
 #
-# A loop is named by its factory, "module:callable"; stock asyncio
+# A loop is named by its factory, "module:callable", or
+# "module:callable@ENGINE" to run it with IOREADY_BACKEND=ENGINE (ioready's
+# engine: uring, epoll, ...; results tagged module@ENGINE); stock asyncio
 # (asyncio:new_event_loop) runs first, as the reference (--reuse-reference:
 # keep the reference results of an earlier run when there are some). Default
 # loops: uvloop, rloop, ioready_select and, when installed, ioready. Needs
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
         --jobs) JOBS=$2; shift ;;
         --reuse-reference) REUSE=1 ;;
         uvicorn|aiohttp|websockets) NAMES+=("$1") ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -65,7 +67,11 @@ for name in "${NAMES[@]}"; do
     ref=asyncio:new_event_loop
     if [ "$REUSE" = 1 ] && [ -s "$res/asyncio.xml" ]; then ref=; fi
     for spec in $ref $loops; do
-        tag=${spec%%:*}
+        # module:callable@ENGINE: the loop on that engine (IOREADY_BACKEND),
+        # its results tagged module@ENGINE.
+        engine=
+        case "$spec" in *@*) engine=${spec##*@}; spec=${spec%@*} ;; esac
+        tag=${spec%%:*}${engine:+@$engine}
         case "$name" in
         uvicorn)
             src=$FW/src/uvicorn-$(ls "$FW/src" | sed -n 's/^uvicorn-//p' | head -1)
@@ -82,7 +88,9 @@ for name in "${NAMES[@]}"; do
         rm -f "$res/$tag.xml" "$res/$tag.log"
         start=$(date +%s)
         set +e
-        (cd "$src" && IOREADY_TEST_LOOP=$spec PYTHONPATH=$HERE "$v/bin/pytest" -p loopbind \
+        envs=("IOREADY_TEST_LOOP=$spec" "PYTHONPATH=$HERE")
+        [ -z "$engine" ] || envs+=("IOREADY_BACKEND=$engine")
+        (cd "$src" && env "${envs[@]}" "$v/bin/pytest" -p loopbind \
             -p no:cacheprovider --timeout 120 --junitxml="$res/$tag.xml" -q "${args[@]}") \
             > "$res/$tag.log" 2>&1
         rc=$?

@@ -31,6 +31,7 @@ import time
 import unittest
 
 import ioready
+from ioready._ioready import _uring_active
 
 FACTORIES = {"asyncio": asyncio.new_event_loop, "ioready": ioready.new_event_loop}
 
@@ -315,6 +316,39 @@ class Transports(BothLoops):
             return out
 
         self.assertEqual(len(self.same(check)), 3)
+
+    def test_socket_subclass_picks_the_transport(self):
+        # A subclass of socket.socket that reads or writes through methods
+        # of its own gets asyncio's transport (which calls them); one that
+        # only adds attributes keeps the native transport (the hot path).
+        class Plain(socket.socket):
+            tag = "plain"
+
+        class Counting(socket.socket):
+            sends = 0
+
+            def send(self, *args):
+                type(self).sends += 1
+                return super().send(*args)
+
+        loop = ioready.new_event_loop()
+        self.addCleanup(loop.close)
+        kinds = []
+        for cls in (Plain, Counting):
+            a, b = socket.socketpair()
+            a = cls(fileno=a.detach())
+            transport, _ = loop.run_until_complete(
+                loop.create_connection(asyncio.Protocol, sock=a))
+            kinds.append(type(transport).__module__)
+            transport.write(b"through")
+            loop.run_until_complete(asyncio.sleep(0))
+            self.assertEqual(b.recv(100), b"through")
+            transport.close()
+            b.close()
+            loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(kinds, ["ioready._transport" if not _uring_active(loop)
+                                 else "ioready._uring", "asyncio.selector_events"])
+        self.assertEqual(Counting.sends, 1)
 
     def test_writes_of_one_callback_arrive_in_order(self):
         class Answer(asyncio.Protocol):

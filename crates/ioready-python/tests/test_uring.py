@@ -10,6 +10,7 @@ Every load loop is bounded in count and time; servers bind 127.0.0.1:0.
 """
 
 import asyncio
+import contextvars
 import ctypes
 import os
 import signal
@@ -224,6 +225,46 @@ class Engine(unittest.TestCase):
             return len(got), got2, got3
 
         self.assertEqual(run(self.loop, check()), (200000, b"y" * 1000, b""))
+
+    def test_callbacks_run_in_the_context_reading_started_in(self):
+        # Runs on every wheel CI tests (the stable-ABI ones enter the
+        # context through Context.run); the comparison with stock asyncio
+        # is tests/asyncio/test_transport_habits.py.
+        var = contextvars.ContextVar("var")
+        seen = []
+
+        class Record(asyncio.Protocol):
+            def connection_made(self, t):
+                seen.append(var.get(None))
+
+            def data_received(self, d):
+                seen.append(var.get(None))
+                var.set("changed")
+
+            def eof_received(self):
+                seen.append(var.get(None))
+
+        async def check():
+            var.set("serving")
+            srv = await self.loop.create_server(Record, "127.0.0.1", 0)
+            port = srv.sockets[0].getsockname()[1]
+
+            async def client():
+                r, w = await asyncio.open_connection("127.0.0.1", port)
+                w.write(b"x")
+                while len(seen) < 2:
+                    await asyncio.sleep(0.005)
+                w.write_eof()
+                while len(seen) < 3:
+                    await asyncio.sleep(0.005)
+                w.close()
+
+            await contextvars.Context().run(self.loop.create_task, client())
+            srv.close()
+            await srv.wait_closed()
+            return seen, var.get()
+
+        self.assertEqual(run(self.loop, check()), (["serving", "serving", "changed"], "serving"))
 
     def test_reused_descriptor_never_sees_an_old_completion(self):
         lost = []

@@ -11,6 +11,8 @@ calls them back (``self.call_soon``, ``self._add_reader``, ...).
 
 import asyncio
 import asyncio.unix_events
+import socket
+from asyncio import selector_events
 
 from . import _ioready
 from ._runner import run_on
@@ -36,10 +38,31 @@ class EventLoop(_ioready.LoopCore, UringServing, asyncio.unix_events._UnixSelect
         super().__init__(_ioready.SelectorView(self))  # type: ignore[arg-type]
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        """The native stream transport (TCP and Unix sockets)."""
+        """The native stream transport (TCP and Unix sockets); asyncio's own
+        for a socket whose class overrides the methods asyncio's transport
+        reads and writes through (the native ones use the descriptor)."""
+        if type(sock) is not socket.socket and _io_overridden(sock):
+            return _SelectorSocketTransport(self, sock, protocol, waiter, extra, server)
         if _ioready._uring_active(self):
             return UringSocketTransport(self, sock, protocol, waiter, extra, server)
         return SocketTransport(self, sock, protocol, waiter, extra, server)
+
+
+_SelectorSocketTransport = getattr(selector_events, "_SelectorSocketTransport")
+# The socket methods asyncio's stream transport moves data with.
+_SOCKET_IO = ("recv", "recv_into", "send", "sendmsg")
+
+
+def _io_overridden(sock):
+    """Whether ``sock`` (of a subclass of socket.socket) reads or writes
+    through methods of its own: its class, or the instance, replaces one of
+    ``_SOCKET_IO``. asyncio's transport would call them; the native
+    transports read and write the descriptor, so such a socket gets
+    asyncio's transport (on this loop's readiness registrations)."""
+    cls = type(sock)
+    own = getattr(sock, "__dict__", None) or {}
+    return any(getattr(cls, name, None) is not getattr(socket.socket, name) or name in own
+               for name in _SOCKET_IO)
 
 
 def _make_policy_class():

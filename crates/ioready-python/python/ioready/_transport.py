@@ -9,6 +9,7 @@ here with the same behaviour.
 """
 
 import socket
+from types import FunctionType, MethodType
 from typing import Any
 
 from asyncio import base_events, constants, futures, selector_events, transports, trsock
@@ -18,7 +19,6 @@ from . import _ioready
 # asyncio's private classes and helpers (typeshed does not declare them).
 _Selector: Any = getattr(selector_events, "_SelectorTransport")
 _SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
-_FlowControl: Any = transports._FlowControlMixin
 _set_nodelay: Any = getattr(base_events, "_set_nodelay")
 _set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
 
@@ -33,6 +33,40 @@ class _AsyncioFace(transports._FlowControlMixin, transports.Transport):
 
 
 _AsyncioFace.__name__ = _AsyncioFace.__qualname__ = "SocketTransport"
+
+
+class _FromAsyncio:
+    """A method that asyncio's own stream transport inherits from asyncio's
+    transport classes (``asyncio.BaseTransport.get_extra_info``, the flow
+    control mixin's), looked up on those classes at each access rather than
+    copied once at import: a patch of the class attribute (tests do
+    ``mock.patch("asyncio.Transport.get_extra_info")``) is then seen by
+    these transports as by asyncio's, with the same binding (a function is
+    bound to the transport; anything else, such as a mock, which is no
+    descriptor, is given as it is). The lookup is ``_AsyncioFace``'s, whose
+    method resolution order is asyncio's transport's past its own two
+    classes, and goes through the interpreter's type attribute cache."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None, _function=FunctionType, _bind=MethodType):
+        attr = getattr(_AsyncioFace, self.name)
+        if obj is not None and type(attr) is _function:
+            return _bind(attr, obj)
+        return attr
+
+
+def _inherited_from_asyncio(name):
+    """Whether asyncio's socket transport takes ``name`` from asyncio's
+    transport classes (not from its selector classes, which are written
+    for a selector transport's attributes)."""
+    for klass in _SelectorSocket.__mro__:
+        if name in klass.__dict__:
+            return klass.__module__ == transports.__name__
+    return False
 
 
 class _StreamTransportCommon:
@@ -85,7 +119,6 @@ class _StreamTransportCommon:
         _set_nodelay(sock)
 
     # asyncio's own, unchanged: they read and set the native attributes.
-    get_extra_info = transports.BaseTransport.get_extra_info
     __repr__ = _Selector.__repr__
     abort = _Selector.abort
     is_closing = _Selector.is_closing
@@ -94,11 +127,15 @@ class _StreamTransportCommon:
     _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
     can_write_eof = _SelectorSocket.can_write_eof
     _reset_empty_waiter = _SelectorSocket._reset_empty_waiter
-    _maybe_pause_protocol = _FlowControl._maybe_pause_protocol
-    _maybe_resume_protocol = _FlowControl._maybe_resume_protocol
-    get_write_buffer_limits = _FlowControl.get_write_buffer_limits
-    _set_write_buffer_limits = _FlowControl._set_write_buffer_limits
-    set_write_buffer_limits = _FlowControl.set_write_buffer_limits
+    # asyncio's transport classes' own, found there at each access (see
+    # _FromAsyncio): what a program or a test patches on those classes
+    # applies here too.
+    get_extra_info = _FromAsyncio("get_extra_info")
+    _maybe_pause_protocol = _FromAsyncio("_maybe_pause_protocol")
+    _maybe_resume_protocol = _FromAsyncio("_maybe_resume_protocol")
+    get_write_buffer_limits = _FromAsyncio("get_write_buffer_limits")
+    _set_write_buffer_limits = _FromAsyncio("_set_write_buffer_limits")
+    set_write_buffer_limits = _FromAsyncio("set_write_buffer_limits")
 
     def close(self: Any):
         """asyncio's: stop reading; connection_lost once the buffer is sent."""
@@ -144,9 +181,14 @@ class _StreamTransportCommon:
         if self._empty_waiter is not None:
             self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
 
-    def writelines(self: Any, list_of_data):
+    def _writelines(self: Any, list_of_data):
         """asyncio's (3.11): the buffers joined, one write."""
         self.write(b"".join(list_of_data))
+
+    # Where asyncio's transport inherits writelines (3.11: from
+    # WriteTransport, which joins and writes, as above), found there too.
+    writelines = (_FromAsyncio("writelines") if _inherited_from_asyncio("writelines")
+                  else _writelines)
 
     def _make_empty_waiter(self: Any):
         """For loop.sendfile: a future done when the buffer is empty."""

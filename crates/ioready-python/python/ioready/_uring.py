@@ -13,6 +13,7 @@ completion of theirs ever reaches a later transport on the same
 descriptor) before its socket is closed.
 """
 
+import contextvars
 import errno
 import socket
 import warnings
@@ -149,7 +150,12 @@ class UringServing:
             if listeners.get(fd) is handle and not loop.is_closed():
                 _ioready._uring_rearm(loop, handle)
 
-        handle = _ioready._uring_serve(loop, fd, accepted)
+        # The accepts run in a copy of the context serving started in, as
+        # asyncio's accept (a reader handle) does: a new connection's task,
+        # and so its protocol's callbacks, inherit it.
+        context = contextvars.copy_context()
+        handle = _ioready._uring_serve(
+            loop, fd, lambda res, ended: context.run(accepted, res, ended))
         listeners[fd] = handle
 
     def _stop_serving(self, sock):

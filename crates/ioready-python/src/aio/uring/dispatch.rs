@@ -193,8 +193,40 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe) -> PyResult<Step> 
     }
 }
 
-/// The Python part of one completion.
+/// The Python part of one completion, in the transport's context (see
+/// `UState::context`). asyncio runs a transport's read callbacks in its
+/// reader handle's context and the end of a buffered write in its writer
+/// handle's (copied at the write that had to wait); both are taken here
+/// from where reading started, which holds the same values unless a
+/// protocol changes a variable between the two.
 fn run(py: Python<'_>, step: Step) -> PyResult<()> {
+    let transport = match &step {
+        Step::Data(t, _)
+        | Step::Bytes(t, _)
+        | Step::Eof(t)
+        | Step::ReadError(t, _)
+        | Step::Sent(t, _, _)
+        | Step::WriteError(t, _) => Some(t),
+        Step::None | Step::Accepted(..) => None,
+    };
+    let context = match transport {
+        Some(t) => t
+            .get()
+            .state
+            .get(py)?
+            .context
+            .as_ref()
+            .map(|c| c.clone_ref(py)),
+        None => None,
+    };
+    match context {
+        Some(context) => crate::ffi::context::within(context.bind(py), || run_step(py, step)),
+        None => run_step(py, step),
+    }
+}
+
+/// `run`'s work, in whatever context is current.
+fn run_step(py: Python<'_>, step: Step) -> PyResult<()> {
     match step {
         Step::None => Ok(()),
         Step::Bytes(t, data) => deliver_bytes(t.bind(py), data.into_bound(py)),

@@ -54,6 +54,10 @@ pub(crate) struct UState {
     pub(crate) empty_waiter: Option<Py<PyAny>>,
     /// The engine slot and its generation; `None` once released.
     pub(crate) slot: Option<(u32, u32)>,
+    /// The context the protocol's callbacks run in: a copy of the one
+    /// reading was started (or resumed) in, as asyncio's reader handle
+    /// (`None` before reading starts).
+    pub(crate) context: Option<Py<PyAny>>,
 }
 
 /// The native io_uring stream transport (see the module).
@@ -218,6 +222,8 @@ impl UringTransport {
     /// soon, and the multishot receive is armed by the next enter.
     fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
+        let context = crate::ffi::context::copy_current(py)?.unbind();
+        drop(slf.get().state.get_mut(py)?.context.replace(context));
         let stashed = slf.get().with_conn(py, |c, engine, i, gen| {
             c.reading = true;
             if !c.recv_armed {
@@ -279,6 +285,9 @@ impl UringTransport {
     /// in flight is cancelled.
     fn _clear_write_buffer(&self, py: Python<'_>) -> PyResult<()> {
         let r = self.with_conn(py, |c, engine, i, gen| {
+            if !c.sending && c.inpos == c.inflight.len() {
+                send_unsubmitted(c.fd, &c.wbuf);
+            }
             c.wbuf.clear();
             if c.sending {
                 engine.cancel(super::slots::pack(super::slots::Kind::Send, gen, i))
@@ -477,6 +486,7 @@ impl UringTransport {
             &state.on_data,
             &state.on_filled,
             &state.empty_waiter,
+            &state.context,
         ]
         .into_iter()
         .flatten()
@@ -494,10 +504,32 @@ impl UringTransport {
                     state.on_data.take(),
                     state.on_filled.take(),
                     state.empty_waiter.take(),
+                    state.context.take(),
                 ),
                 Err(_) => return,
             };
             drop(taken);
         });
+    }
+}
+
+/// Before the buffer is dropped (`abort`, a fatal error): bytes written
+/// while nothing was buffered or in flight, which asyncio's transport
+/// would have handed to the socket inside `write()` and which here only
+/// wait for the turn's `io_uring_enter`, go to the socket now, as much of
+/// them as it takes at once (a server that writes its answer and aborts in
+/// the same turn, as aiohttp's tests do, still sends it). Errors are
+/// dropped with the rest: the transport is being torn down.
+fn send_unsubmitted(fd: RawFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: `data` is valid for reads of `data.len()` bytes; `fd` is
+        // the connection's descriptor, still open (the transport closes it
+        // only after releasing its slot). The socket is non-blocking.
+        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        if n > 0 {
+            data = &data[n as usize..];
+        } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
     }
 }
