@@ -318,6 +318,42 @@ class StreamsFlowControl:
         received, sent = self.run_loop(main(), timeout=60)
         self.assertEqual(received, sent)
 
+    def test_writes_in_one_callback_pause_at_the_high_water_mark(self):
+        """A protocol that writes chunk after chunk without yielding to a
+        peer that reads nothing: pause_writing() comes as soon as the
+        buffer passes the high-water mark, never after it (asyncio's
+        contract; on 3.12+ a `wait_for(drain())` that needs no wait runs
+        inline, so a writer awaiting drain() writes this way too)."""
+        high = 64 * 1024
+
+        class Paused(Collector):
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                transport.pause_reading()
+
+        async def main():
+            server, _, tr, pr = await connected_pair(self.loop, lambda: Paused(self.loop),
+                                                     lambda: Collector(self.loop))
+            tr.set_write_buffer_limits(high=high)
+            chunk = b"w" * 16384
+            sent = 0
+            over_unpaused = []
+            while not pr.paused and sent < (256 << 20):
+                tr.write(chunk)
+                sent += len(chunk)
+                size = tr.get_write_buffer_size()
+                if size > high and not pr.paused:
+                    over_unpaused.append(size)
+            tr.abort()
+            await pr.lost
+            server.close()
+            await server.wait_closed()
+            return pr.paused, over_unpaused
+
+        paused, over_unpaused = self.run_loop(main(), timeout=60)
+        self.assertTrue(paused, "pause_writing() never came although the peer read nothing")
+        self.assertEqual(over_unpaused, [], "buffer sizes above the high-water mark without pause_writing()")
+
     def test_a_reader_that_never_reads_stops_the_sender(self):
         """A stream handler that never reads: StreamReader's limit pauses the
         transport, so the peer's sends stop at the kernel buffers; if the

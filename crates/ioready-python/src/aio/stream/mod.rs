@@ -21,7 +21,7 @@
 //! (see `ioready/_transport.py`).
 
 mod read;
-mod sys;
+pub(crate) mod sys;
 mod write;
 
 pub(crate) use write::flush_turn;

@@ -26,14 +26,6 @@ use crate::aio::transport_common::{
     warn_lost_write,
 };
 
-/// Bytes of a turn's writes assumed taken by the socket at once while it
-/// refuses nothing. The readiness transport counts against the high-water
-/// mark only what the socket refused; here nothing is sent before the
-/// turn's enter, so a write that the socket would take whole (a 100 KiB
-/// burst on an idle connection) must not pause the protocol. Once the
-/// socket refuses (a send left waiting for room by its enter, or the rest
-/// of a short send), every pending byte counts, as there.
-const UNSENT_ALLOWANCE: usize = 256 * 1024;
 
 /// The transport's state (asyncio's attributes of the same names).
 #[derive(Default)]
@@ -138,26 +130,41 @@ impl UringTransport {
                 return Ok(());
             }
         }
+        let (high_water, paused) = {
+            let state = this.state.get(py)?;
+            (state.high_water, state.protocol_paused)
+        };
         let pending = this.with_conn(py, |c, engine, i, gen| {
             c.wbuf.extend_from_slice(data);
-            if !c.dirty && !c.sending {
+            let mut refused = c.refused();
+            if !refused && !paused && c.wbuf.len() > high_water {
+                // Past the high-water mark with nothing in flight: the
+                // socket is tried at once, as asyncio's `write` (and the
+                // readiness transport) try it, so that what counts against
+                // the mark is what the socket refused. A protocol writing in
+                // a loop without yielding (3.12's `wait_for` runs `drain()`
+                // inline) is paused when asyncio's would be, not after
+                // however much the turn's enter would have taken. A send
+                // error is left to that enter's send, which reports it; a
+                // protocol already paused is not tried again at each write.
+                if let Ok(n) = crate::aio::stream::sys::send(c.fd, &c.wbuf) {
+                    c.wbuf.drain(..n);
+                }
+                refused = !c.wbuf.is_empty();
+            }
+            if !c.wbuf.is_empty() && !c.dirty && !c.sending {
                 c.dirty = true;
                 engine.dirty.push((i, gen));
             }
-            (c.pending(), c.refused())
+            (c.pending(), refused)
         })?;
         let Some((pending, refused)) = pending else {
             return Ok(());
         };
-        let over = {
-            let state = this.state.get(py)?;
-            let mark = if refused {
-                state.high_water
-            } else {
-                state.high_water.saturating_add(UNSENT_ALLOWANCE)
-            };
-            pending > mark && !state.protocol_paused
-        };
+        // Bytes waiting only for the turn's enter (nothing refused yet) do
+        // not count: a burst the socket takes whole at the enter must not
+        // pause the protocol (those above the mark were tried just above).
+        let over = refused && pending > high_water && !paused;
         if over {
             slf.call_method0("_maybe_pause_protocol")?;
         }
