@@ -26,7 +26,6 @@ use crate::aio::transport_common::{
     warn_lost_write,
 };
 
-
 /// The transport's state (asyncio's attributes of the same names).
 #[derive(Default)]
 pub(crate) struct UState {
