@@ -25,6 +25,27 @@ pub(crate) fn send(fd: RawFd, data: &[u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// `send(fd, data, MSG_NOSIGNAL | MSG_DONTWAIT)`: as [`send`], and never
+/// waits even on a socket left blocking. The io_uring engine's transports
+/// take sockets the kernel sends on for them, which need not be
+/// non-blocking; its one direct try (a write past the high-water mark)
+/// must not stall the loop.
+pub(crate) fn send_nowait(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes.
+    let n = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Whether an error only means "not now" (`EAGAIN`, `EINTR`): asyncio's
 /// `(BlockingIOError, InterruptedError)`.
 pub(crate) fn is_retry(e: &io::Error) -> bool {

@@ -249,7 +249,7 @@ fn run_step(py: Python<'_>, step: Step) -> PyResult<()> {
                 (&exc, "Fatal write error on socket transport"),
             )?;
             let waiter = t.getattr("_empty_waiter")?;
-            if !waiter.is_none() {
+            if !waiter.is_none() && !waiter.call_method0("done")?.is_truthy()? {
                 waiter.call_method1("set_exception", (exc,))?;
             }
             Ok(())
@@ -395,8 +395,11 @@ fn on_sent(t: &Bound<'_, UringTransport>, pending: usize, refused: bool) -> PyRe
     if pending > 0 {
         return Ok(());
     }
+    // A send's bytes leave `pending` when it is reaped, before the turn's
+    // callbacks; one of them (`loop.sendfile`'s `_make_empty_waiter`) may
+    // then have found the buffer empty and resolved the waiter already.
     let waiter = t.getattr("_empty_waiter")?;
-    if !waiter.is_none() {
+    if !waiter.is_none() && !waiter.call_method0("done")?.is_truthy()? {
         waiter.call_method1("set_result", (py.None(),))?;
     }
     if closing && conn_lost == 0 {

@@ -146,7 +146,7 @@ impl UringTransport {
                 // however much the turn's enter would have taken. A send
                 // error is left to that enter's send, which reports it; a
                 // protocol already paused is not tried again at each write.
-                if let Ok(n) = crate::aio::stream::sys::send(c.fd, &c.wbuf) {
+                if let Ok(n) = crate::aio::stream::sys::send_nowait(c.fd, &c.wbuf) {
                     c.wbuf.drain(..n);
                 }
                 refused = !c.wbuf.is_empty();
