@@ -193,6 +193,65 @@ class Engine(unittest.TestCase):
         self.assertTrue(run(self.loop, check()))
         self.assertEqual(events, ["pause", "resume"])
 
+    def test_an_exception_out_of_a_completion_goes_to_the_handler(self):
+        """A completion's Python work that raises where no protocol callback
+        catches it (here the transport's own resume step, made to fail):
+        the loop's exception handler gets it, run_until_complete goes on
+        and later completions are still dispatched (as for an exception out
+        of a callback's handle), instead of the exception leaving the loop."""
+        from unittest import mock
+        from ioready._uring import UringSocketTransport
+
+        caught = []
+        self.loop.set_exception_handler(lambda loop, ctx: caught.append(ctx.get("exception")))
+        transports = []
+
+        class Writer(asyncio.Protocol):
+            def connection_made(self, t):
+                transports.append(t)
+                t.set_write_buffer_limits(high=64 * 1024)
+
+        srv, port = self.server(Writer)
+
+        def broken(self):
+            raise ValueError("resume step failed")
+
+        async def check():
+            c = socket.create_connection(("127.0.0.1", port))
+            c.setblocking(False)
+            while not transports:
+                await asyncio.sleep(0.01)
+            t = transports[0]
+            written = 0
+            for _ in range(200):
+                if t.get_write_buffer_size() > 64 * 1024:
+                    break
+                t.write(b"z" * 65536)
+                written += 65536
+                await asyncio.sleep(0)
+            got = 0
+            deadline = time.monotonic() + 10
+            while got < written and time.monotonic() < deadline:
+                try:
+                    got += len(c.recv(1 << 20))
+                except BlockingIOError:
+                    await asyncio.sleep(0.005)
+            # The loop still serves the transport after the failed step.
+            t.write(b"after")
+            rest = b""
+            while len(rest) < 5 and time.monotonic() < deadline:
+                try:
+                    rest += c.recv(100)
+                except BlockingIOError:
+                    await asyncio.sleep(0.005)
+            c.close()
+            return got == written, rest
+
+        with mock.patch.object(UringSocketTransport, "_maybe_resume_protocol", broken):
+            self.assertEqual(run(self.loop, check()), (True, b"after"))
+        self.assertTrue(caught, "the exception handler was not called")
+        self.assertTrue(all(isinstance(e, ValueError) for e in caught), caught)
+
     def test_write_eof_close_and_abort(self):
         transports = []
 

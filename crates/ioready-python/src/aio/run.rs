@@ -58,7 +58,7 @@ impl LoopCore {
         run_batch(slf)?;
         // The io_uring engine's completions, reported after the handles
         // queued before the wait (asyncio's order for I/O callbacks).
-        let io = io + this.run_completions(py)?;
+        let io = io + LoopCore::run_completions(slf)?;
         if io == 0 || this.is_stopping() {
             return Ok(());
         }

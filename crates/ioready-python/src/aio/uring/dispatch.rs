@@ -42,7 +42,9 @@ enum Step {
 ///
 /// `SystemExit`/`KeyboardInterrupt` from a protocol callback (the
 /// completions not yet dispatched stay queued for the next turn).
-pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<usize> {
+pub(crate) fn dispatch(slf: &Bound<'_, LoopCore>) -> PyResult<usize> {
+    let py = slf.py();
+    let core = slf.get();
     let mut n = 0;
     loop {
         let step = {
@@ -56,9 +58,28 @@ pub(crate) fn dispatch(core: &LoopCore, py: Python<'_>) -> PyResult<usize> {
             decide(py, engine, cqe)?
         };
         n += 1;
-        run(py, step)?;
+        if let Err(e) = run(py, step) {
+            report(slf, e)?;
+        }
     }
     Ok(n)
+}
+
+/// An exception out of a completion's Python work that its own handling
+/// did not take (the protocol's callbacks' go to `_fatal_error`, as
+/// asyncio's): the loop's exception handler gets it and the loop goes on,
+/// as for an exception out of a callback's handle; `SystemExit` and
+/// `KeyboardInterrupt` propagate (asyncio's rule).
+fn report(slf: &Bound<'_, LoopCore>, e: PyErr) -> PyResult<()> {
+    let py = slf.py();
+    if !e.is_instance_of::<pyo3::exceptions::PyException>(py) {
+        return Err(e);
+    }
+    let context = pyo3::types::PyDict::new(py);
+    context.set_item("message", "Exception in an io_uring completion's callback")?;
+    context.set_item("exception", e.into_value(py))?;
+    slf.call_method1("call_exception_handler", (context,))?;
+    Ok(())
 }
 
 /// The engine's part of one completion.

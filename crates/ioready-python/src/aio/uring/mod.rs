@@ -202,8 +202,8 @@ impl LoopCore {
     ///
     /// `SystemExit`/`KeyboardInterrupt` from a protocol (the rest stay
     /// queued for the next turn, whose wait then does not block).
-    pub(crate) fn run_completions(&self, py: Python<'_>) -> PyResult<usize> {
-        dispatch::dispatch(self, py)
+    pub(crate) fn run_completions(slf: &Bound<'_, LoopCore>) -> PyResult<usize> {
+        dispatch::dispatch(slf)
     }
 
     /// Closes the engine (the loop closes): every request cancelled;
