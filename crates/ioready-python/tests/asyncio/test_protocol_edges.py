@@ -332,8 +332,8 @@ class StreamsFlowControl:
                 transport.pause_reading()
 
         async def main():
-            server, _, tr, pr = await connected_pair(self.loop, lambda: Paused(self.loop),
-                                                     lambda: Collector(self.loop))
+            server, sp, tr, pr = await connected_pair(self.loop, lambda: Paused(self.loop),
+                                                      lambda: Collector(self.loop))
             tr.set_write_buffer_limits(high=high)
             chunk = b"w" * 16384
             sent = 0
@@ -346,6 +346,10 @@ class StreamsFlowControl:
                     over_unpaused.append(size)
             tr.abort()
             await pr.lost
+            # The server's side reads nothing, so it would never see the
+            # reset; 3.12's wait_closed() waits for its connections.
+            sp.transport.abort()
+            await sp.lost
             server.close()
             await server.wait_closed()
             return pr.paused, over_unpaused
