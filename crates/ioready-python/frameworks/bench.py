@@ -31,7 +31,23 @@ def cpu_ticks(pid):
     return int(rest[11]) + int(rest[12])
 
 
+def split_spec(spec):
+    """'module:callable@ENGINE' -> ('module:callable', 'ENGINE' or None): the
+    server runs with IOREADY_BACKEND=ENGINE (ioready's readiness transports
+    beside its default io_uring engine)."""
+    factory, _, engine = spec.partition("@")
+    return factory, engine or None
+
+
+def short(spec):
+    """The name a loop is reported under: its module, plus @ENGINE."""
+    factory, engine = split_spec(spec)
+    name = factory.partition(":")[0]
+    return f"{name}@{engine}" if engine else name
+
+
 def server_cmd(a, app, spec):
+    spec, _ = split_spec(spec)
     if app == "uvicorn":
         return [a.uvicorn_python, "-m", "uvicorn", "hello_asgi:app", "--loop", spec, "--host", "127.0.0.1",
                 "--port", "0", "--no-access-log", "--log-level", "info", "--backlog", "4096"]
@@ -40,7 +56,12 @@ def server_cmd(a, app, spec):
 
 def start(a, app, spec, tmp):
     log = open(Path(tmp) / "server.out", "w+")
-    proc = subprocess.Popen(a.pin + server_cmd(a, app, spec), stdout=log, stderr=subprocess.STDOUT, cwd=APPS)
+    env = dict(os.environ)
+    engine = split_spec(spec)[1]
+    if engine:
+        env["IOREADY_BACKEND"] = engine
+    proc = subprocess.Popen(a.pin + server_cmd(a, app, spec), stdout=log, stderr=subprocess.STDOUT, cwd=APPS,
+                            env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         log.seek(0)
@@ -100,7 +121,7 @@ def point(a, app, spec, conns, rep, tmp):
         after = cpu_ticks(proc.pid)
     finally:
         stop(proc, log)
-    rec = {"app": app, "loop": spec.partition(":")[0], "spec": spec, "connections": conns, "rep": rep}
+    rec = {"app": app, "loop": short(spec), "spec": spec, "connections": conns, "rep": rep}
     try:
         rps, p99, total, errors = parse_wrk(r.stdout)
         rec.update(rps=rps, p99_us=p99, requests=total, errors=errors,
@@ -128,11 +149,15 @@ def main():
     a = ap.parse_args()
     a.pin = a.pin.split()
     loops = a.loops.split()
-    names = [s.partition(":")[0] for s in loops]
+    names = [short(s) for s in loops]
     # What the running loop's description must contain (apps/*: describe).
     a.expect = {s: {"asyncio": "SelectorEventLoop/selectors.", "uvloop": "uvloop.",
                     "rloop": "rloop.", "ioready_select": "/ioready_select", "ioready": "ioready"}.get(s.partition(":")[0], "")
                 for s in loops}
+    for s in loops:
+        engine = split_spec(s)[1]
+        if engine:
+            a.expect[s] = "@" + engine
     base = a.baseline.partition(":")[0]
     if base not in names:
         base = names[0]
@@ -148,7 +173,7 @@ def main():
                         try:
                             rec = point(a, app, spec, c, rep, tmp)
                         except RuntimeError as e:
-                            rec = {"app": app, "loop": spec.partition(":")[0], "spec": spec,
+                            rec = {"app": app, "loop": short(spec), "spec": spec,
                                    "connections": c, "rep": rep, "error": str(e)[-1000:]}
                         recs.append(rec)
                         raw.write(json.dumps(rec) + "\n")

@@ -14,10 +14,18 @@ from aiohttp import web
 
 
 def describe(loop):
-    """module.Class of the loop, and of its selector if it has one."""
+    """module.Class of the loop, and of its selector if it has one; for
+    ioready's loop, @ENGINE."""
     sel = getattr(loop, "_selector", None)
     name = f"{type(loop).__module__}.{type(loop).__qualname__}"
-    return name if sel is None else f"{name}/{type(sel).__module__}.{type(sel).__qualname__}"
+    if sel is not None:
+        name = f"{name}/{type(sel).__module__}.{type(sel).__qualname__}"
+    if type(loop).__module__.startswith("ioready."):
+        # The engine really running (IOREADY_BACKEND picks it).
+        from ioready import _ioready
+
+        name += "@uring" if _ioready._uring_active(loop) else "@epoll"
+    return name
 
 
 BODY = b"x" * 1023 + b"\n"
