@@ -101,6 +101,7 @@ fn decide(py: Python<'_>, engine: &mut UringEngine, cqe: Cqe) -> PyResult<Step> 
             let ended = !more(cqe.flags);
             if ended {
                 c.recv_armed = false;
+                io.armed_recvs = io.armed_recvs.saturating_sub(1);
             }
             let res = cqe.result;
             let step = if res > 0 {

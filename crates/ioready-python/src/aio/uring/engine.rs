@@ -89,6 +89,9 @@ pub(crate) struct Io {
     pub(crate) arm_accept: Vec<(u32, u32)>,
     /// Completions reaped, not yet dispatched.
     pub(crate) cqes: VecDeque<Cqe>,
+    /// Multishot receives armed and not yet ended (as of the last
+    /// dispatch): how many connections a wait can hear from.
+    pub(crate) armed_recvs: usize,
     /// The readiness selector's descriptor, polled on the ring.
     selector_fd: RawFd,
     selector_armed: bool,
@@ -131,6 +134,7 @@ impl UringEngine {
                 arm: Vec::with_capacity(64),
                 arm_accept: Vec::new(),
                 cqes: VecDeque::with_capacity(256),
+                armed_recvs: 0,
                 selector_fd,
                 selector_armed: false,
                 selector_ready: false,
@@ -200,6 +204,7 @@ impl UringEngine {
                 continue;
             }
             c.recv_armed = true;
+            self.io.armed_recvs += 1;
             let sqe = opcode::RecvMulti::new(types::Fd(c.fd), bgid)
                 .build()
                 .user_data(pack(Kind::Recv, gen, i));
@@ -294,8 +299,11 @@ impl UringEngine {
         // it runs their task work. Take them in this turn, as epoll reports
         // every descriptor ready when it wakes: one enter more when the
         // turn is small, instead of one turn per message (which also makes
-        // the peers' wake-ups one per message).
-        if blocking && self.io.cqes.len() - before < SMALL_TURN {
+        // the peers' wake-ups one per message). Not when every connection
+        // that can send already did: with one connection the second enter
+        // never finds anything (it cost a tenth of a round trip).
+        let fresh = self.io.cqes.len() - before;
+        if blocking && fresh < SMALL_TURN && fresh < self.io.armed_recvs {
             self.poke()?;
         }
         // A completion queue overflow: the kernel keeps what did not fit
