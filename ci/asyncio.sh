@@ -17,6 +17,8 @@
 #   ci/asyncio.sh
 #       otherwise builds the wheel of crates/ioready-python with maturin
 #       (release) in that venv and installs it.
+#   ASYNCIO_VENV=DIR               that venv instead of .venv-ci-asyncio (one
+#                                  per interpreter: ci/pythons.sh)
 #   IOREADY_LOOP=module:callable   the factory (default ioready:new_event_loop)
 #   ASYNCIO_FULL=1                 also the CPython suite in asyncio debug
 #                                  mode (PYTHONASYNCIODEBUG=1), as uvloop's CI
@@ -42,7 +44,7 @@ if [ -n "$py" ] && "$py" -c "import $module" 2>/dev/null; then
     echo "== using $py ($("$py" --version)): $module importable"
 else
     base=${py:-$(command -v python3.11 || command -v python3)}
-    venv=$PWD/.venv-ci-asyncio
+    venv=${ASYNCIO_VENV:-$PWD/.venv-ci-asyncio}
     echo "== a venv of its own: $venv (base $base)"
     if [ ! -x "$venv/bin/python" ]; then
         "$base" -m venv "$venv"

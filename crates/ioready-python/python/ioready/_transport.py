@@ -9,6 +9,7 @@ here with the same behaviour.
 """
 
 import socket
+import sys
 from types import FunctionType, MethodType
 from typing import Any
 
@@ -69,6 +70,26 @@ def _inherited_from_asyncio(name):
     return False
 
 
+# asyncio's Server keeps its client transports from 3.13 on (for
+# close_clients()/abort_clients()): its _attach/_detach take the transport
+# there, and nothing before.
+_SERVER_KEEPS_CLIENTS = sys.version_info >= (3, 13)
+
+
+def _server_attach(server, transport):
+    if _SERVER_KEEPS_CLIENTS:
+        server._attach(transport)
+    else:
+        server._attach()
+
+
+def _server_detach(server, transport):
+    if _SERVER_KEEPS_CLIENTS:
+        server._detach(transport)
+    else:
+        server._detach()
+
+
 class _StreamTransportCommon:
     """What the two stream transports (``SocketTransport`` on the readiness
     core, ``_uring.UringSocketTransport`` on io_uring) share: the cold
@@ -114,7 +135,7 @@ class _StreamTransportCommon:
                 self._extra["peername"] = None
         self._server = server
         if server is not None:
-            server._attach()
+            _server_attach(server, self)
         loop._transports[self._sock_fd] = self
         _set_nodelay(sock)
 
@@ -176,7 +197,7 @@ class _StreamTransportCommon:
             self._loop = None
             server = self._server
             if server is not None:
-                server._detach()
+                _server_detach(server, self)
                 self._server = None
         if self._empty_waiter is not None:
             self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))

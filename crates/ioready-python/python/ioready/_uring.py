@@ -66,7 +66,7 @@ class UringSocketTransport(_ioready.UringTransport, _StreamTransportCommon):
         if not self.is_reading():
             return
         self._paused = True
-        self._stop_reading()
+        self._stop_reading(True)
         if self._loop.get_debug():
             logger.debug("%r pauses reading", self)
 
@@ -165,7 +165,8 @@ class UringServing:
             handle = listeners.pop(sock.fileno(), None)
             if handle is not None:
                 _ioready._uring_unserve(loop, handle)
-                sock.close()
-                return
+        # asyncio's own next, for what it adds around its readiness part
+        # (3.13 removes a Unix server's socket file); that part, removing a
+        # reader this socket never had, is a no-op here before the close.
         base: Any = super()
         base._stop_serving(sock)

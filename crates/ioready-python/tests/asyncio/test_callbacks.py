@@ -5,6 +5,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import logging
+import sys
 import threading
 import time
 
@@ -488,7 +489,14 @@ class Lifecycle:
 
         self.loop.call_soon(nested)
         self.loop.run_forever()
-        self.assertEqual(errors, ["This event loop is already running"] * 2)
+        if sys.version_info[:3] == (3, 13, 0):
+            # 3.13.0's run_forever runs its cleanup even when it refused to
+            # start (its setup is inside the try), leaving the running loop
+            # looking stopped: the nested run_until_complete then runs, on
+            # stock asyncio as on a loop that uses its run_forever.
+            self.assertEqual(errors[:1], ["This event loop is already running"])
+        else:
+            self.assertEqual(errors, ["This event loop is already running"] * 2)
 
     def test_other_loop_running_in_thread(self):
         other = self.new_loop()

@@ -163,6 +163,22 @@ impl Io {
         // SAFETY: a cancellation names no memory nor descriptor.
         unsafe { self.push(&sqe) }
     }
+
+    /// Submits what is queued now, without waiting or reaping (what it
+    /// completes is reaped by the turn's wait). Between two waits the
+    /// queue holds only cancellations (requests naming a descriptor are
+    /// pushed by `flush`, right before the enter).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's.
+    pub(crate) fn submit_now(&mut self) -> io::Result<()> {
+        match self.ring.submit_and_wait(0, Some(Duration::ZERO)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl UringEngine {

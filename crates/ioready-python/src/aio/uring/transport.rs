@@ -246,15 +246,24 @@ impl UringTransport {
 
     /// Stops reading: the receive is cancelled (what arrives before the
     /// cancellation takes effect is stashed, not lost, and no more
-    /// buffers are consumed).
-    fn _stop_reading(&self, py: Python<'_>) -> PyResult<()> {
+    /// buffers are consumed). `now` (`pause_reading`) submits the
+    /// cancellation at once rather than with the turn's enter: until it
+    /// reaches the kernel the multishot receive keeps taking the socket's
+    /// bytes (into the buffer ring, then the stash), so a peer writing
+    /// without yielding would never meet the flow control a paused reader
+    /// gives with asyncio (the socket's buffers filling up). Closing need
+    /// not hurry (the transport lets go of the connection anyway).
+    #[pyo3(signature = (now = false))]
+    fn _stop_reading(&self, py: Python<'_>, now: bool) -> PyResult<()> {
         let r = self.with_conn(py, |c, engine, i, gen| {
             c.reading = false;
             if c.recv_armed {
-                engine.cancel(super::slots::pack(super::slots::Kind::Recv, gen, i))
-            } else {
-                Ok(())
+                engine.cancel(super::slots::pack(super::slots::Kind::Recv, gen, i))?;
+                if now {
+                    engine.submit_now()?;
+                }
             }
+            Ok::<(), std::io::Error>(())
         })?;
         if let Some(r) = r {
             r?;
