@@ -17,8 +17,9 @@ from asyncio import base_events, constants, futures, selector_events, transports
 
 from . import _ioready
 
-# asyncio's private classes and helpers (typeshed does not declare them).
-_Selector: Any = getattr(selector_events, "_SelectorTransport")
+# asyncio's private classes and helpers (typeshed does not declare them). Its
+# socket transport class, not its base: what asyncio 3.9 and 3.10 define there
+# (is_reading, pause_reading, resume_reading) moved to the base in 3.11.
 _SelectorSocket: Any = getattr(selector_events, "_SelectorSocketTransport")
 _set_nodelay: Any = getattr(base_events, "_set_nodelay")
 _set_result_unless_cancelled: Any = getattr(futures, "_set_result_unless_cancelled")
@@ -140,11 +141,11 @@ class _StreamTransportCommon:
         _set_nodelay(sock)
 
     # asyncio's own, unchanged: they read and set the native attributes.
-    __repr__ = _Selector.__repr__
-    abort = _Selector.abort
-    is_closing = _Selector.is_closing
-    is_reading = _Selector.is_reading
-    _fatal_error = _Selector._fatal_error
+    __repr__ = _SelectorSocket.__repr__
+    abort = _SelectorSocket.abort
+    is_closing = _SelectorSocket.is_closing
+    is_reading = _SelectorSocket.is_reading
+    _fatal_error = _SelectorSocket._fatal_error
     _read_ready__on_eof = _SelectorSocket._read_ready__on_eof
     can_write_eof = _SelectorSocket.can_write_eof
     _reset_empty_waiter = _SelectorSocket._reset_empty_waiter
@@ -234,10 +235,17 @@ class SocketTransport(_ioready.StreamTransport, _StreamTransportCommon):
             loop.call_soon(_set_result_unless_cancelled, waiter, None)
 
     # asyncio's own, unchanged: they read and set the native attributes.
-    __del__ = _Selector.__del__
-    pause_reading = _Selector.pause_reading
-    resume_reading = _Selector.resume_reading
-    _add_reader = _Selector._add_reader
+    __del__ = _SelectorSocket.__del__
+    pause_reading = _SelectorSocket.pause_reading
+    resume_reading = _SelectorSocket.resume_reading
+
+    def _add_reader(self, fd, callback, *args):
+        """asyncio 3.11's: no reader while reading is paused or the
+        transport closes (3.9's and 3.10's add it even when
+        connection_made() paused reading, and the pause is lost)."""
+        if not self.is_reading():
+            return
+        self._loop._add_reader(fd, callback, *args)
 
     def _stop_reading(self):
         self._loop._remove_reader(self._sock_fd)

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import sys
 import tempfile
 
 from crosscheck import crosscheck
@@ -201,6 +202,11 @@ class FlowControl:
         The client's buffer stays bounded by its high-water mark plus one
         write, the server buffers nothing while paused; after resume every
         byte arrives intact."""
+        if self.side == "asyncio" and sys.version_info < (3, 11):
+            # 3.9's and 3.10's transport adds its reader after
+            # connection_made() even when that paused reading (fixed in
+            # 3.11): the server never stops reading. ioready's does not.
+            self.skipTest("asyncio < 3.11 loses a pause made in connection_made()")
         chunk = os.urandom(32 * 1024)
         server_protos = []
 
