@@ -17,29 +17,20 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 /// `send(fd, data, MSG_NOSIGNAL)`: bytes sent (a peer gone is `EPIPE`, not
 /// a signal).
 pub(crate) fn send(fd: RawFd, data: &[u8]) -> io::Result<usize> {
-    // SAFETY: `data` is valid for reads of `data.len()` bytes.
-    let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
+    send_flags(fd, data, libc::MSG_NOSIGNAL)
 }
 
 /// `send(fd, data, MSG_NOSIGNAL | MSG_DONTWAIT)`: as [`send`], and never
 /// waits even on a socket left blocking. The io_uring engine's transports
 /// take sockets the kernel sends on for them, which need not be
-/// non-blocking; its one direct try (a write past the high-water mark)
-/// must not stall the loop.
+/// non-blocking; what they send directly must not stall the loop.
 pub(crate) fn send_nowait(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+    send_flags(fd, data, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+}
+
+fn send_flags(fd: RawFd, data: &[u8], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: `data` is valid for reads of `data.len()` bytes.
-    let n = unsafe {
-        libc::send(
-            fd,
-            data.as_ptr().cast(),
-            data.len(),
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
+    let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }

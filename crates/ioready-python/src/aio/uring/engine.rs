@@ -346,11 +346,7 @@ impl UringEngine {
     ///
     /// The kernel's.
     pub(crate) fn poke(&mut self) -> io::Result<()> {
-        match self.io.ring.submit_and_wait(0, Some(Duration::ZERO)) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => return Err(e),
-        }
+        self.io.submit_now()?;
         self.reap();
         Ok(())
     }

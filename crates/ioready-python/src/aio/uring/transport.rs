@@ -536,15 +536,14 @@ impl UringTransport {
 /// the same turn, as aiohttp's tests do, still sends it). Errors are
 /// dropped with the rest: the transport is being torn down.
 fn send_unsubmitted(fd: RawFd, mut data: &[u8]) {
+    // `fd` is the connection's descriptor, still open (the transport closes
+    // it only after releasing its slot).
     while !data.is_empty() {
-        // SAFETY: `data` is valid for reads of `data.len()` bytes; `fd` is
-        // the connection's descriptor, still open (the transport closes it
-        // only after releasing its slot). The socket is non-blocking.
-        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-        if n > 0 {
-            data = &data[n as usize..];
-        } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return;
+        match crate::aio::stream::sys::send_nowait(fd, data) {
+            Ok(0) => return,
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
