@@ -165,6 +165,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="ioready-fw-bench-")
     recs = []
+    # What else the machine was doing, said in the report rather than assumed.
+    load_before = os.getloadavg()[0]
     with open(out / "raw.jsonl", "w") as raw:
         for rep in range(1, a.reps + 1):
             for app in a.apps.split():
@@ -212,8 +214,9 @@ def main():
                         capture_output=True, text=True).stdout.strip()
     doc = ["# HTTP frameworks on each loop (wrk)\n",
            "Reproduce with:\n\n```sh\n" + a.command + "\n```\n",
-           f"Machine: {os.cpu_count()} CPUs, Linux {platform.release()}, shared with other builds while this "
-           "ran (figures wobble 10–25 %: compare ratios within the run). Python "
+           f"Machine: {os.cpu_count()} CPUs, Linux {platform.release()}; load average (1 min) "
+           f"{load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended (on shared cores "
+           "figures wobble 10–25 %: compare ratios within the run). Python "
            f"{platform.python_version()}; " + ", ".join(v for v in versions + [av] if v) + ". "
            f"wrk 1 thread, keep-alive, GET / → 200 with a 1 KiB body; server and wrk both pinned "
            f"(`{' '.join(a.pin) or 'none'}`); {a.reps} repetitions interleaved (loops alternated per point), "

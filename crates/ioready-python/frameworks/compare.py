@@ -45,8 +45,9 @@ def main():
              "Each suite runs once on stock asyncio (the reference) and once per loop, bound by an "
              "event loop policy whose `new_event_loop` calls the loop's factory "
              "(crates/ioready-python/frameworks/loopbind.py). A test counts against a loop when it "
-             "passed on stock asyncio and failed, errored, or did not run on the loop. Machine: 2 shared "
-             "CPUs, other builds running: timing-sensitive tests can flake, so a single failure is a "
+             "passed on stock asyncio and failed, errored, or did not run on the loop. Machine: "
+             f"{os.cpu_count()} CPUs, load average (1 min) {os.getloadavg()[0]:.1f} as this report was "
+             "written: on busy shared cores timing-sensitive tests can flake, so a single failure is a "
              "lead, not a verdict, until re-run.\n"]
     for fw in sorted(p for p in res.iterdir() if p.is_dir()):
         ref_path = fw / "asyncio.xml"
