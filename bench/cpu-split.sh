@@ -138,7 +138,7 @@ if [ "$PERF" = 1 ]; then
             stop_server
             perf report -i "$TMP/perf.data" --no-children --sort dso,sym --stdio -g none \
                 --percent-limit 0 2>/dev/null | grep -E '^ +[0-9.]+%' > "$OUT/$s-$c.perf.txt" || true
-            samples=$(perf report -i "$TMP/perf.data" --stdio 2>/dev/null | grep -oE '^# Samples: [0-9.]+[KM]?' | head -1 | awk '{print $3}')
+            samples=$(perf report -i "$TMP/perf.data" --stdio 2>/dev/null | grep -oE '^# Samples: [0-9.]+[KM]?' | head -1 | awk '{print $3}' || true)
             awk -v mu="$MACHINERY_URING" -v mc="$MACHINERY_CALLS" -v s="$s" -v c="$c" -v n="$samples" '
                 {
                     pct = $1; sub("%", "", pct)
