@@ -6,11 +6,14 @@
 #
 # Usage: bench/cpu-split.sh [--servers "ioready-epoll ioready-uring c-epoll"]
 #                           [--conns "64 1000"] [--reps N] [--round-trips N]
-#                           [--seconds S] [--no-build] [--out DIR]
+#                           [--seconds S] [--placement split|same]
+#                           [--no-build] [--out DIR]
 #
 # Two measurements per server and connection count, the server pinned to
-# CPU 1 and the load generator to CPU 0 (so the server's CPU time is its
-# own, not shared with the client):
+# CPU 1 and the load generator to CPU 0 (--placement split, the default:
+# each has a core of its own) or both to CPU 1 (--placement same, as
+# bench/compare.sh: no cross-CPU wake-ups); either way the server's CPU
+# time is its own (the scheduler accounts it per task):
 #  1. server CPU per round trip, in ns, on fixed work (--round-trips per
 #     64 connections, 64-byte messages): the scheduler's own account of the
 #     time the server ran (/proc/PID/schedstat, ns), before and after; the
@@ -21,8 +24,12 @@
 #     The machinery is told by function name: io_uring's functions (io_*,
 #     tctx_*, the task-work list) for the io_uring engine; the system call
 #     entry, the socket calls' wrappers and descriptor look-ups, epoll and
-#     the socket poll for the others. Without perf (or its permission) the
-#     split is skipped and said so.
+#     the socket poll for the others. By name, so approximate: the kernel
+#     inlines differently on the two paths (sock_recvmsg is inside
+#     __sys_recvfrom on one, a call of its own under io_recv on the other),
+#     which moves a percent or two between columns; the CPU per round trip
+#     is exact. Without perf (or its permission) the split is skipped and
+#     said so.
 # Results: a table on stdout and in DIR/cpu-split.md (default
 # target/bench-cpu-split), with the raw samples in DIR/*.perf.txt.
 set -euo pipefail
@@ -35,6 +42,7 @@ RTS=3000
 SECONDS_=2
 BUILD=1
 OUT=target/bench-cpu-split
+PLACE=split
 while [ $# -gt 0 ]; do
     case "$1" in
         --servers) SERVERS=$2; shift ;;
@@ -42,17 +50,23 @@ while [ $# -gt 0 ]; do
         --reps) REPS=$2; shift ;;
         --round-trips) RTS=$2; shift ;;
         --seconds) SECONDS_=$2; shift ;;
+        --placement) PLACE=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "cpu-split.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
-    echo "cpu-split.sh: needs 2 CPUs and taskset (the server and the load generator each on its own)" >&2
+    echo "cpu-split.sh: needs 2 CPUs and taskset (the server and the load generator pinned)" >&2
     exit 1
 fi
+case "$PLACE" in
+    split) LOAD_CPU=0; PLACEMENT="server on CPU 1, load generator on CPU 0" ;;
+    same) LOAD_CPU=1; PLACEMENT="server and load generator both on CPU 1" ;;
+    *) echo "cpu-split.sh: --placement is split or same" >&2; exit 2 ;;
+esac
 . bench/build.sh
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
@@ -96,7 +110,7 @@ stop_server() {
 ran_ns() { awk '{print $1}' "/proc/$1/schedstat"; }
 
 load() {
-    taskset -c 0 target/release/examples/loadgen --addr "$ADDR" -s 64 --quiet --json "$@" > "$TMP/load.json"
+    taskset -c "$LOAD_CPU" target/release/examples/loadgen --addr "$ADDR" -s 64 --quiet --json "$@" > "$TMP/load.json"
 }
 
 # 1. CPU per round trip on fixed work.
@@ -124,7 +138,7 @@ if ! command -v perf >/dev/null || ! perf record -q -e cpu-clock -o "$TMP/probe.
     echo "cpu-split.sh: perf is missing or not permitted: no split, only the CPU per round trip" >&2
 fi
 MACHINERY_URING='^(__)?io_|^tctx_|^llist_reverse_order$|^__do_sys_io_uring|^io_uring'
-MACHINERY_CALLS='^(do_syscall_64|entry_SYSCALL|syscall_exit|syscall_return|__x64_sys_|__sys_|ksys_|vfs_read$|vfs_write$|rw_verify_area|sock_read_iter|sock_write_iter|fdget|__fget|fput|__fdget|sockfd_lookup|ep_|__ep_|do_epoll|sock_poll$|tcp_poll$|import_ubuf)'
+MACHINERY_CALLS='^(do_syscall_64|entry_SYSCALL|syscall_exit|syscall_return|__x64_sys_|__sys_|ksys_|vfs_read$|vfs_write$|rw_verify_area|sock_read_iter|sock_write_iter|fdget|fget$|__fget|fput|__fdget|sockfd_lookup|sock_from_file$|ep_|__ep_|do_epoll|sock_poll$|tcp_poll$|import_ubuf)'
 echo "# server	connections	user_pct	machinery_pct	rest_pct	samples" > "$OUT/split.tsv"
 if [ "$PERF" = 1 ]; then
     for c in $CONNS; do
@@ -154,8 +168,8 @@ fi
 
 # The table: median ns per round trip, split by the shares.
 {
-    echo "Reproduce with: \`bench/cpu-split.sh --servers \"$SERVERS\" --conns \"$CONNS\" --reps $REPS --round-trips $RTS --seconds $SECONDS_\`"
-    echo "(Linux $(uname -r), $(nproc) CPUs; server on CPU 1, load generator on CPU 0; 64-byte messages; CPU per round trip: median of $REPS, from /proc/PID/schedstat on fixed work; split: perf cpu-clock samples of ${SECONDS_} s of timed load)."
+    echo "Reproduce with: \`bench/cpu-split.sh --servers \"$SERVERS\" --conns \"$CONNS\" --reps $REPS --round-trips $RTS --seconds $SECONDS_ --placement $PLACE\`"
+    echo "(Linux $(uname -r), $(nproc) CPUs; $PLACEMENT; 64-byte messages; CPU per round trip: median of $REPS, from /proc/PID/schedstat on fixed work; split: perf cpu-clock samples of ${SECONDS_} s of timed load)."
     echo
     echo "| server | connections | server CPU per round trip | its own code (user) | wait/submit machinery (kernel) | TCP/IP, copies, scheduling (kernel) |"
     echo "|---|---:|---:|---:|---:|---:|"
