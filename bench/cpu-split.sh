@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
         --placement) PLACE=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "cpu-split.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
