@@ -47,6 +47,18 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+async def recv_all(sock, want, deadline):
+    """Reads the non-blocking `sock` until `want` bytes came or `deadline`
+    (`time.monotonic()`) passed, the loop running meanwhile: the bytes."""
+    got = bytearray()
+    while len(got) < want and time.monotonic() < deadline:
+        try:
+            got += sock.recv(1 << 20)
+        except BlockingIOError:
+            await asyncio.sleep(0.005)
+    return bytes(got)
+
+
 async def echo_clients(port, clients, size, rounds):
     """`clients` connections, each sending `rounds` messages of `size` bytes
     and reading each echo back; every byte checked."""
@@ -180,13 +192,7 @@ class Engine(unittest.TestCase):
                 written += len(chunk)
                 await asyncio.sleep(0)
             self.assertEqual(events[-1:], ["pause"])
-            got = 0
-            deadline = time.monotonic() + 10
-            while got < written and time.monotonic() < deadline:
-                try:
-                    got += len(c.recv(1 << 20))
-                except BlockingIOError:
-                    await asyncio.sleep(0.005)
+            got = len(await recv_all(c, written, time.monotonic() + 10))
             c.close()
             return got == written
 
@@ -229,21 +235,11 @@ class Engine(unittest.TestCase):
                 t.write(b"z" * 65536)
                 written += 65536
                 await asyncio.sleep(0)
-            got = 0
             deadline = time.monotonic() + 10
-            while got < written and time.monotonic() < deadline:
-                try:
-                    got += len(c.recv(1 << 20))
-                except BlockingIOError:
-                    await asyncio.sleep(0.005)
+            got = len(await recv_all(c, written, deadline))
             # The loop still serves the transport after the failed step.
             t.write(b"after")
-            rest = b""
-            while len(rest) < 5 and time.monotonic() < deadline:
-                try:
-                    rest += c.recv(100)
-                except BlockingIOError:
-                    await asyncio.sleep(0.005)
+            rest = await recv_all(c, 5, deadline)
             c.close()
             return got == written, rest
 
