@@ -151,8 +151,9 @@ if [ "$PERF" = 1 ]; then
             wait "$lp" || true
             stop_server
             perf report -i "$TMP/perf.data" --no-children --sort dso,sym --stdio -g none \
-                --percent-limit 0 2>/dev/null | grep -E '^ +[0-9.]+%' > "$OUT/$s-$c.perf.txt" || true
-            samples=$(perf report -i "$TMP/perf.data" --stdio 2>/dev/null | grep -oE '^# Samples: [0-9.]+[KM]?' | head -1 | awk '{print $3}' || true)
+                --percent-limit 0 > "$TMP/report.txt" 2>/dev/null || true
+            grep -E '^ +[0-9.]+%' "$TMP/report.txt" > "$OUT/$s-$c.perf.txt" || true
+            samples=$(grep -oE '^# Samples: [0-9.]+[KM]?' "$TMP/report.txt" | head -1 | awk '{print $3}' || true)
             awk -v mu="$MACHINERY_URING" -v mc="$MACHINERY_CALLS" -v s="$s" -v c="$c" -v n="$samples" '
                 {
                     pct = $1; sub("%", "", pct)
